@@ -1,0 +1,40 @@
+// The base of every command: --json, the control client, errors as one clear line and exit 1.
+import { Command } from '@oclif/core';
+import { ControlClient, ControlError, DaemonNotRunning } from './client.js';
+import { MlserveError } from '../errors.js';
+
+export abstract class BaseCommand extends Command {
+  static override enableJsonFlag = true;
+  private _client?: ControlClient;
+
+  get client(): ControlClient {
+    this._client ??= new ControlClient();
+    return this._client;
+  }
+
+  /** Human output: printed unless --json (then the command's return value is printed). */
+  say(text: string): void {
+    if (!this.jsonEnabled()) this.log(text);
+  }
+
+  /** Progress goes to stderr so that stdout stays clean for pipes. */
+  progress(text: string): void {
+    if (!this.jsonEnabled()) process.stderr.write(`${text}\n`);
+  }
+
+  protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
+    if (err instanceof DaemonNotRunning || err instanceof ControlError || err instanceof MlserveError) {
+      if (this.jsonEnabled()) {
+        this.logJson({ error: err.message, code: (err as ControlError).code ?? err.name });
+        this.exit(1);
+      }
+      this.error(err.message, { exit: 1 });
+    }
+    return super.catch(err);
+  }
+
+  protected override async finally(err: Error | undefined): Promise<unknown> {
+    await this._client?.close();
+    return super.finally(err);
+  }
+}

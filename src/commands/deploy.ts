@@ -1,0 +1,62 @@
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../cli/base.js';
+import type { DaemonInfo } from '../daemon/control-server.js';
+import type { DeploymentRow } from '../daemon/store.js';
+
+/** The MLflow variables a deploy carries to the daemon, as MLflow's own client reads them. */
+const MLFLOW_ENV = ['MLFLOW_TRACKING_URI', 'MLFLOW_REGISTRY_URI'];
+
+export type DeploymentStatus = DeploymentRow & { replicas: { idx: number; state: string; pid: number | null }[] };
+
+export default class Deploy extends BaseCommand {
+  static override description = 'Deploy a model: a .onnx file, an MLflow model directory, or models:/Name/<version|Stage|latest>, models:/Name@alias';
+  static override examples = [
+    '<%= config.bin %> deploy models:/ResNet50/Production',
+    '<%= config.bin %> deploy models:/ResNet50@champion --endpoint resnet50 --replicas 2',
+    '<%= config.bin %> deploy ./model.onnx --threads 2',
+  ];
+  static override args = { source: Args.string({ description: 'model source', required: true }) };
+  static override flags = {
+    endpoint: Flags.string({ description: 'endpoint name clients call (default: the model name, lowercased)' }),
+    name: Flags.string({ description: 'deployment name (default: <endpoint>-v<version>)' }),
+    replicas: Flags.integer({ description: 'replica processes', default: 1, min: 1, max: 64 }),
+    threads: Flags.integer({ description: 'onnxruntime intra-op threads per replica', min: 1 }),
+    gpus: Flags.string({ description: 'GPUs per replica, e.g. 0.33 or 1' }),
+    wait: Flags.boolean({ description: 'wait until the replicas are ready', default: true, allowNo: true }),
+    timeout: Flags.integer({ description: 'seconds to wait for readiness', default: 120 }),
+  };
+
+  async run(): Promise<DeploymentStatus> {
+    const { args, flags } = await this.parse(Deploy);
+    let gpus: number | undefined;
+    if (flags.gpus !== undefined) {
+      gpus = Number(flags.gpus);
+      if (!Number.isFinite(gpus) || gpus < 0) this.error(`--gpus must be a number of GPUs such as 0.33 or 1 (got '${flags.gpus}')`, { exit: 2 });
+    }
+    const env: Record<string, string> = {};
+    for (const k of MLFLOW_ENV) if (process.env[k]) env[k] = process.env[k]!;
+    this.progress(`resolving ${args.source}...`);
+    const row = await this.client.call<DeploymentRow>('POST', '/v1/deployments', {
+      source: args.source, endpoint: flags.endpoint, name: flags.name, replicas: flags.replicas, threads: flags.threads, gpus, env, cwd: process.cwd(),
+    });
+    const pinned = row.resolved.kind === 'path' ? row.modelUri : `${row.modelUri} -> version ${row.resolved.version}`;
+    this.progress(`deployment ${row.name} (${pinned}) on endpoint ${row.endpoint}: starting ${row.settings.replicas} replica(s)`);
+    let status = await this.client.call<DeploymentStatus>('GET', `/v1/deployments/${encodeURIComponent(row.name)}`);
+    if (flags.wait) {
+      const deadline = Date.now() + flags.timeout * 1000;
+      while (status.state === 'loading' && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 150));
+        status = await this.client.call<DeploymentStatus>('GET', `/v1/deployments/${encodeURIComponent(row.name)}`);
+      }
+      if (status.state === 'failed') {
+        this.error(`deployment ${row.name} failed: ${status.message}\nSee: mlserve logs ${row.name}; remove it with: mlserve undeploy ${row.name}`, { exit: 1 });
+      }
+      if (status.state !== 'ready') this.error(`deployment ${row.name} is not ready after ${flags.timeout}s (state ${status.state}); see mlserve status`, { exit: 1 });
+    }
+    const info = await this.client.call<DaemonInfo>('GET', '/v1/health');
+    this.say(`deployed ${pinned} as ${row.name}: ${status.state}`);
+    this.say(`  OIP:    POST ${info.ingress.url}/v2/models/${row.endpoint}/infer`);
+    this.say(`  MLflow: POST ${info.ingress.url}/${row.endpoint}/invocations`);
+    return status;
+  }
+}

@@ -1,0 +1,198 @@
+// The data plane's front door: node:http routes for the Open Inference Protocol v2 and MLflow's
+// scoring protocol, body limits, JSON errors. Decoding lives in codecs/, queueing in dispatcher.
+import http from 'node:http';
+import { asMlserveError, MlserveError, notFound } from '../errors.js';
+import { decodeInvocations, encodePredictions, checkContentType } from './codecs/mlflow-json.js';
+import { decodeInferRequest, encodeInferResponse } from './codecs/oip-json.js';
+import { checkInputs } from './codecs/signature-check.js';
+import type { Controller, Runtime } from './controller.js';
+import { VERSION } from '../version.js';
+
+export interface IngressOptions {
+  maxBodyBytes: number;
+}
+
+type Reply = { status: number; body: unknown; headers?: Record<string, string> };
+
+const json = (status: number, body: unknown, headers?: Record<string, string>): Reply => ({ status, body, headers });
+
+export function createIngress(controller: Controller, opts: IngressOptions): http.Server {
+  const server = http.createServer((req, res) => {
+    handle(controller, opts, req, res).then(
+      (reply) => send(res, reply),
+      (err) => {
+        const e = asMlserveError(err);
+        if (e.code === 'INTERNAL') console.error(`ingress: ${req.method} ${req.url}: ${e.stack ?? e.message}`);
+        send(res, { status: e.status, body: { error: e.message }, headers: e.headers });
+      },
+    );
+  });
+  server.keepAliveTimeout = 65_000;
+  return server;
+}
+
+function send(res: http.ServerResponse, reply: Reply): void {
+  if (res.writableEnded || res.destroyed) return;
+  const text = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
+  res.writeHead(reply.status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    ...reply.headers,
+  });
+  res.end(text);
+}
+
+/** Read a request body up to `limit` bytes; past it, a 413 that says how to raise the limit. */
+export function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    const tooLarge = () =>
+      new MlserveError('PAYLOAD_TOO_LARGE', `request body is over the ${limit}-byte limit; send less data per request or start the daemon with a larger --max-body-size`);
+    if (declared > limit) {
+      req.resume();
+      return reject(tooLarge());
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(tooLarge());
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function parseJson(buf: Buffer): unknown {
+  if (buf.length === 0) throw new MlserveError('BAD_REQUEST', 'request body is empty; send a JSON inference request');
+  try {
+    return JSON.parse(buf.toString('utf8'));
+  } catch (err) {
+    throw new MlserveError('BAD_REQUEST', `malformed JSON in request body: ${(err as Error).message}`);
+  }
+}
+
+/** An AbortSignal that fires when the client closes the connection before we answer. */
+function clientGone(req: http.IncomingMessage, res: http.ServerResponse): AbortSignal {
+  const ac = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) ac.abort();
+  });
+  return ac.signal;
+}
+
+function requireSpec(rt: Runtime) {
+  if (!rt.spec) {
+    throw new MlserveError('NOT_READY', `endpoint ${rt.row.endpoint} is not ready (deployment ${rt.row.name} is ${rt.row.state}); see mlserve status`, {
+      headers: { 'Retry-After': '1' },
+    });
+  }
+  return rt.spec;
+}
+
+function checkVersion(rt: Runtime, version: string | undefined): void {
+  if (version !== undefined && version !== rt.row.resolved.version) {
+    throw notFound(`endpoint ${rt.row.endpoint} has no version ${version}; it serves version ${rt.row.resolved.version}`);
+  }
+}
+
+function modelMetadata(rt: Runtime) {
+  const spec = requireSpec(rt);
+  return {
+    name: rt.row.endpoint,
+    versions: [rt.row.resolved.version],
+    platform: 'onnxruntime_onnx',
+    inputs: spec.inputs,
+    outputs: spec.outputs,
+  };
+}
+
+async function handle(controller: Controller, opts: IngressOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<Reply> {
+  const path = (req.url ?? '/').split('?')[0];
+  const method = req.method ?? 'GET';
+  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+
+  if (parts[0] === 'v2') {
+    if (parts.length === 1) return only(method, 'GET', () => json(200, { name: 'mlserve', version: VERSION, extensions: [] }));
+    if (parts[1] === 'health' && parts.length === 3) {
+      if (parts[2] === 'live') return only(method, 'GET', () => json(200, { live: true }));
+      if (parts[2] === 'ready') {
+        return only(method, 'GET', () => {
+          const ready = controller.allReady();
+          return json(ready ? 200 : 503, { ready });
+        });
+      }
+    }
+    if (parts[1] === 'models' && parts.length >= 3) {
+      const rt = controller.target(parts[2]);
+      let rest = parts.slice(3);
+      let version: string | undefined;
+      if (rest[0] === 'versions') {
+        version = rest[1];
+        rest = rest.slice(2);
+      }
+      checkVersion(rt, version);
+      if (rest.length === 0) return only(method, 'GET', () => json(200, modelMetadata(rt)));
+      if (rest.length === 1 && rest[0] === 'ready') {
+        return only(method, 'GET', () => {
+          const ready = rt.set.ready().length > 0 && rt.spec !== null;
+          return json(ready ? 200 : 503, { name: rt.row.endpoint, ready });
+        });
+      }
+      if (rest.length === 1 && rest[0] === 'infer') {
+        if (method !== 'POST') throw new MlserveError('METHOD_NOT_ALLOWED', `use POST for ${path}`);
+        return inferOip(rt, opts, req, res);
+      }
+    }
+    throw notFound(`no route ${method} ${path}; see the Open Inference Protocol v2 paths under /v2`);
+  }
+
+  if (parts.length === 1 && (parts[0] === 'ping' || parts[0] === 'health')) {
+    return only(method, 'GET', () => json(controller.allReady() ? 200 : 503, '\n'));
+  }
+  if (parts.length === 1 && parts[0] === 'version') return only(method, 'GET', () => json(200, VERSION));
+  if (parts.length === 2 && parts[1] === 'invocations') {
+    const rt = controller.target(parts[0]);
+    if (method !== 'POST') throw new MlserveError('METHOD_NOT_ALLOWED', `use POST for ${path}`);
+    return invocations(rt, opts, req, res);
+  }
+  throw notFound(`no route ${method} ${path}; try POST /v2/models/<endpoint>/infer or POST /<endpoint>/invocations`);
+}
+
+function only(method: string, allowed: string, fn: () => Reply): Reply {
+  if (method !== allowed) throw new MlserveError('METHOD_NOT_ALLOWED', `use ${allowed} for this route`);
+  return fn();
+}
+
+async function inferOip(rt: Runtime, opts: IngressOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<Reply> {
+  const body = await readBody(req, opts.maxBodyBytes);
+  const spec = requireSpec(rt);
+  const request = decodeInferRequest(parseJson(body), spec);
+  const inputs = checkInputs(request.inputs, spec);
+  const result = await rt.dispatcher.submit(inputs, request.outputs, clientGone(req, res));
+  return json(
+    200,
+    encodeInferResponse({
+      modelName: rt.row.endpoint,
+      modelVersion: rt.row.resolved.version,
+      id: request.id,
+      outputs: result.outputs,
+      requested: request.outputs,
+    }),
+  );
+}
+
+async function invocations(rt: Runtime, opts: IngressOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<Reply> {
+  checkContentType(req.headers['content-type']);
+  const body = await readBody(req, opts.maxBodyBytes);
+  const spec = requireSpec(rt);
+  const inputs = checkInputs(decodeInvocations(parseJson(body), spec), spec);
+  const result = await rt.dispatcher.submit(inputs, undefined, clientGone(req, res));
+  return json(200, encodePredictions(result.outputs));
+}

@@ -1,0 +1,132 @@
+// The daemon's composition root: open the store, build the parts, listen, reconcile, and one
+// graceful exit (drain, stop replicas, remove the socket and pid file).
+import { chmodSync, existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import type http from 'node:http';
+import net from 'node:net';
+import { execa } from 'execa';
+import { ensureHome, homePaths, type HomePaths } from '../home.js';
+import { VERSION } from '../version.js';
+import { createControlServer, type DaemonInfo } from './control-server.js';
+import { Controller } from './controller.js';
+import { createIngress } from './ingress.js';
+import { createModelSourceResolver } from './model-source.js';
+import { Store } from './store.js';
+
+export interface DaemonOptions {
+  host: string;
+  port: number;
+  maxBodyBytes: number;
+}
+
+export class DaemonStartError extends Error {}
+
+/** Is a daemon answering on this socket? */
+export function socketAlive(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Remove what a crashed daemon left behind; refuse if a live one owns this home. */
+async function claimHome(p: HomePaths): Promise<void> {
+  if (existsSync(p.socket)) {
+    if (await socketAlive(p.socket)) throw new DaemonStartError(`mlserve daemon is already running (socket ${p.socket})`);
+    unlinkSync(p.socket);
+  }
+  if (existsSync(p.pidFile)) {
+    const pid = Number(readFileSync(p.pidFile, 'utf8').trim());
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid) && (await socketAlive(p.socket))) {
+      throw new DaemonStartError(`mlserve daemon is already running (pid ${pid})`);
+    }
+    unlinkSync(p.pidFile);
+  }
+}
+
+function listen(server: http.Server, ...args: [string] | [number, string]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(...(args as [number, string]), () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+async function hasGpu(): Promise<boolean> {
+  const r = await execa('nvidia-smi', ['-L'], { reject: false, timeout: 5000 });
+  return r.exitCode === 0 && /GPU \d+/.test(String(r.stdout));
+}
+
+export async function runDaemon(opts: DaemonOptions): Promise<void> {
+  const paths = homePaths();
+  process.umask(0o077);
+  ensureHome(paths);
+  await claimHome(paths);
+
+  const store = new Store(paths.db);
+  const controller = new Controller(store, createModelSourceResolver(paths), paths.logs, hasGpu);
+  const startedAt = Date.now();
+  const ingress = createIngress(controller, { maxBodyBytes: opts.maxBodyBytes });
+  try {
+    await listen(ingress, opts.port, opts.host);
+  } catch (err) {
+    store.close();
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new DaemonStartError(
+      code === 'EADDRINUSE'
+        ? `port ${opts.port} on ${opts.host} is already in use; pass --port to choose another`
+        : `cannot listen on ${opts.host}:${opts.port}: ${(err as Error).message}`,
+    );
+  }
+  const address = ingress.address() as net.AddressInfo;
+  const info = (): DaemonInfo => ({
+    pid: process.pid,
+    version: VERSION,
+    home: paths.home,
+    socket: paths.socket,
+    ingress: { host: opts.host, port: address.port, url: `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${address.port}` },
+    startedAt,
+  });
+
+  let stopping: Promise<void> | null = null;
+  const shutdown = (): Promise<void> => {
+    stopping ??= (async () => {
+      console.log('mlserve daemon: stopping (draining requests, stopping replicas)');
+      store.addEvent('daemon-stop', 'daemon', 'daemon stopping');
+      ingress.close();
+      await controller.shutdown();
+      ingress.closeAllConnections();
+      control.close();
+      for (const f of [paths.socket, paths.pidFile]) if (existsSync(f)) unlinkSync(f);
+      store.close();
+      console.log('mlserve daemon: stopped');
+    })();
+    return stopping;
+  };
+
+  const control = createControlServer({ controller, store, info, logDir: paths.logs, shutdown: () => void shutdown().then(() => process.exit(0)) });
+  await listen(control, paths.socket);
+  chmodSync(paths.socket, 0o600);
+  writeFileSync(paths.pidFile, `${process.pid}\n`, { mode: 0o600 });
+
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(sig, () => void shutdown().then(() => process.exit(0)));
+  }
+  store.addEvent('daemon-start', 'daemon', `daemon ${VERSION} started (pid ${process.pid}), ingress ${info().ingress.url}`);
+  console.log(`mlserve daemon ${VERSION}: pid ${process.pid}, control ${paths.socket}, ingress ${info().ingress.url}`);
+  controller.reconcile();
+}

@@ -1,0 +1,24 @@
+// Messages between the daemon and a replica. Each travels as one binary frame (see frame.ts):
+// a small JSON header plus raw tensor bytes. Tensor data never goes through JSON.
+import type { TensorSpec } from '../tensor.js';
+
+/** How the daemon starts a replica (passed as one JSON argument, never through a shell). */
+export interface ReplicaConfig {
+  deployment: string;
+  replica: number;
+  modelFile: string;
+  threads?: number;
+  /** onnxruntime execution providers in order of preference, e.g. ['cuda', 'cpu']. */
+  providers?: string[];
+}
+
+export type ToReplica =
+  | { t: 'infer'; id: number; outputs?: string[] }
+  | { t: 'ping'; id: number };
+
+export type FromReplica =
+  | { t: 'ready'; inputs: TensorSpec[]; outputs: TensorSpec[]; loadMs: number; pid: number }
+  | { t: 'fatal'; message: string }
+  | { t: 'result'; id: number; computeMs: number }
+  | { t: 'error'; id: number; message: string }
+  | { t: 'pong'; id: number };

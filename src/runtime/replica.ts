@@ -1,0 +1,69 @@
+// A replica process: loads one model, then runs the batches the daemon sends over fd 3.
+// It exits when that pipe closes, so a daemon killed with SIGKILL leaves no replica behind.
+import net from 'node:net';
+import { encodeFrame, FrameDecoder } from './frame.js';
+import type { FromReplica, ReplicaConfig, ToReplica } from './protocol.js';
+import { loadModel, runModel, type LoadedModel } from './session.js';
+import type { Tensor } from '../tensor.js';
+
+const config = JSON.parse(process.argv[2] ?? '{}') as ReplicaConfig;
+const pipe = new net.Socket({ fd: 3, readable: true, writable: true });
+const decoder = new FrameDecoder();
+
+function send(header: FromReplica, tensors: Tensor[] = []): void {
+  const parts = encodeFrame(header, tensors);
+  pipe.cork();
+  for (const p of parts) pipe.write(p);
+  process.nextTick(() => pipe.uncork());
+}
+
+let model: LoadedModel | undefined;
+// Batches run one after another: the daemon decides how many are in flight.
+let chain: Promise<void> = Promise.resolve();
+
+async function handle(msg: ToReplica, tensors: Tensor[]): Promise<void> {
+  if (msg.t === 'ping') return send({ t: 'pong', id: msg.id });
+  if (msg.t !== 'infer' || !model) return;
+  const started = performance.now();
+  try {
+    const outputs = await runModel(model, tensors, msg.outputs);
+    send({ t: 'result', id: msg.id, computeMs: performance.now() - started }, outputs);
+  } catch (err) {
+    send({ t: 'error', id: msg.id, message: err instanceof Error ? err.message : String(err) });
+  }
+}
+
+pipe.on('data', (chunk: Buffer) => {
+  let frames;
+  try {
+    frames = decoder.push(chunk);
+  } catch (err) {
+    console.error(`replica: bad frame from daemon: ${(err as Error).message}`);
+    process.exit(70);
+  }
+  for (const f of frames) {
+    chain = chain.then(() => handle(f.header as ToReplica, f.tensors));
+  }
+});
+pipe.on('end', () => process.exit(0));
+pipe.on('error', () => process.exit(0));
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  console.log(`replica ${config.deployment}#${config.replica} pid ${process.pid}: loading ${config.modelFile}`);
+  try {
+    model = await loadModel(config.modelFile, { threads: config.threads, providers: config.providers });
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    console.error(`replica: failed to load ${config.modelFile}: ${message}`);
+    send({ t: 'fatal', message });
+    pipe.end(() => process.exit(1));
+    setTimeout(() => process.exit(1), 1000).unref();
+    return;
+  }
+  const loadMs = performance.now() - started;
+  console.log(`replica ${config.deployment}#${config.replica}: ready in ${loadMs.toFixed(0)} ms`);
+  send({ t: 'ready', inputs: model.inputs, outputs: model.outputs, loadMs, pid: process.pid });
+}
+
+void main();
