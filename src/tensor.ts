@@ -126,7 +126,7 @@ export function viewBytes(dtype: DType, bytes: Uint8Array): TensorData {
   if (bytes.byteLength % size !== 0) {
     throw new Error(`${bytes.byteLength} bytes is not a whole number of ${dtype} elements (${size} bytes each)`);
   }
-  const src = bytes.byteOffset % size === 0 ? bytes : bytes.slice();
+  const src = bytes.byteOffset % size === 0 ? bytes : new Uint8Array(bytes); // copies (Buffer#slice would not)
   const n = src.byteLength / size;
   const { buffer, byteOffset } = src;
   switch (dtype) {

@@ -17,6 +17,13 @@ export abstract class BaseCommand extends Command {
     if (!this.jsonEnabled()) this.log(text);
   }
 
+  /** A failure the operator can fix: one plain message on stderr, then exit 1 (2 for usage). */
+  fail(message: string, exit = 1): never {
+    if (this.jsonEnabled()) this.logJson({ error: message });
+    else process.stderr.write(`Error: ${message}\n`);
+    this.exit(exit);
+  }
+
   /** Progress goes to stderr so that stdout stays clean for pipes. */
   progress(text: string): void {
     if (!this.jsonEnabled()) process.stderr.write(`${text}\n`);
@@ -28,7 +35,9 @@ export abstract class BaseCommand extends Command {
         this.logJson({ error: err.message, code: (err as ControlError).code ?? err.name });
         this.exit(1);
       }
-      this.error(err.message, { exit: 1 });
+      // One plain line (no oclif wrapping): scripts and people both read it.
+      process.stderr.write(`Error: ${err.message}\n`);
+      this.exit(1);
     }
     return super.catch(err);
   }

@@ -31,7 +31,7 @@ export default class Deploy extends BaseCommand {
     let gpus: number | undefined;
     if (flags.gpus !== undefined) {
       gpus = Number(flags.gpus);
-      if (!Number.isFinite(gpus) || gpus < 0) this.error(`--gpus must be a number of GPUs such as 0.33 or 1 (got '${flags.gpus}')`, { exit: 2 });
+      if (!Number.isFinite(gpus) || gpus < 0) this.fail(`--gpus must be a number of GPUs such as 0.33 or 1 (got '${flags.gpus}')`, 2);
     }
     const env: Record<string, string> = {};
     for (const k of MLFLOW_ENV) if (process.env[k]) env[k] = process.env[k]!;
@@ -49,9 +49,9 @@ export default class Deploy extends BaseCommand {
         status = await this.client.call<DeploymentStatus>('GET', `/v1/deployments/${encodeURIComponent(row.name)}`);
       }
       if (status.state === 'failed') {
-        this.error(`deployment ${row.name} failed: ${status.message}\nSee: mlserve logs ${row.name}; remove it with: mlserve undeploy ${row.name}`, { exit: 1 });
+        this.fail(`deployment ${row.name} failed: ${status.message}\nSee: mlserve logs ${row.name}; remove it with: mlserve undeploy ${row.name}`);
       }
-      if (status.state !== 'ready') this.error(`deployment ${row.name} is not ready after ${flags.timeout}s (state ${status.state}); see mlserve status`, { exit: 1 });
+      if (status.state !== 'ready') this.fail(`deployment ${row.name} is not ready after ${flags.timeout}s (state ${status.state}); see mlserve status`);
     }
     const info = await this.client.call<DaemonInfo>('GET', '/v1/health');
     this.say(`deployed ${pinned} as ${row.name}: ${status.state}`);

@@ -81,9 +81,10 @@ export function writeMlflowModel(dir: string, opts: WriteMlflowOptions): MlflowM
     ...opts.extraFlavors,
   };
   const info = modelInfo(opts, flavors, size);
-  writeModelMetaFiles(dir, info.mlmodel, ONNX_ENV, opts.metadataDir ?? opts.runId !== undefined);
+  const metadataDir = opts.metadataDir ?? opts.runId !== undefined;
+  writeModelMetaFiles(dir, info.mlmodel, ONNX_ENV, metadataDir);
   // The recorded log_model output also carries the external-data file in metadata/.
-  if (opts.externalData && (opts.metadataDir ?? opts.runId !== undefined)) {
+  if (opts.externalData && metadataDir) {
     writeFileSync(join(dir, 'metadata', opts.externalData.file), opts.externalData.bytes);
   }
   return info;

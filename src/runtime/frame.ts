@@ -129,7 +129,9 @@ function decodeFrame(frame: Buffer): DecodedFrame {
       throw new Error(`frame tensor '${name}': bytes ${offset}..${offset + byteLength} run past the ${payloadLen}-byte payload`);
     }
     const count = elementCount(shape);
-    const bytes = frame.subarray(payloadStart + offset, payloadStart + offset + byteLength);
+    // A plain Uint8Array, not a Buffer: viewBytes copies unaligned bytes with .slice(), which on a
+    // Buffer would be another view.
+    const bytes = new Uint8Array(frame.buffer, frame.byteOffset + payloadStart + offset, byteLength);
     if (datatype === 'BYTES') return { name, datatype, shape, data: decodeBytesTensor(bytes, count, name) };
     if (byteLength !== count * DTYPE_SIZE[datatype]) {
       throw new Error(`frame tensor '${name}': ${byteLength} bytes for ${datatype} ${formatShape(shape)}, expected ${count * DTYPE_SIZE[datatype]}`);

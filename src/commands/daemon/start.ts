@@ -29,13 +29,13 @@ export default class DaemonStart extends BaseCommand {
     try {
       maxBodyBytes = parseSize(flags['max-body-size']);
     } catch (err) {
-      this.error((err as Error).message, { exit: 2 });
+      this.fail((err as Error).message, 2);
     }
     if (flags.foreground) {
       try {
         await runDaemon({ host: flags.host, port: flags.port, maxBodyBytes });
       } catch (err) {
-        if (err instanceof DaemonStartError) this.error(err.message, { exit: 1 });
+        if (err instanceof DaemonStartError) this.fail(err.message);
         throw err;
       }
       await new Promise(() => {}); // serve until a signal ends the process
@@ -67,7 +67,7 @@ export default class DaemonStart extends BaseCommand {
       await new Promise((r) => setTimeout(r, 100));
     }
     const tail = logTail(paths.daemonLog, 10);
-    this.error(`the daemon did not start${exited ? '' : ` within ${flags.timeout}s`}. Last lines of ${paths.daemonLog}:\n${tail}`, { exit: 1 });
+    this.fail(`the daemon did not start${exited ? '' : ` within ${flags.timeout}s`}. Last lines of ${paths.daemonLog}:\n${tail}`);
   }
 
   private async health(): Promise<DaemonInfo | undefined> {

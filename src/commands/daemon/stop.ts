@@ -13,7 +13,9 @@ export default class DaemonStop extends BaseCommand {
   async run(): Promise<{ stopped: boolean; wasRunning: boolean }> {
     const { flags } = await this.parse(DaemonStop);
     const paths = homePaths();
+    let pid = 0;
     try {
+      pid = (await this.client.call<{ pid: number }>('GET', '/v1/health')).pid;
       await this.client.call('POST', '/v1/shutdown');
     } catch (err) {
       if (err instanceof DaemonNotRunning) {
@@ -25,12 +27,21 @@ export default class DaemonStop extends BaseCommand {
     this.progress('stopping mlserve daemon (draining requests, stopping replicas)...');
     const deadline = Date.now() + flags.timeout * 1000;
     while (Date.now() < deadline) {
-      if (!existsSync(paths.socket)) {
+      if (!existsSync(paths.socket) && !alive(pid)) {
         this.say('mlserve daemon stopped');
         return { stopped: true, wasRunning: true };
       }
       await new Promise((r) => setTimeout(r, 100));
     }
-    this.error(`the daemon did not stop within ${flags.timeout}s; see ${paths.daemonLog}`, { exit: 1 });
+    this.fail(`the daemon did not stop within ${flags.timeout}s; see ${paths.daemonLog}`);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -160,7 +160,8 @@ function countLeaves(node: unknown[]): number {
   return n;
 }
 
-interface Sink { out: TensorData; pos: number; conv: Conv; name: string }
+/** `floats`: FP32/FP64, where a plain number is stored as is (the common case, kept inline). */
+interface Sink { out: TensorData; pos: number; conv: Conv; name: string; floats: boolean }
 
 function fill(node: unknown[], s: Sink): void {
   const len = node.length;
@@ -176,6 +177,16 @@ function fill(node: unknown[], s: Sink): void {
   const out = s.out as unknown as Array<number | bigint | string>;
   const conv = s.conv;
   let pos = s.pos;
+  if (s.floats) {
+    for (let i = 0; i < len; i++, pos++) {
+      const v = node[i];
+      if (typeof v === 'number') out[pos] = v;
+      else if (Array.isArray(v)) mixed(s.name);
+      else out[pos] = conv(v, pos);
+    }
+    s.pos = pos;
+    return;
+  }
   for (let i = 0; i < len; i++, pos++) {
     const v = node[i];
     if (Array.isArray(v)) mixed(s.name);
@@ -211,11 +222,9 @@ export function flattenJsonData(
     throw badRequest(`input '${name}': data has ${count} elements, but ${what} needs ${expectedCount}`);
   }
   const out = allocData(dtype, count);
-  if ((dtype === 'FP32' || dtype === 'FP64') && count === data.length
-      && fillFloatsFlat(data, out as Float32Array | Float64Array)) {
-    return out;
-  }
-  const sink: Sink = { out, pos: 0, conv: converter(dtype, name), name };
+  const floats = dtype === 'FP32' || dtype === 'FP64';
+  if (floats && count === data.length && fillFloatsFlat(data, out as Float32Array | Float64Array)) return out;
+  const sink: Sink = { out, pos: 0, conv: converter(dtype, name), name, floats };
   fill(data, sink);
   if (sink.pos !== count) mixed(name);
   return out;

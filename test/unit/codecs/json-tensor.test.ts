@@ -90,10 +90,12 @@ describe('FP16', () => {
     expect(halfToFloat(0x7c01)).toBeNaN();
   });
   it('every non-NaN half round-trips through a number', () => {
+    const bad: number[] = [];
     for (let h = 0; h < 0x10000; h++) {
       const f = halfToFloat(h);
-      if (f === f) expect(floatToHalf(f)).toBe(h);
+      if (f === f && floatToHalf(f) !== h) bad.push(h);
     }
+    expect(bad).toEqual([]);
   });
   it('decodes specials', () => {
     expect(halfToFloat(0x7c00)).toBe(Infinity);
