@@ -1,6 +1,6 @@
 // Writes an MLflow *file store* (`mlruns/`) the way MLflow 2.x's client does with a file://
 // tracking URI: experiment and run folders with the logged model, and the model registry under
-// mlruns/models/. Mirrors the recorded store in /work/shared/mlflow-fixtures/mlruns (MLflow 2.11).
+// mlruns/models/. Mirrors the recorded store in ../shared/mlflow-fixtures/mlruns (MLflow 2.11).
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';

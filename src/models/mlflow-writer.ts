@@ -1,5 +1,5 @@
 // Writes MLflow model directories the way MLflow 2.x's Python client does (mirrors the recorded
-// 2.11 fixtures in /work/shared/mlflow-fixtures): `mlflow.onnx.log_model` for ONNX models and
+// 2.11 fixtures in ../shared/mlflow-fixtures): `mlflow.onnx.log_model` for ONNX models and
 // `mlflow.sklearn.log_model` for a non-ONNX model that mlserve must refuse.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { SHARED_FIXTURES } from '../../helpers/fixtures.js';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -15,7 +16,7 @@ import {
 import { readMlflowModel } from '../../../src/mlflow/mlmodel.js';
 import { parseModelSource, type RegistrySource } from '../../../src/mlflow/uri.js';
 
-const FIXTURE = '/work/shared/mlflow-fixtures/mlruns';
+const FIXTURE = path.join(SHARED_FIXTURES, 'mlruns');
 const RECORDED_PREFIX = '/srv/mlflow/mlruns';
 const RUN_V1 = '4b9bbc01307a45d780939b81dae105bf';
 const RUN_V2 = '7d0df641739c4817887a89f85ae40a19';

@@ -1,4 +1,5 @@
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { SHARED_FIXTURES } from '../../helpers/fixtures.js';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +10,7 @@ import { deleteAlias, registerInFileStore, setAlias, setStage, type RegisterOpti
 import { onnxFiles, uuid1, writeSklearnModel } from '../../../src/models/mlflow-writer.js';
 import { mlp } from '../../../src/models/zoo.js';
 
-const FIXTURE = '/work/shared/mlflow-fixtures/mlruns';
+const FIXTURE = join(SHARED_FIXTURES, 'mlruns');
 const tmp = mkdtempSync(join(tmpdir(), 'mlserve-store-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 

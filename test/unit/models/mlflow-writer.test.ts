@@ -1,4 +1,5 @@
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { SHARED_FIXTURES } from '../../helpers/fixtures.js';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -10,7 +11,7 @@ import {
 import { mlp, seededInput } from '../../../src/models/zoo.js';
 import { DTYPES, dtypeFromNumpy } from '../../../src/tensor.js';
 
-const FIXTURES = '/work/shared/mlflow-fixtures';
+const FIXTURES = SHARED_FIXTURES;
 const ONNX_FIXTURE = join(FIXTURES, 'mlruns/0/4b9bbc01307a45d780939b81dae105bf/artifacts/model');
 const SKLEARN_FIXTURE = join(FIXTURES, 'server-artifacts/0/7da795aade1e4b6b8a36700e01f279e3/artifacts/model');
 const UUID1 = /^[0-9a-f]{8}-[0-9a-f]{4}-1[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
