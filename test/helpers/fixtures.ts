@@ -1,12 +1,19 @@
 // The real MLflow fixtures in ../shared (a file store written by MLflow's own client), copied
 // into a temp dir so tests can write to them.
-import { chmodSync, cpSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 
-export const SHARED_FIXTURES = fileURLToPath(new URL('../../../shared/mlflow-fixtures', import.meta.url));
+/**
+ * The team's shared fixtures: $MLSERVE_FIXTURES, else shared/ beside the repo (how CI lays it out),
+ * else /work/shared.
+ */
+export const SHARED_FIXTURES: string =
+  [process.env.MLSERVE_FIXTURES, fileURLToPath(new URL('../../../shared/mlflow-fixtures', import.meta.url)), '/work/shared/mlflow-fixtures']
+    .filter((p): p is string => !!p)
+    .find((p) => existsSync(join(p, 'mlruns'))) ?? fileURLToPath(new URL('../../../shared/mlflow-fixtures', import.meta.url));
 
 /** The file store's run ids for ResNet50 versions 1 and 2 (see mlruns/models/ResNet50/version-N/meta.yaml). */
 export const FILE_STORE_RUNS = { v1: '4b9bbc01307a45d780939b81dae105bf', v2: '7d0df641739c4817887a89f85ae40a19' };
