@@ -23,11 +23,11 @@ export default class Status extends BaseCommand {
     this.say('');
     this.say(
       table(
-        ['ENDPOINT', 'DEPLOYMENT', 'MODEL', 'STATE', 'REPLICAS', 'REQS', 'ERRS'],
+        ['ENDPOINT', 'DEPLOYMENT', 'VERSION', 'STATE', 'READY', 'REQS', 'ERRS'],
         s.deployments.map((d) => [
           d.endpoint,
           d.name,
-          d.resolved.kind === 'path' ? d.modelUri : `${d.modelUri} -> v${d.resolved.version}`,
+          d.resolved.version,
           d.state,
           `${d.replicas.filter((r) => r.state === 'ready').length}/${d.settings.replicas}`,
           String(d.stats?.requests ?? 0),
@@ -35,6 +35,11 @@ export default class Status extends BaseCommand {
         ]),
       ),
     );
+    this.say('');
+    for (const d of s.deployments) {
+      const pin = d.resolved.kind === 'path' ? d.modelUri : `${d.modelUri} -> version ${d.resolved.version}`;
+      this.say(`${d.name}: ${pin}`);
+    }
     for (const d of s.deployments) {
       if (d.message) this.say(`\n${d.name}: ${d.message}`);
     }
