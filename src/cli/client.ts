@@ -52,6 +52,44 @@ export class ControlClient {
     return data as T;
   }
 
+  /** POST a JSON body and read an NDJSON answer line by line; returns the last line. */
+  async ndjson<T = unknown>(path: string, body: unknown, onLine: (line: Record<string, unknown>) => void): Promise<T> {
+    let res;
+    try {
+      res = await request(`http://mlserve${path}`, {
+        method: 'POST',
+        dispatcher: this.agent,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'UND_ERR_SOCKET') throw new DaemonNotRunning(this.socket);
+      throw err;
+    }
+    if (res.statusCode >= 400) {
+      const e = (await res.body.json().catch(() => ({}))) as { error?: string; code?: string };
+      throw new ControlError(e.error ?? `daemon answered ${res.statusCode}`, res.statusCode, e.code);
+    }
+    let buf = '';
+    let last: Record<string, unknown> = {};
+    for await (const chunk of res.body) {
+      buf += chunk.toString();
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl).trim();
+        buf = buf.slice(nl + 1);
+        if (!line) continue;
+        last = JSON.parse(line) as Record<string, unknown>;
+        onLine(last);
+      }
+    }
+    if (typeof last.error === 'string') throw new ControlError(last.error, 400, last.code as string | undefined);
+    return last.result as T;
+  }
+
   /** A streamed text response (logs --follow), chunk by chunk. */
   async stream(path: string, onChunk: (s: string) => void): Promise<void> {
     try {

@@ -2,9 +2,9 @@ import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
 import type { DaemonInfo } from '../daemon/control-server.js';
 import type { DeploymentRow } from '../daemon/store.js';
+import { MLFLOW_CLIENT_ENV } from '../mlflow/rest-config.js';
+import { ProgressBar } from '../cli/progress.js';
 
-/** The MLflow variables a deploy carries to the daemon, as MLflow's own client reads them. */
-const MLFLOW_ENV = ['MLFLOW_TRACKING_URI', 'MLFLOW_REGISTRY_URI'];
 
 export type DeploymentStatus = DeploymentRow & { replicas: { idx: number; state: string; pid: number | null }[] };
 
@@ -34,11 +34,16 @@ export default class Deploy extends BaseCommand {
       if (!Number.isFinite(gpus) || gpus < 0) this.fail(`--gpus must be a number of GPUs such as 0.33 or 1 (got '${flags.gpus}')`, 2);
     }
     const env: Record<string, string> = {};
-    for (const k of MLFLOW_ENV) if (process.env[k]) env[k] = process.env[k]!;
+    for (const k of MLFLOW_CLIENT_ENV) if (process.env[k]) env[k] = process.env[k]!;
     this.progress(`resolving ${args.source}...`);
-    const row = await this.client.call<DeploymentRow>('POST', '/v1/deployments', {
-      source: args.source, endpoint: flags.endpoint, name: flags.name, replicas: flags.replicas, threads: flags.threads, gpus, env, cwd: process.cwd(),
-    });
+    const bar = new ProgressBar(process.stderr, this.jsonEnabled());
+    const row = await this.client
+      .ndjson<DeploymentRow>('/v1/deployments?progress=1', {
+        source: args.source, endpoint: flags.endpoint, name: flags.name, replicas: flags.replicas, threads: flags.threads, gpus, env, cwd: process.cwd(),
+      }, (line) => {
+        if (line.progress) bar.update(line.progress as Parameters<ProgressBar['update']>[0]);
+      })
+      .finally(() => bar.done());
     const pinned = row.resolved.kind === 'path' ? row.modelUri : `${row.modelUri} -> version ${row.resolved.version}`;
     this.progress(`deployment ${row.name} (${pinned}) on endpoint ${row.endpoint}: starting ${row.settings.replicas} replica(s)`);
     let status = await this.client.call<DeploymentStatus>('GET', `/v1/deployments/${encodeURIComponent(row.name)}`);

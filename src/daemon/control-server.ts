@@ -6,6 +6,8 @@ import type { Controller, DeployRequest } from './controller.js';
 import type { Store } from './store.js';
 import { readBody } from './ingress.js';
 import { followLogs, readLogs } from './logs.js';
+import { listCache, pruneCache } from '../mlflow/cache.js';
+import { resolve } from 'node:path';
 
 export interface DaemonInfo {
   pid: number;
@@ -21,6 +23,7 @@ export interface ControlDeps {
   store: Store;
   info: () => DaemonInfo;
   logDir: string;
+  cacheDir: string;
   shutdown: () => void;
 }
 
@@ -30,12 +33,36 @@ export function createControlServer(deps: ControlDeps): http.Server {
   const routes: Array<[string, RegExp, Handler]> = [
     ['GET', /^\/v1\/health$/, async () => deps.info()],
     ['GET', /^\/v1\/status$/, async () => ({ daemon: deps.info(), ...deps.controller.status() })],
-    ['POST', /^\/v1\/deployments$/, async (req) => {
+    ['POST', /^\/v1\/deployments$/, async (req, res, _p, q) => {
       const body = await jsonBody(req);
       if (typeof body.source !== 'string' || body.source.length === 0) {
         throw new MlserveError('BAD_REQUEST', 'deploy needs a model source (a path to .onnx, an MLflow model directory, or models:/Name/Version)');
       }
-      return deps.controller.deploy(body as unknown as DeployRequest);
+      if (q.get('progress') !== '1') return deps.controller.deploy(body as unknown as DeployRequest);
+      // NDJSON: progress lines while the model downloads, then {"result"} or {"error"}.
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      let last = 0;
+      try {
+        const row = await deps.controller.deploy(body as unknown as DeployRequest, (p) => {
+          const now = Date.now();
+          if (now - last < 100 && p.files < p.totalFiles) return;
+          last = now;
+          res.write(`${JSON.stringify({ progress: p })}\n`);
+        });
+        res.end(`${JSON.stringify({ result: row })}\n`);
+      } catch (err) {
+        const e = asMlserveError(err);
+        if (e.code === 'INTERNAL') console.error(`control: deploy: ${e.stack ?? e.message}`);
+        res.end(`${JSON.stringify({ error: e.message, code: e.code })}\n`);
+      }
+      return undefined;
+    }],
+    ['GET', /^\/v1\/cache$/, async () => ({ entries: listCache(deps.cacheDir) })],
+    ['POST', /^\/v1\/cache\/prune$/, async () => {
+      const inUse = new Set(deps.store.listDeployments().map((d) => resolve(d.modelDir)));
+      const removed = pruneCache(deps.cacheDir, inUse);
+      deps.store.addEvent('cache-pruned', 'daemon', `removed ${removed.length} cached model(s)`, { keys: removed.map((e) => e.key) });
+      return { removed };
     }],
     ['GET', /^\/v1\/deployments\/([^/]+)$/, async (_req, _res, [name]) => {
       const d = deps.controller.status().deployments.find((x) => x.name === name || x.endpoint === name);

@@ -19,6 +19,8 @@ export interface DeployRequest {
   cwd?: string;
 }
 
+export type DeployProgress = (p: { file: string; bytes: number; totalBytes: number; files: number; totalFiles: number }) => void;
+
 export interface Runtime {
   row: DeploymentRow;
   set: ReplicaSet;
@@ -47,7 +49,7 @@ export class Controller {
     }
   }
 
-  async deploy(req: DeployRequest): Promise<DeploymentRow> {
+  async deploy(req: DeployRequest, onProgress?: DeployProgress): Promise<DeploymentRow> {
     const replicas = req.replicas ?? 1;
     if (!Number.isInteger(replicas) || replicas < 1 || replicas > 64) {
       throw new MlserveError('BAD_REQUEST', `--replicas must be a whole number from 1 to 64 (got ${req.replicas})`);
@@ -61,7 +63,7 @@ export class Controller {
         `asked for ${req.gpus} GPU per replica, but no GPU was found on this machine (nvidia-smi is missing or lists none); deploy without --gpus to run on CPU`,
       );
     }
-    const model = await this.resolver.resolve(req.source, { env: req.env ?? {}, cwd: req.cwd ?? process.cwd() });
+    const model = await this.resolver.resolve(req.source, { env: req.env ?? {}, cwd: req.cwd ?? process.cwd(), onProgress });
     const endpoint = (req.endpoint ?? model.defaultEndpoint).toLowerCase();
     if (!NAME_RE.test(endpoint)) {
       throw new MlserveError('BAD_REQUEST', `endpoint name '${endpoint}' is not valid: use lowercase letters, digits, '.', '_' and '-' (pass --endpoint)`);
@@ -95,10 +97,11 @@ export class Controller {
       state: 'loading',
       message: null,
     });
-    this.store.addEvent('deployed', name, `deployed ${req.source} (version ${model.resolved.version}) on endpoint ${endpoint}`, {
+    this.store.addEvent('deployed', name, `deployed ${req.source} -> version ${model.resolved.version} on endpoint ${endpoint} (${model.cacheHit ? 'from the cache' : 'fetched'})`, {
       source: req.source,
       resolved: model.resolved,
       settings,
+      cacheHit: model.cacheHit,
     });
     const row = this.store.getDeployment(name)!;
     this.startRuntime(row, 'deploy');

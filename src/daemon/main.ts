@@ -11,6 +11,7 @@ import { Controller } from './controller.js';
 import { createIngress } from './ingress.js';
 import { createModelSourceResolver } from './model-source.js';
 import { Store } from './store.js';
+import { removePartials } from '../mlflow/cache.js';
 
 export interface DaemonOptions {
   host: string;
@@ -78,6 +79,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   await claimHome(paths);
 
   const store = new Store(paths.db);
+  const partials = removePartials(paths.cache);
+  if (partials.length) store.addEvent('cache-cleaned', 'daemon', `removed ${partials.length} unfinished download(s) from the cache`);
   const controller = new Controller(store, createModelSourceResolver(paths), paths.logs, hasGpu);
   const startedAt = Date.now();
   const ingress = createIngress(controller, { maxBodyBytes: opts.maxBodyBytes });
@@ -118,7 +121,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     return stopping;
   };
 
-  const control = createControlServer({ controller, store, info, logDir: paths.logs, shutdown: () => void shutdown().then(() => process.exit(0)) });
+  const control = createControlServer({ controller, store, info, logDir: paths.logs, cacheDir: paths.cache, shutdown: () => void shutdown().then(() => process.exit(0)) });
   await listen(control, paths.socket);
   chmodSync(paths.socket, 0o600);
   writeFileSync(paths.pidFile, `${process.pid}\n`, { mode: 0o600 });

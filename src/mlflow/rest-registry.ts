@@ -1,0 +1,161 @@
+// Resolve models:/ and runs:/ URIs against an MLflow tracking server, call for call as MLflow's
+// own client does (store/artifact/utils/models.py, models_artifact_repo.py, runs_artifact_repo.py).
+import { MlserveError } from '../errors.js';
+import { RegistryError, type MlflowRestClient } from './client.js';
+import type { LoggedModelSource, RegistrySource, RunSource } from './uri.js';
+
+const API = '/api/2.0/mlflow';
+
+/** A model version as the REST API returns it (every field optional: empty ones are omitted). */
+export interface RestModelVersion {
+  name?: string;
+  version?: string;
+  current_stage?: string;
+  source?: string;
+  run_id?: string;
+  status?: string;
+  description?: string;
+  aliases?: string[];
+  tags?: { key: string; value: string }[];
+  creation_timestamp?: number;
+  last_updated_timestamp?: number;
+}
+
+export interface RestRegisteredModel {
+  name: string;
+  description?: string;
+  latest_versions?: RestModelVersion[];
+  aliases?: { alias: string; version: string }[];
+  tags?: { key: string; value: string }[];
+}
+
+export interface RestResolved {
+  name?: string;
+  version: string;
+  runId?: string;
+  stage?: string;
+  aliases?: string[];
+  /** The version's `source` as registered. */
+  source: string;
+  /** Where its files are: get-download-uri's artifact_uri, or the run's / logged model's root. */
+  artifactUri: string;
+}
+
+const sourceError = (msg: string) => new MlserveError('MODEL_SOURCE', msg);
+
+/** Names of registered models, for "did you mean" hints (best effort, at most 20). */
+async function knownModels(client: MlflowRestClient): Promise<string[]> {
+  try {
+    const r = await client.json<{ registered_models?: { name: string }[] }>('GET', `${API}/registered-models/search`, { max_results: '21' });
+    return (r.registered_models ?? []).map((m) => m.name);
+  } catch {
+    return [];
+  }
+}
+
+/** Add what the operator can do to MLflow's own message. */
+async function explain(err: unknown, client: MlflowRestClient): Promise<never> {
+  if (!(err instanceof RegistryError)) throw err;
+  let msg = `${err.message} (MLflow at ${client.cfg.url})`;
+  if (/^Registered Model with name=.* not found/.test(err.message)) {
+    const names = await knownModels(client);
+    if (names.length > 0 && names.length <= 20) msg += `. Registered models there: ${names.join(', ')}`;
+  }
+  if (err.mlflowCode === 'ENDPOINT_NOT_FOUND') {
+    msg += '; the server may be older than this route (aliases need MLflow 2.3+)';
+  }
+  throw sourceError(msg);
+}
+
+function highest(versions: RestModelVersion[]): RestModelVersion | undefined {
+  let best: RestModelVersion | undefined;
+  for (const v of versions) if (!best || Number(v.version) > Number(best.version)) best = v;
+  return best;
+}
+
+/** The model version a registry URI names. */
+export async function findVersion(client: MlflowRestClient, ref: RegistrySource): Promise<RestModelVersion> {
+  try {
+    if (ref.version !== undefined) {
+      return (await client.json<{ model_version: RestModelVersion }>('GET', `${API}/model-versions/get`, { name: ref.name, version: ref.version })).model_version;
+    }
+    if (ref.alias !== undefined) {
+      return (await client.json<{ model_version: RestModelVersion }>('GET', `${API}/registered-models/alias`, { name: ref.name, alias: ref.alias })).model_version;
+    }
+    // POST get-latest-versions works on every server version (the notes' recommendation).
+    const body = ref.latest ? { name: ref.name } : { name: ref.name, stages: [ref.stage] };
+    const r = await client.json<{ model_versions?: RestModelVersion[] }>('POST', `${API}/registered-models/get-latest-versions`, body);
+    const best = highest(r.model_versions ?? []);
+    if (!best) {
+      throw sourceError(
+        ref.latest
+          ? `No versions of model with name '${ref.name}' found (MLflow at ${client.cfg.url})`
+          : `No versions of model with name '${ref.name}' and stage '${ref.stage}' found (MLflow at ${client.cfg.url}); see mlserve models show ${ref.name}`,
+      );
+    }
+    return best;
+  } catch (err) {
+    return explain(err, client);
+  }
+}
+
+export async function resolveRegistry(client: MlflowRestClient, ref: RegistrySource): Promise<RestResolved> {
+  const mv = await findVersion(client, ref);
+  const version = String(mv.version);
+  const { artifact_uri } = await client
+    .json<{ artifact_uri: string }>('GET', `${API}/model-versions/get-download-uri`, { name: ref.name, version })
+    .catch((err) => explain(err, client));
+  const artifactUri = ref.subPath ? `${artifact_uri.replace(/\/+$/, '')}/${ref.subPath}` : artifact_uri;
+  return {
+    name: mv.name ?? ref.name,
+    version,
+    runId: mv.run_id,
+    stage: mv.current_stage,
+    aliases: mv.aliases,
+    source: mv.source ?? artifact_uri,
+    artifactUri,
+  };
+}
+
+export async function resolveRun(client: MlflowRestClient, ref: RunSource): Promise<RestResolved> {
+  const r = await client
+    .json<{ run: { info: { artifact_uri: string; run_id: string } } }>('GET', `${API}/runs/get`, { run_id: ref.runId })
+    .catch((err) => explain(err, client));
+  const root = r.run.info.artifact_uri.replace(/\/+$/, '');
+  return { version: ref.runId.slice(0, 8), runId: ref.runId, source: `runs:/${ref.runId}/${ref.path}`, artifactUri: ref.path ? `${root}/${ref.path}` : root };
+}
+
+export async function resolveLoggedModel(client: MlflowRestClient, ref: LoggedModelSource): Promise<RestResolved> {
+  const r = await client
+    .json<{ model: { info: { artifact_uri: string; source_run_id?: string; name?: string } } }>('GET', `${API}/logged-models/${encodeURIComponent(ref.modelId)}`)
+    .catch((err) => explain(err, client));
+  const root = r.model.info.artifact_uri.replace(/\/+$/, '');
+  return {
+    name: ref.modelId,
+    version: '1',
+    runId: r.model.info.source_run_id,
+    source: `models:/${ref.modelId}`,
+    artifactUri: ref.subPath ? `${root}/${ref.subPath}` : root,
+  };
+}
+
+/** Registered models with their versions, for `mlserve models`. */
+export async function listModels(client: MlflowRestClient): Promise<{ model: RestRegisteredModel; versions: RestModelVersion[] }[]> {
+  const out: { model: RestRegisteredModel; versions: RestModelVersion[] }[] = [];
+  let pageToken: string | undefined;
+  do {
+    const r = await client.json<{ registered_models?: RestRegisteredModel[]; next_page_token?: string }>('GET', `${API}/registered-models/search`, {
+      max_results: '100',
+      page_token: pageToken,
+    });
+    for (const model of r.registered_models ?? []) {
+      const vs = await client.json<{ model_versions?: RestModelVersion[] }>('GET', `${API}/model-versions/search`, {
+        filter: `name='${model.name.replace(/'/g, "\\'")}'`,
+      });
+      const versions = (vs.model_versions ?? []).sort((a, b) => Number(a.version) - Number(b.version));
+      out.push({ model, versions });
+    }
+    pageToken = r.next_page_token;
+  } while (pageToken);
+  return out;
+}
