@@ -33,13 +33,19 @@ export interface DispatchStats {
   errors: number;
   queued: number;
   inflight: number;
+  /** Batches sent to replicas and the requests they carried. */
+  batches: number;
+  batchedRequests: number;
+  /** Sums over served requests (queue) and batches (compute), in ms. */
+  queueMsTotal: number;
+  computeMsTotal: number;
 }
 
 export class Dispatcher {
   private queue: Item[] = [];
   private head = 0;
   private readonly inflight = new Map<number, number>();
-  readonly stats = { requests: 0, errors: 0 };
+  readonly stats = { requests: 0, errors: 0, batches: 0, batchedRequests: 0, queueMsTotal: 0, computeMsTotal: 0 };
   private closedReason: string | null = null;
   private idleWaiters: Array<() => void> = [];
 
@@ -122,8 +128,12 @@ export class Dispatcher {
       const link = replica.link;
       if (!link) continue;
       this.inflight.set(replica.idx, (this.inflight.get(replica.idx) ?? 0) + 1);
+      this.stats.batches++;
+      this.stats.batchedRequests++;
+      this.stats.queueMsTotal += performance.now() - item.enqueuedAt;
       link.infer(item.inputs, item.outputs).then(
         (res) => {
+          this.stats.computeMsTotal += res.computeMs;
           if (item.done) return;
           item.done = true;
           clearTimeout(item.timer);

@@ -114,7 +114,7 @@ export function registeredModelJson(rm: RegisteredModel, latest: ModelVersion[])
     name: rm.name,
     creation_timestamp: rm.creation_timestamp,
     last_updated_timestamp: rm.last_updated_timestamp,
-    description: rm.description,
+    description: rm.description || undefined, // never answered empty (see README)
     latest_versions: nonEmpty(latest.map((mv) => modelVersionJson(mv))),
     tags: tagsJson(rm.tags),
     aliases: nonEmpty(

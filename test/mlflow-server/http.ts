@@ -3,7 +3,9 @@
 // `_validate_param_against_schema` as MLflow 2.11's mlflow/server/handlers.py does them.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
+import type { HostileSupport, Knobs } from './knobs.js';
 import { pyIntLike, pyJsonDumps, pyStr, pyTypeName } from './pyjson.js';
+import type { MlflowState } from './state.js';
 
 export interface Ctx {
   req: IncomingMessage;
@@ -14,6 +16,25 @@ export interface Ctx {
   rawQuery: string;
   query: URLSearchParams;
   body: Buffer;
+}
+
+/** What handlers can reach. */
+export interface Env {
+  state: MlflowState;
+  knobs: Knobs;
+  hostile: HostileSupport;
+}
+
+/**
+ * A Flask URL rule. `path` may hold `<name>` and `<path:name>` converters. Scope: 'both' serves it
+ * under /api/2.0 and /ajax-api/2.0 (what handlers.py::_get_paths does), 'ajax' only under
+ * /ajax-api/2.0, 'root' at the path as written.
+ */
+export interface Route {
+  path: string;
+  methods: string[];
+  scope?: 'both' | 'ajax' | 'root';
+  handler: (ctx: Ctx, env: Env, params: Record<string, string>) => void | Promise<void>;
 }
 
 /** mlflow/exceptions.py::ERROR_CODE_TO_HTTP_STATUS */

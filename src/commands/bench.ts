@@ -1,0 +1,128 @@
+import { appendFileSync, readFileSync } from 'node:fs';
+import { Args, Flags } from '@oclif/core';
+import { BaseCommand } from '../cli/base.js';
+import { table } from '../cli/format.js';
+import type { DaemonInfo } from '../daemon/control-server.js';
+import type { DispatchStats } from '../daemon/dispatcher.js';
+import type { Signature } from '../tensor.js';
+import { buildRequest, requestFromFile } from '../bench/inputs.js';
+import { runLoad } from '../bench/load.js';
+import { checkAssertions, compareBaseline, markdownSummary, parseAssertions, summaryRows, type BenchResult, type Verdict } from '../bench/report.js';
+
+type Deployment = { name: string; endpoint: string; spec: Signature | null; signature: Signature | null; stats: DispatchStats | null };
+
+function parseDuration(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(s.trim());
+  if (!m) throw new Error(`'${s}' is not a duration; use e.g. 30s, 500ms, 2m`);
+  const n = Number(m[1]);
+  return m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000;
+}
+
+export default class Bench extends BaseCommand {
+  static override description = 'Load-test an endpoint: latency percentiles, throughput, errors, server-side batching; gates CI with --assert';
+  static override examples = [
+    '<%= config.bin %> bench resnet50 --concurrency 64 --duration 30s --assert "p99<50ms,errors<0.1%"',
+    '<%= config.bin %> bench demo --rate 500 --duration 10s --protocol binary',
+  ];
+  static override args = { endpoint: Args.string({ description: 'endpoint to load', required: true }) };
+  static override flags = {
+    concurrency: Flags.integer({ char: 'c', description: 'closed loop: clients sending back to back', default: 16, min: 1 }),
+    rate: Flags.integer({ char: 'r', description: 'open loop: requests per second at constant intervals (overrides --concurrency)', min: 1 }),
+    duration: Flags.string({ char: 'd', description: 'how long to measure', default: '10s' }),
+    warmup: Flags.string({ description: 'load before measuring (not counted)', default: '2s' }),
+    batch: Flags.integer({ description: 'rows per request (the dynamic first dimension)', default: 1, min: 1 }),
+    input: Flags.string({ description: 'an OIP JSON inference request to send instead of generated inputs' }),
+    protocol: Flags.string({ description: 'request encoding', options: ['json', 'binary'], default: 'json' }),
+    assert: Flags.string({ description: 'gates, e.g. "p99<50ms,throughput>1000,errors<0.1%"; exit 1 when one fails' }),
+    baseline: Flags.string({ description: 'an earlier bench --json result to compare with' }),
+    'max-regression': Flags.string({ description: 'allowed drop in throughput / rise in p99 against --baseline', default: '10%' }),
+  };
+
+  async run(): Promise<BenchResult & { checks: Verdict[] }> {
+    const { args, flags } = await this.parse(Bench);
+    let asserts, durationMs, warmupMs;
+    try {
+      asserts = flags.assert ? parseAssertions(flags.assert) : [];
+      durationMs = parseDuration(flags.duration);
+      warmupMs = parseDuration(flags.warmup);
+    } catch (err) {
+      return this.fail((err as Error).message, 2);
+    }
+    const info = await this.client.call<DaemonInfo>('GET', '/v1/health');
+    const dep = await this.client.call<Deployment>('GET', `/v1/deployments/${encodeURIComponent(args.endpoint)}`);
+    const sig = dep.spec ?? dep.signature;
+    if (!sig) this.fail(`deployment ${dep.name} is not ready yet (no model signature); see mlserve status`);
+    const protocol = flags.protocol as 'json' | 'binary';
+    const request = flags.input ? requestFromFile(dep.endpoint, readFileSync(flags.input, 'utf8')) : buildRequest(dep.endpoint, sig, flags.batch, protocol);
+
+    const mode = flags.rate ? 'open' : 'closed';
+    this.progress(`bench ${dep.endpoint}: ${mode} loop, ${flags.rate ? `${flags.rate} req/s` : `concurrency ${flags.concurrency}`}, ${protocol}, batch ${flags.batch}, ${flags.warmup} warmup + ${flags.duration}`);
+    const before = dep.stats;
+    const load = await runLoad({
+      url: info.ingress.url,
+      request,
+      durationMs,
+      warmupMs,
+      concurrency: flags.rate ? undefined : flags.concurrency,
+      rate: flags.rate,
+      onTick: (t) => {
+        if (!this.jsonEnabled()) process.stderr.write(`\r  ${(t.elapsedMs / 1000).toFixed(0)}s  ${t.ok} ok  ${t.errors} errors  ${(t.ok / (t.elapsedMs / 1000)).toFixed(0)} req/s  p99 ${t.p99Ms.toFixed(2)} ms\x1b[K`);
+      },
+    });
+    if (!this.jsonEnabled()) process.stderr.write('\n');
+    const after = (await this.client.call<Deployment>('GET', `/v1/deployments/${encodeURIComponent(args.endpoint)}`)).stats;
+
+    const h = load.histogram;
+    const total = load.ok + load.errors;
+    const result: BenchResult = {
+      endpoint: dep.endpoint,
+      protocol,
+      mode,
+      concurrency: flags.rate ? undefined : flags.concurrency,
+      rate: flags.rate,
+      batch: flags.batch,
+      durationS: load.elapsedMs / 1000,
+      requests: total,
+      throughput: load.ok / (load.elapsedMs / 1000),
+      latencyMs: {
+        p50: h.getValueAtPercentile(50) / 1000,
+        p90: h.getValueAtPercentile(90) / 1000,
+        p99: h.getValueAtPercentile(99) / 1000,
+        p999: h.getValueAtPercentile(99.9) / 1000,
+        max: h.maxValue / 1000,
+        mean: h.mean / 1000,
+      },
+      errors: { total: load.errors, rate: total ? load.errors / total : 0, byStatus: load.byStatus },
+    };
+    if (before && after) {
+      const batches = after.batches - before.batches;
+      const served = after.batchedRequests - before.batchedRequests;
+      result.server = {
+        batches,
+        meanBatchSize: batches ? served / batches : 0,
+        queueMs: served ? (after.queueMsTotal - before.queueMsTotal) / served : 0,
+        computeMs: batches ? (after.computeMsTotal - before.computeMsTotal) / batches : 0,
+      };
+    }
+    let checks = checkAssertions(result, asserts);
+    if (flags.baseline) {
+      const base = JSON.parse(readFileSync(flags.baseline, 'utf8')) as BenchResult;
+      const max = Number(flags['max-regression'].replace('%', '')) / (flags['max-regression'].endsWith('%') ? 100 : 1);
+      checks = [...checks, ...compareBaseline(result, base, max)];
+    }
+    this.say(table(['METRIC', 'VALUE'], summaryRows(result)));
+    if (process.env.GITHUB_STEP_SUMMARY) appendFileSync(process.env.GITHUB_STEP_SUMMARY, markdownSummary(result, checks));
+    const failed = checks.filter((c) => !c.ok);
+    if (checks.length) {
+      this.say('');
+      this.say(table(['CHECK', 'ACTUAL', 'LIMIT', 'RESULT'], checks.map((c) => [c.assertion, `${c.actual.toFixed(2)} ${c.unit}`, `${c.limit.toFixed(2)} ${c.unit}`, c.ok ? 'pass' : 'FAIL'])));
+    }
+    const out = { ...result, checks };
+    if (failed.length) {
+      if (this.jsonEnabled()) this.logJson(out);
+      else process.stderr.write(`Error: ${failed.length} of ${checks.length} check(s) failed\n`);
+      this.exit(1);
+    }
+    return out;
+  }
+}
