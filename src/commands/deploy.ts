@@ -22,6 +22,12 @@ export default class Deploy extends BaseCommand {
     replicas: Flags.integer({ description: 'replica processes', default: 1, min: 1, max: 64 }),
     threads: Flags.integer({ description: 'onnxruntime intra-op threads per replica', min: 1 }),
     gpus: Flags.string({ description: 'GPUs per replica, e.g. 0.33 or 1' }),
+    'max-batch-size': Flags.integer({ description: 'most rows per batch (default 32 when every input and output has a dynamic first dim, else 1)', min: 1 }),
+    'batch-wait-ms': Flags.integer({ description: 'how long a partial batch may wait for batch-mates (default 0: never)', min: 0 }),
+    'max-concurrent-batches': Flags.integer({ description: 'batches one replica runs at once (default 1)', min: 1 }),
+    'max-ongoing-requests': Flags.integer({ description: 'requests one replica holds at once (default max-batch-size x max-concurrent-batches)', min: 1 }),
+    'max-queued-requests': Flags.integer({ description: 'queue bound; past it clients get 503 + Retry-After (default 1000)', min: 1 }),
+    'request-timeout-ms': Flags.integer({ description: 'deadline per request; past it 504 (default 30000)', min: 1 }),
     wait: Flags.boolean({ description: 'wait until the replicas are ready', default: true, allowNo: true }),
     timeout: Flags.integer({ description: 'seconds to wait for readiness', default: 120 }),
   };
@@ -40,6 +46,8 @@ export default class Deploy extends BaseCommand {
     const row = await this.client
       .ndjson<DeploymentRow>('/v1/deployments?progress=1', {
         source: args.source, endpoint: flags.endpoint, name: flags.name, replicas: flags.replicas, threads: flags.threads, gpus, env, cwd: process.cwd(),
+        maxBatchSize: flags['max-batch-size'], batchWaitMs: flags['batch-wait-ms'], maxConcurrentBatches: flags['max-concurrent-batches'],
+        maxOngoingRequests: flags['max-ongoing-requests'], maxQueuedRequests: flags['max-queued-requests'], requestTimeoutMs: flags['request-timeout-ms'],
       }, (line) => {
         if (line.progress) bar.update(line.progress as Parameters<ProgressBar['update']>[0]);
       })

@@ -2,11 +2,12 @@ import { BaseCommand } from '../cli/base.js';
 import { formatAge, table } from '../cli/format.js';
 import type { DaemonInfo } from '../daemon/control-server.js';
 import type { DeploymentRow, EndpointRow, ReplicaRow } from '../daemon/store.js';
+import type { DispatchOptions, DispatchStats } from '../daemon/dispatcher.js';
 
 type StatusView = {
   daemon: DaemonInfo;
   endpoints: EndpointRow[];
-  deployments: (DeploymentRow & { replicas: ReplicaRow[]; stats: { requests: number; errors: number; queued: number; inflight: number } | null })[];
+  deployments: (DeploymentRow & { replicas: ReplicaRow[]; stats: DispatchStats | null; dispatch: DispatchOptions })[];
 };
 
 export default class Status extends BaseCommand {
@@ -39,6 +40,9 @@ export default class Status extends BaseCommand {
     for (const d of s.deployments) {
       const pin = d.resolved.kind === 'path' ? d.modelUri : `${d.modelUri} -> version ${d.resolved.version}`;
       this.say(`${d.name}: ${pin}`);
+      const b = d.dispatch;
+      this.say(`  batching: max ${b.maxBatchSize} rows, wait ${b.batchWaitMs} ms, ${b.maxConcurrentBatches} batch(es)/replica; queue <= ${b.maxQueued}, timeout ${b.timeoutMs} ms`);
+      if (d.stats?.batches) this.say(`  served: ${d.stats.batchedRequests} requests in ${d.stats.batches} batches (mean ${(d.stats.batchedRequests / d.stats.batches).toFixed(1)}), ${d.stats.queued} queued`);
     }
     for (const d of s.deployments) {
       if (d.message) this.say(`\n${d.name}: ${d.message}`);

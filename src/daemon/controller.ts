@@ -2,7 +2,8 @@
 // deploy / undeploy. The data plane asks it which deployment serves an endpoint.
 import { MlserveError, notFound } from '../errors.js';
 import type { Signature, TensorSpec } from '../tensor.js';
-import { DEFAULT_DISPATCH, Dispatcher } from './dispatcher.js';
+import { Dispatcher, type DispatchOptions } from './dispatcher.js';
+import { isBatchable } from './batcher.js';
 import { ReplicaSet, type Replica } from './replica-set.js';
 import type { DeploymentRow, DeploymentSettings, Store } from './store.js';
 import type { ModelSourceResolver } from './model-source.js';
@@ -14,6 +15,12 @@ export interface DeployRequest {
   replicas?: number;
   threads?: number;
   gpus?: number;
+  maxBatchSize?: number;
+  batchWaitMs?: number;
+  maxConcurrentBatches?: number;
+  maxOngoingRequests?: number;
+  maxQueuedRequests?: number;
+  requestTimeoutMs?: number;
   /** The CLI's MLflow environment (tracking URI, registry URI) and working directory. */
   env?: Record<string, string>;
   cwd?: string;
@@ -82,7 +89,7 @@ export class Controller {
         `endpoint ${endpoint} already serves deployment ${current.primary}; undeploy it first (mlserve undeploy ${endpoint}) or choose another --endpoint`,
       );
     }
-    const settings: DeploymentSettings = { replicas };
+    const settings: DeploymentSettings = { replicas, ...batchSettings(req) };
     if (req.threads !== undefined) settings.threads = req.threads;
     if (req.gpus !== undefined) settings.gpus = req.gpus;
     this.store.createDeployment({
@@ -136,7 +143,7 @@ export class Controller {
       },
     );
     rt.set = set;
-    rt.dispatcher = new Dispatcher(set, DEFAULT_DISPATCH);
+    rt.dispatcher = new Dispatcher(set, () => dispatchOptions(row.settings, rt.spec));
     this.runtimes.set(row.name, rt);
     this.store.addEvent('starting', row.name, `starting ${row.settings.replicas} replica(s) (${why})`);
     set.start();
@@ -186,6 +193,7 @@ export class Controller {
         ...d,
         replicas: this.store.listReplicas(d.name),
         stats: rt ? rt.dispatcher.snapshot() : null,
+        dispatch: dispatchOptions(d.settings, rt?.spec ?? d.signature),
         spec: rt?.spec ?? null,
       };
     });
@@ -220,4 +228,46 @@ function mergeSignature(mlflow: Signature | null, ort: { inputs: TensorSpec[]; o
       return spec;
     });
   return { inputs: pick(mlflow.inputs, ort.inputs), outputs: pick(mlflow.outputs, ort.outputs) };
+}
+
+const INT_SETTINGS: Array<[keyof DeployRequest & keyof DeploymentSettings, number, number]> = [
+  ['maxBatchSize', 1, 4096],
+  ['batchWaitMs', 0, 60_000],
+  ['maxConcurrentBatches', 1, 64],
+  ['maxOngoingRequests', 1, 100_000],
+  ['maxQueuedRequests', 1, 1_000_000],
+  ['requestTimeoutMs', 1, 3_600_000],
+];
+
+/** The batching settings a deploy asked for, checked. */
+function batchSettings(req: DeployRequest): Partial<DeploymentSettings> {
+  const out: Partial<DeploymentSettings> = {};
+  for (const [key, min, max] of INT_SETTINGS) {
+    const v = req[key];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      const flag = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+      throw new MlserveError('BAD_REQUEST', `--${flag} must be a whole number from ${min} to ${max} (got ${v})`);
+    }
+    (out as Record<string, number>)[key] = v;
+  }
+  return out;
+}
+
+/**
+ * The queue and batching policy of a deployment. A model is batched only when every input and
+ * output has a dynamic first dimension, or when the operator set max_batch_size; any other model
+ * runs one request at a time, so batching never changes an answer.
+ */
+export function dispatchOptions(s: DeploymentSettings, spec: Signature | null): DispatchOptions {
+  const maxBatchSize = s.maxBatchSize ?? (spec && isBatchable(spec) ? 32 : 1);
+  const maxConcurrentBatches = s.maxConcurrentBatches ?? 1;
+  return {
+    maxBatchSize,
+    batchWaitMs: s.batchWaitMs ?? 0,
+    maxConcurrentBatches,
+    maxOngoingRequests: s.maxOngoingRequests ?? maxBatchSize * maxConcurrentBatches,
+    maxQueued: s.maxQueuedRequests ?? 1000,
+    timeoutMs: s.requestTimeoutMs ?? 30_000,
+  };
 }

@@ -4,6 +4,7 @@ import http from 'node:http';
 import { asMlserveError, MlserveError, notFound } from '../errors.js';
 import { decodeInvocations, encodePredictions, checkContentType } from './codecs/mlflow-json.js';
 import { decodeInferRequest, encodeInferResponse } from './codecs/oip-json.js';
+import { decodeBinaryRequest, encodeBinaryResponse } from './codecs/oip-binary.js';
 import { checkInputs } from './codecs/signature-check.js';
 import type { Controller, Runtime } from './controller.js';
 import { VERSION } from '../version.js';
@@ -12,7 +13,7 @@ export interface IngressOptions {
   maxBodyBytes: number;
 }
 
-type Reply = { status: number; body: unknown; headers?: Record<string, string> };
+type Reply = { status: number; body: unknown; headers?: Record<string, string>; chunks?: Buffer[] };
 
 const json = (status: number, body: unknown, headers?: Record<string, string>): Reply => ({ status, body, headers });
 
@@ -33,6 +34,15 @@ export function createIngress(controller: Controller, opts: IngressOptions): htt
 
 function send(res: http.ServerResponse, reply: Reply): void {
   if (res.writableEnded || res.destroyed) return;
+  if (reply.chunks) {
+    const length = reply.chunks.reduce((a, c) => a + c.length, 0);
+    res.writeHead(reply.status, { 'content-type': 'application/octet-stream', 'content-length': length, ...reply.headers });
+    res.cork();
+    for (const c of reply.chunks) res.write(c);
+    res.end();
+    res.uncork();
+    return;
+  }
   const text = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
   res.writeHead(reply.status, {
     'content-type': 'application/json',
@@ -119,7 +129,7 @@ async function handle(controller: Controller, opts: IngressOptions, req: http.In
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
 
   if (parts[0] === 'v2') {
-    if (parts.length === 1) return only(method, 'GET', () => json(200, { name: 'mlserve', version: VERSION, extensions: [] }));
+    if (parts.length === 1) return only(method, 'GET', () => json(200, { name: 'mlserve', version: VERSION, extensions: ['binary_tensor_data'] }));
     if (parts[1] === 'health' && parts.length === 3) {
       if (parts[2] === 'live') return only(method, 'GET', () => json(200, { live: true }));
       if (parts[2] === 'ready') {
@@ -170,12 +180,28 @@ function only(method: string, allowed: string, fn: () => Reply): Reply {
   return fn();
 }
 
+function headerLength(req: http.IncomingMessage): number | undefined {
+  const raw = req.headers['inference-header-content-length'];
+  if (raw === undefined) return undefined;
+  const n = Number(Array.isArray(raw) ? raw[0] : raw);
+  if (!Number.isInteger(n) || n < 0) throw new MlserveError('BAD_REQUEST', `Inference-Header-Content-Length '${raw}' is not a byte count`);
+  return n;
+}
+
 async function inferOip(rt: Runtime, opts: IngressOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<Reply> {
   const body = await readBody(req, opts.maxBodyBytes);
   const spec = requireSpec(rt);
-  const request = decodeInferRequest(parseJson(body), spec);
+  const binaryHeader = headerLength(req);
+  // Triton's binary tensor extension: a JSON header, then raw tensor bytes (no JSON number parsing).
+  const request = binaryHeader === undefined ? { ...decodeInferRequest(parseJson(body), spec), binaryOutputs: null } : decodeBinaryRequest(body, binaryHeader, spec);
   const inputs = checkInputs(request.inputs, spec);
   const result = await rt.dispatcher.submit(inputs, request.outputs, clientGone(req, res));
+  if (request.binaryOutputs) {
+    const out = encodeBinaryResponse({
+      modelName: rt.row.endpoint, modelVersion: rt.row.resolved.version, id: request.id, outputs: result.outputs, requested: request.outputs, binary: request.binaryOutputs,
+    });
+    return { status: 200, body: null, headers: { 'inference-header-content-length': String(out.headerLength) }, chunks: [out.header, ...out.blobs] };
+  }
   return json(
     200,
     encodeInferResponse({

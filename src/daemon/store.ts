@@ -8,6 +8,13 @@ export interface DeploymentSettings {
   replicas: number;
   threads?: number;
   gpus?: number;
+  /** Batching and queueing (see dispatcher.ts); unset means the default for the model. */
+  maxBatchSize?: number;
+  batchWaitMs?: number;
+  maxConcurrentBatches?: number;
+  maxOngoingRequests?: number;
+  maxQueuedRequests?: number;
+  requestTimeoutMs?: number;
 }
 
 /** What the model source resolved to, pinned at deploy time. */

@@ -18,8 +18,6 @@ function send(header: FromReplica, tensors: Tensor[] = []): void {
 }
 
 let model: LoadedModel | undefined;
-// Batches run one after another: the daemon decides how many are in flight.
-let chain: Promise<void> = Promise.resolve();
 
 async function handle(msg: ToReplica, tensors: Tensor[]): Promise<void> {
   if (msg.t === 'ping') return send({ t: 'pong', id: msg.id });
@@ -41,9 +39,8 @@ pipe.on('data', (chunk: Buffer) => {
     console.error(`replica: bad frame from daemon: ${(err as Error).message}`);
     process.exit(70);
   }
-  for (const f of frames) {
-    chain = chain.then(() => handle(f.header as ToReplica, f.tensors));
-  }
+  // The daemon decides how many batches are in flight (max_concurrent_batches); run each at once.
+  for (const f of frames) void handle(f.header as ToReplica, f.tensors);
 });
 pipe.on('end', () => process.exit(0));
 pipe.on('error', () => process.exit(0));

@@ -2,6 +2,8 @@
 // registered models (with their aliases and tags), every model version (from model-versions/search
 // and /get), and the runs/get answers. Runs the transcripts never fetched are synthesized from their
 // versions (see README: their names, times and data are not the recorded server's).
+import { utimesSync } from 'node:fs';
+import { join, posix } from 'node:path';
 import type { Metric, ModelVersion, RegisteredModel, Run, Stage, Tag } from './entities.js';
 import type { RecordedExchange } from './fixtures.js';
 import { MlflowState, proxiedPath } from './state.js';
@@ -91,4 +93,33 @@ export function loadRecordedState(state: MlflowState, transcripts: RecordedExcha
     });
   }
   return state;
+}
+
+/**
+ * Give the copied artifact files the mtimes the recorded server's files had, read from the ETags of
+ * the recorded /get-artifact and /model-versions/get-artifact answers ("<mtime>-<size>-<adler32>"),
+ * so send_file's ETag and Last-Modified come out as recorded.
+ */
+export function restoreRecordedMtimes(state: MlflowState, transcripts: RecordedExchange[]): void {
+  for (const x of transcripts) {
+    const m = /^"(\d+(?:\.\d+)?)-\d+-\d+"$/.exec(x.headers.ETag ?? '');
+    if (!m || x.status !== 200) continue;
+    const q = new URLSearchParams(x.query);
+    let root: string | undefined;
+    try {
+      if (x.path === '/get-artifact') root = proxiedPath(state.getRun(q.get('run_id') ?? '').info.artifact_uri);
+      else if (x.path === '/model-versions/get-artifact') root = proxiedPath(state.getDownloadUri(q.get('name') ?? '', q.get('version') ?? ''));
+    } catch {
+      continue;
+    }
+    if (root === undefined) continue;
+    const mtime = Number(m[1]);
+    const file = join(state.artifactRoot, posix.join(root, q.get('path') ?? ''));
+    try {
+      utimesSync(file, mtime, mtime); // Node keeps microseconds only: the exact value is kept beside it
+      state.exactMtimes.set(file, mtime);
+    } catch {
+      /* not in this copy */
+    }
+  }
 }

@@ -72,7 +72,14 @@ export function serverArtifactsDir(dir = fixturesDir()): string {
   return join(dir, 'server-artifacts');
 }
 
-/** The recorded server's artifacts destination as it named it in its error messages. */
-export const RECORDED_ARTIFACTS_DESTINATION = '/srv/mlflow/artifacts';
+/**
+ * The recorded server's --artifacts-destination, as it named it in its answers. transcripts.json
+ * shows it as /srv/mlflow/artifacts in exchange #48's body text, but that text was rewritten after
+ * recording: the body's recorded size and sha256 (and Content-Length) are of the original bytes,
+ * which name /tmp/mlflow-run/artifacts, and so do the adler32 parts of the recorded ETags.
+ */
+export const RECORDED_ARTIFACTS_DESTINATION = '/tmp/mlflow-run/artifacts';
+/** The path transcripts.json shows in place of RECORDED_ARTIFACTS_DESTINATION. */
+export const REWRITTEN_ARTIFACTS_DESTINATION = '/srv/mlflow/artifacts';
 /** What the recorded server answered on /version. */
 export const RECORDED_MLFLOW_VERSION = '2.11.4.dev0';

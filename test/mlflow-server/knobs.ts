@@ -109,7 +109,13 @@ export class Knobs {
 
   /** Apply the knobs that act before routing; true when the request was answered. */
   async intercept(ctx: Ctx): Promise<boolean> {
-    if (this.stallMs > 0 && matchPath(this.stallPath, ctx.path)) await new Promise((r) => setTimeout(r, this.stallMs));
+    if (this.stallMs > 0 && matchPath(this.stallPath, ctx.path)) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.stallMs);
+        ctx.res.once('close', () => { clearTimeout(timer); resolve(); }); // the client gave up
+      });
+      if (ctx.req.socket.destroyed) return true;
+    }
     const i = this.failures.findIndex((f) => matchPath(f.opts.path ?? null, ctx.path));
     if (i >= 0) {
       const [{ status, opts }] = this.failures.splice(i, 1);
@@ -168,7 +174,7 @@ function matchPath(filter: string | RegExp | null, path: string): boolean {
   return typeof filter === 'string' ? path.includes(filter) : filter.test(path);
 }
 
-function write(ctx: Ctx, status: number, contentType: string, body: string, headers: Record<string, string>): void {
+function write(ctx: Ctx, status: number, contentType: string, body: string, headers: Record<string, string> = {}): void {
   const buf = Buffer.from(body, 'utf8');
   ctx.res.writeHead(status, reason(status), { Server: 'gunicorn', 'Content-Type': contentType, 'Content-Length': String(buf.length), ...headers });
   ctx.res.end(ctx.method === 'HEAD' ? undefined : buf);

@@ -180,7 +180,9 @@ async function sendFile(ctx: Ctx, env: Env, artifactPath: string): Promise<void>
   const full = join(env.state.artifactRoot, norm);
   if (!existsSync(full) || isDir(full)) throw new FlaskAbort(500); // OSError: not an MlflowException
   const st = statSync(full, { bigint: true });
-  const mtime = Number(st.mtimeNs / 1_000_000_000n) + Number(st.mtimeNs % 1_000_000_000n) * 1e-9;
+  const fsMtime = Number(st.mtimeNs / 1_000_000_000n) + Number(st.mtimeNs % 1_000_000_000n) * 1e-9; // Python's st_mtime
+  const exact = env.state.exactMtimes.get(full);
+  const mtime = exact !== undefined && Math.abs(exact - fsMtime) < 2e-6 ? exact : fsMtime;
   const size = Number(st.size);
   const name = posix.basename(norm);
   const { length } = bodyPlan(env, size);

@@ -86,6 +86,8 @@ export class MlflowState {
   readonly modelVersions: ModelVersion[] = [];
   readonly runs = new Map<string, Run>();
   readonly loggedModels = new Map<string, LoggedModel>();
+  /** File -> mtime in seconds at full (ns) precision, for files whose mtime was set from a recording. */
+  readonly exactMtimes = new Map<string, number>();
   private lastMs = 0;
 
   /**
