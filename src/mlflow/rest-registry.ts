@@ -54,12 +54,13 @@ async function knownModels(client: MlflowRestClient): Promise<string[]> {
 }
 
 /** Add what the operator can do to MLflow's own message. */
-async function explain(err: unknown, client: MlflowRestClient): Promise<never> {
+async function explain(err: unknown, client: MlflowRestClient, name?: string): Promise<never> {
   if (!(err instanceof RegistryError)) throw err;
   let msg = `${err.message} (MLflow at ${client.cfg.url})`;
-  if (/^Registered Model with name=.* not found/.test(err.message)) {
+  if (err.mlflowCode === 'RESOURCE_DOES_NOT_EXIST' && name !== undefined) {
+    // MLflow says "Model Version (name=X, version=1) not found" even when X itself is unknown.
     const names = await knownModels(client);
-    if (names.length > 0 && names.length <= 20) msg += `. Registered models there: ${names.join(', ')}`;
+    if (names.length > 0 && names.length <= 20 && !names.includes(name)) msg += `. Registered models there: ${names.join(', ')}`;
   }
   if (err.mlflowCode === 'ENDPOINT_NOT_FOUND') {
     msg += '; the server may be older than this route (aliases need MLflow 2.3+)';
@@ -95,7 +96,7 @@ export async function findVersion(client: MlflowRestClient, ref: RegistrySource)
     }
     return best;
   } catch (err) {
-    return explain(err, client);
+    return explain(err, client, ref.name);
   }
 }
 
@@ -104,7 +105,7 @@ export async function resolveRegistry(client: MlflowRestClient, ref: RegistrySou
   const version = String(mv.version);
   const { artifact_uri } = await client
     .json<{ artifact_uri: string }>('GET', `${API}/model-versions/get-download-uri`, { name: ref.name, version })
-    .catch((err) => explain(err, client));
+    .catch((err) => explain(err, client, ref.name));
   const artifactUri = ref.subPath ? `${artifact_uri.replace(/\/+$/, '')}/${ref.subPath}` : artifact_uri;
   return {
     name: mv.name ?? ref.name,
@@ -152,7 +153,10 @@ export async function listModels(client: MlflowRestClient): Promise<{ model: Res
       const vs = await client.json<{ model_versions?: RestModelVersion[] }>('GET', `${API}/model-versions/search`, {
         filter: `name='${model.name.replace(/'/g, "\\'")}'`,
       });
-      const versions = (vs.model_versions ?? []).sort((a, b) => Number(a.version) - Number(b.version));
+      // Search results carry no aliases; the registered model lists them.
+      const versions = (vs.model_versions ?? [])
+        .map((v) => ({ ...v, aliases: v.aliases ?? (model.aliases ?? []).filter((a) => a.version === v.version).map((a) => a.alias) }))
+        .sort((a, b) => Number(a.version) - Number(b.version));
       out.push({ model, versions });
     }
     pageToken = r.next_page_token;
