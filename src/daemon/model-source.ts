@@ -3,12 +3,13 @@
 // whole model directory into the cache under MLSERVE_HOME (ONNX weights may sit in external-data
 // files beside model.onnx), and read its MLmodel. Restarts then need neither network nor originals.
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { MlserveError } from '../errors.js';
 import type { HomePaths } from '../home.js';
 import { fetchArtifacts, type FetchProgress } from '../mlflow/artifacts.js';
-import { cached, cacheKey, readMeta } from '../mlflow/cache.js';
+import { cached, cacheKey, readMeta, safeJoin } from '../mlflow/cache.js';
+import { externalDataFiles } from '../mlflow/onnx-files.js';
 import { MlflowRestClient } from '../mlflow/client.js';
 import { resolveInFileStore, resolveLoggedModel, resolveRunArtifacts } from '../mlflow/file-store.js';
 import { readMlflowModel } from '../mlflow/mlmodel.js';
@@ -66,7 +67,21 @@ async function resolvePath(cacheRoot: string, parsed: Extract<ModelSource, { kin
     }
   }
   const key = cacheKey('path', `${sha(`${abs}:${st.size}:${st.mtimeMs}`)}-${basename(abs)}`);
-  const { dir, hit } = await cached(cacheRoot, key, { source: abs }, (tmp) => fetchArtifacts(abs, tmp, ctx));
+  const { dir, hit } = await cached(cacheRoot, key, { source: abs }, async (tmp) => {
+    const files = await fetchArtifacts(abs, tmp, ctx);
+    // A bare .onnx file may keep its weights in external-data files beside it: bring those too.
+    if (statSync(abs).isFile()) {
+      for (const rel of externalDataFiles(abs)) {
+        const src = join(dirname(abs), rel);
+        if (!existsSync(src)) throw new MlserveError('MODEL_SOURCE', `${abs} keeps weights in ${rel}, but ${src} does not exist`);
+        const out = safeJoin(tmp, rel);
+        mkdirSync(dirname(out), { recursive: true, mode: 0o700 });
+        copyFileSync(src, out);
+        files.push({ path: rel, size: statSync(src).size });
+      }
+    }
+    return files;
+  });
   return { dir, hit };
 }
 

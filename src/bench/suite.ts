@@ -1,0 +1,166 @@
+// `npm run bench`: one run that measures, side by side on this machine, for three models from the
+// graph builder (tiny MLP 64-256-256-10, a MobileNetV2-sized conv net, a ResNet-50-shaped net):
+//   (a) raw onnxruntime-node in-process at its best batch size (the limit),
+//   (b) a naive single-process server (node:http, one ORT run per request),
+//   (c) mlserve with batching off, (d) mlserve with batching on, JSON and binary,
+// and reports the ratios (machines here are shared and noisy: only same-run ratios mean much).
+// Writes bench/results/<date>.json and BENCH.md. `--quick` runs shorter and smaller.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { saveModel } from '../models/graph-builder.js';
+import { uuid1 } from '../models/mlflow-writer.js';
+import { convNet, mlp, resnetNet, type ZooModel } from '../models/zoo.js';
+import { VERSION } from '../version.js';
+import { buildRequest } from './inputs.js';
+import { runLoad, type RequestSpec } from './load.js';
+import { formatTable, type SuiteResult, type Row, ratios } from './suite-report.js';
+
+const QUICK = process.argv.includes('--quick');
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const BIN = join(ROOT, 'bin', 'run.js');
+const DIST = fileURLToPath(new URL('./', import.meta.url));
+const DURATION = QUICK ? 2500 : 8000;
+const WARMUP = QUICK ? 700 : 2000;
+const RAW_SECONDS = QUICK ? 1.5 : 4;
+
+interface Case {
+  id: string;
+  build: () => ZooModel;
+  threads: number;
+  concurrency: number;
+  rawBatches: number[];
+  protocols: ('json' | 'binary')[];
+}
+
+const CASES: Case[] = [
+  { id: 'mlp-64-256-256-10', build: () => mlp({ seed: 1, sizes: [64, 256, 256, 10] }), threads: 1, concurrency: 64, rawBatches: QUICK ? [1, 64] : [1, 16, 64, 256], protocols: ['json', 'binary'] },
+  { id: 'mobilenetv2-sized', build: () => convNet({ seed: 1, resolution: QUICK ? 112 : 224 }), threads: 2, concurrency: 16, rawBatches: QUICK ? [1, 8] : [1, 4, 8, 16], protocols: ['json', 'binary'] },
+  { id: 'resnet50-shaped', build: () => resnetNet({ seed: 1, resolution: QUICK ? 112 : 224 }), threads: 2, concurrency: 8, rawBatches: QUICK ? [1, 4] : [1, 2, 4, 8], protocols: ['json', 'binary'] },
+];
+
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+async function raw(file: string, threads: number, batch: number) {
+  const r = await execa(process.execPath, [join(DIST, 'raw-ort.js'), file, String(threads), String(batch), String(RAW_SECONDS)]);
+  return JSON.parse(String(r.stdout)) as { batch: number; samplesPerSec: number; p50Ms: number; p99Ms: number };
+}
+
+async function load(url: string, request: RequestSpec, concurrency: number): Promise<Row> {
+  const r = await runLoad({ url, request, durationMs: DURATION, warmupMs: WARMUP, concurrency });
+  const h = r.histogram;
+  return {
+    throughput: r.ok / (r.elapsedMs / 1000),
+    p50Ms: h.getValueAtPercentile(50) / 1000,
+    p99Ms: h.getValueAtPercentile(99) / 1000,
+    errors: r.errors,
+  };
+}
+
+async function naive(file: string, threads: number, request: RequestSpec, concurrency: number): Promise<Row> {
+  const child = execa(process.execPath, [join(DIST, 'naive-server.js'), file, String(threads)], { buffer: false, reject: false });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.once('data', (d: Buffer) => resolve(JSON.parse(d.toString()).port));
+    child.once('exit', () => reject(new Error('naive server exited')));
+  });
+  try {
+    return await load(`http://127.0.0.1:${port}`, { ...request, path: '/v2/models/naive/infer' }, concurrency);
+  } finally {
+    child.kill('SIGKILL');
+    await child;
+  }
+}
+
+class Mlserve {
+  readonly home = mkdtempSync(join(tmpdir(), 'mlserve-bench-'));
+  url = '';
+  async cli(args: string[]) {
+    return execa(process.execPath, [BIN, ...args], { env: { MLSERVE_HOME: this.home } });
+  }
+  async start() {
+    this.url = JSON.parse(String((await this.cli(['daemon', 'start', '--port', '0', '--json'])).stdout)).ingress.url;
+  }
+  async deploy(file: string, endpoint: string, threads: number, batching: boolean) {
+    await this.cli(['deploy', file, '--endpoint', endpoint, '--threads', String(threads), ...(batching ? [] : ['--max-batch-size', '1'])]);
+  }
+  async stats(endpoint: string) {
+    return JSON.parse(String((await this.cli(['status', '--json'])).stdout)).deployments.find((d: { endpoint: string }) => d.endpoint === endpoint).stats;
+  }
+  async stop() {
+    await this.cli(['daemon', 'stop']).catch(() => {});
+    rmSync(this.home, { recursive: true, force: true });
+  }
+}
+
+async function runCase(c: Case, daemon: Mlserve): Promise<SuiteResult['models'][number]> {
+  log(`\n== ${c.id}: building the model`);
+  const model = c.build();
+  const dir = mkdtempSync(join(tmpdir(), `bench-${c.id}-`));
+  const file = saveModel(dir, model.builder.toBytes({ externalDataFile: uuid1() }), `${c.id}.onnx`);
+  const out: SuiteResult['models'][number] = { id: c.id, threads: c.threads, concurrency: c.concurrency, raw: [], rows: {} };
+  try {
+    for (const b of c.rawBatches) {
+      const r = await raw(file, c.threads, b);
+      out.raw.push(r);
+      log(`  raw ORT batch ${b}: ${r.samplesPerSec.toFixed(1)} samples/s, p50 ${r.p50Ms.toFixed(3)} ms`);
+    }
+    const json = buildRequest(c.id, model.signature, 1, 'json');
+    const binary = buildRequest(c.id, model.signature, 1, 'binary');
+    out.rows.naive = await naive(file, c.threads, json, c.concurrency);
+    log(`  naive server: ${out.rows.naive.throughput.toFixed(1)} req/s`);
+
+    await daemon.deploy(file, `${c.id}-nobatch`, c.threads, false);
+    out.rows.mlserveNoBatch = await load(daemon.url, { ...json, path: `/v2/models/${c.id}-nobatch/infer` }, c.concurrency);
+    log(`  mlserve, batching off: ${out.rows.mlserveNoBatch.throughput.toFixed(1)} req/s`);
+    await daemon.cli(['undeploy', `${c.id}-nobatch`]);
+
+    await daemon.deploy(file, c.id, c.threads, true);
+    for (const p of c.protocols) {
+      const before = await daemon.stats(c.id);
+      const row = await load(daemon.url, p === 'json' ? json : binary, c.concurrency);
+      const after = await daemon.stats(c.id);
+      row.meanBatch = (after.batchedRequests - before.batchedRequests) / Math.max(1, after.batches - before.batches);
+      out.rows[p === 'json' ? 'mlserveJson' : 'mlserveBinary'] = row;
+      log(`  mlserve, batching on, ${p}: ${row.throughput.toFixed(1)} req/s, mean batch ${row.meanBatch.toFixed(1)}`);
+    }
+    if (c.id.startsWith('mlp')) {
+      out.rows.mlserveC1 = await load(daemon.url, binary, 1);
+      out.rows.mlserveC1Json = await load(daemon.url, json, 1);
+      log(`  mlserve at concurrency 1: p50 ${out.rows.mlserveC1.p50Ms.toFixed(3)} ms binary, ${out.rows.mlserveC1Json.p50Ms.toFixed(3)} ms json`);
+    }
+    await daemon.cli(['undeploy', c.id]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const ortVersion = (await import('onnxruntime-node/package.json', { with: { type: 'json' } })).default.version as string;
+  const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, onnxruntime: ortVersion, mlserve: VERSION };
+  log(`mlserve bench suite${QUICK ? ' (quick)' : ''}: ${machine.cpus} x ${machine.cpu}, ${machine.memGiB} GiB, node ${machine.node}`);
+  const daemon = new Mlserve();
+  await daemon.start();
+  const result: SuiteResult = { date: new Date().toISOString(), quick: QUICK, machine, durationS: DURATION / 1000, models: [], ratios: {} as SuiteResult['ratios'], elapsedS: 0 };
+  try {
+    for (const c of CASES) result.models.push(await runCase(c, daemon));
+  } finally {
+    await daemon.stop();
+  }
+  result.ratios = ratios(result);
+  result.elapsedS = (Date.now() - started) / 1000;
+  const table = formatTable(result);
+  process.stdout.write(`\n${table}\n`);
+  mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+  const stamp = result.date.replace(/[:.]/g, '-');
+  writeFileSync(join(ROOT, 'bench', 'results', `${stamp}${QUICK ? '-quick' : ''}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  if (!QUICK) {
+    writeFileSync(join(ROOT, 'BENCH.md'), `# mlserve benchmark\n\nLatest full \`npm run bench\` run, ${result.date}, on ${machine.cpus} x ${machine.cpu}, ${machine.memGiB} GiB, Node ${machine.node}, onnxruntime-node ${machine.onnxruntime}. The load generator runs on the same machine and shares its cores. Each row ran ${result.durationS}s after warm-up; ratios compare rows of this one run.\n\n\`\`\`\n${table}\n\`\`\`\n\nRaw JSON: \`bench/results/${stamp}.json\`.\n`);
+  }
+  log(`done in ${result.elapsedS.toFixed(0)}s`);
+}
+
+await main();
