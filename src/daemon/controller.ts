@@ -120,7 +120,10 @@ export class Controller {
     this.store.deleteReplicasFrom(row.name, row.settings.replicas);
     const rt: Runtime = { row, spec: null } as Runtime;
     const set = new ReplicaSet(
-      { deployment: row.name, modelFile: row.modelFile, replicas: row.settings.replicas, threads: row.settings.threads, logDir: this.logDir },
+      {
+        deployment: row.name, modelFile: row.modelFile, replicas: row.settings.replicas, threads: row.settings.threads,
+        concurrency: row.settings.maxConcurrentBatches ?? 1, logDir: this.logDir,
+      },
       {
         onReplica: (r: Replica) => this.recordReplica(row.name, r),
         onReady: (spec, loadMs, idx) => {
@@ -266,7 +269,7 @@ export function dispatchOptions(s: DeploymentSettings, spec: Signature | null): 
     maxBatchSize,
     batchWaitMs: s.batchWaitMs ?? 0,
     maxConcurrentBatches,
-    maxOngoingRequests: s.maxOngoingRequests ?? maxBatchSize * maxConcurrentBatches,
+    maxOngoingRequests: s.maxOngoingRequests ?? maxBatchSize * (maxConcurrentBatches + 1),
     maxQueued: s.maxQueuedRequests ?? 1000,
     timeoutMs: s.requestTimeoutMs ?? 30_000,
   };

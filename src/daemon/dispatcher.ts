@@ -143,7 +143,8 @@ export class Dispatcher {
       const ready = this.set.ready();
       const slots = ready.map((r) => {
         const l = this.loadOf(r.idx);
-        const free = l.batches < opts.maxConcurrentBatches && l.requests < opts.maxOngoingRequests;
+        // One batch more than the replica runs at once: it crosses the pipe while the current one computes.
+        const free = l.batches < opts.maxConcurrentBatches + 1 && l.requests < opts.maxOngoingRequests;
         return { inflight: l.requests, capacity: free ? l.requests + 1 : l.requests };
       });
       const pick = pickReplica(slots, this.rand);

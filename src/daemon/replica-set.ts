@@ -33,6 +33,8 @@ export interface ReplicaSetOptions {
   modelFile: string;
   replicas: number;
   threads?: number;
+  /** Batches one replica runs at once. */
+  concurrency?: number;
   logDir: string;
   /** First restart delay; doubles per consecutive crash up to maxBackoffMs. */
   backoffMs?: number;
@@ -73,6 +75,7 @@ export class ReplicaSet {
       replica: r.idx,
       modelFile: this.opts.modelFile,
       threads: this.opts.threads,
+      concurrency: this.opts.concurrency,
     };
     const logFile = replicaLogFile(this.opts.logDir, this.opts.deployment, r.idx);
     let proc: SpawnedReplica;

@@ -8,6 +8,8 @@ export interface ReplicaConfig {
   replica: number;
   modelFile: string;
   threads?: number;
+  /** Batches run at once (max_concurrent_batches); more that arrive wait their turn here. */
+  concurrency?: number;
   /** onnxruntime execution providers in order of preference, e.g. ['cuda', 'cpu']. */
   providers?: string[];
 }

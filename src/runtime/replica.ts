@@ -18,6 +18,21 @@ function send(header: FromReplica, tensors: Tensor[] = []): void {
 }
 
 let model: LoadedModel | undefined;
+// At most `concurrency` batches run at once; the daemon sends one more ahead, which waits here so
+// that its bytes cross the pipe while the current batch computes.
+const concurrency = Math.max(1, config.concurrency ?? 1);
+const waiting: Array<() => Promise<void>> = [];
+let running = 0;
+function next(): void {
+  while (running < concurrency && waiting.length > 0) {
+    const job = waiting.shift()!;
+    running++;
+    void job().finally(() => {
+      running--;
+      next();
+    });
+  }
+}
 
 async function handle(msg: ToReplica, tensors: Tensor[]): Promise<void> {
   if (msg.t === 'ping') return send({ t: 'pong', id: msg.id });
@@ -39,8 +54,10 @@ pipe.on('data', (chunk: Buffer) => {
     console.error(`replica: bad frame from daemon: ${(err as Error).message}`);
     process.exit(70);
   }
-  // The daemon decides how many batches are in flight (max_concurrent_batches); run each at once.
-  for (const f of frames) void handle(f.header as ToReplica, f.tensors);
+  for (const f of frames) {
+    waiting.push(() => handle(f.header as ToReplica, f.tensors));
+    next();
+  }
 });
 pipe.on('end', () => process.exit(0));
 pipe.on('error', () => process.exit(0));
