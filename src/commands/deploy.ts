@@ -28,6 +28,8 @@ export default class Deploy extends BaseCommand {
     'max-ongoing-requests': Flags.integer({ description: 'requests one replica holds at once (default max-batch-size x max-concurrent-batches)', min: 1 }),
     'max-queued-requests': Flags.integer({ description: 'queue bound; past it clients get 503 + Retry-After (default 1000)', min: 1 }),
     'request-timeout-ms': Flags.integer({ description: 'deadline per request; past it 504 (default 30000)', min: 1 }),
+    'health-check-period-s': Flags.integer({ description: 'seconds between replica health checks (default 10); 3 misses replace a replica', min: 1 }),
+    'health-check-timeout-s': Flags.integer({ description: 'seconds a health check may take (default 30)', min: 1 }),
     wait: Flags.boolean({ description: 'wait until the replicas are ready', default: true, allowNo: true }),
     timeout: Flags.integer({ description: 'seconds to wait for readiness', default: 120 }),
   };
@@ -48,6 +50,7 @@ export default class Deploy extends BaseCommand {
         source: args.source, endpoint: flags.endpoint, name: flags.name, replicas: flags.replicas, threads: flags.threads, gpus, env, cwd: process.cwd(),
         maxBatchSize: flags['max-batch-size'], batchWaitMs: flags['batch-wait-ms'], maxConcurrentBatches: flags['max-concurrent-batches'],
         maxOngoingRequests: flags['max-ongoing-requests'], maxQueuedRequests: flags['max-queued-requests'], requestTimeoutMs: flags['request-timeout-ms'],
+        healthCheckPeriodS: flags['health-check-period-s'], healthCheckTimeoutS: flags['health-check-timeout-s'],
       }, (line) => {
         if (line.progress) bar.update(line.progress as Parameters<ProgressBar['update']>[0]);
       })

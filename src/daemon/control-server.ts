@@ -16,6 +16,8 @@ export interface DaemonInfo {
   socket: string;
   ingress: { host: string; port: number; url: string };
   startedAt: number;
+  /** How many times a daemon started on this home. */
+  starts: number;
 }
 
 export interface ControlDeps {
@@ -68,6 +70,10 @@ export function createControlServer(deps: ControlDeps): http.Server {
       const d = deps.controller.status().deployments.find((x) => x.name === name || x.endpoint === name);
       if (!d) throw notFound(`no deployment named '${name}'`);
       return d;
+    }],
+    ['POST', /^\/v1\/deployments\/([^/]+)\/scale$/, async (req, _res, [name]) => {
+      const body = await jsonBody(req);
+      return deps.controller.scale(name, body.replicas as number);
     }],
     ['DELETE', /^\/v1\/deployments\/([^/]+)$/, async (_req, _res, [target]) => ({ undeployed: await deps.controller.undeploy(target) })],
     ['GET', /^\/v1\/events$/, async (_req, _res, _p, q) =>

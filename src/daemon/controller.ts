@@ -21,6 +21,8 @@ export interface DeployRequest {
   maxOngoingRequests?: number;
   maxQueuedRequests?: number;
   requestTimeoutMs?: number;
+  healthCheckPeriodS?: number;
+  healthCheckTimeoutS?: number;
   /** The CLI's MLflow environment (tracking URI, registry URI) and working directory. */
   env?: Record<string, string>;
   cwd?: string;
@@ -123,6 +125,9 @@ export class Controller {
       {
         deployment: row.name, modelFile: row.modelFile, replicas: row.settings.replicas, threads: row.settings.threads,
         concurrency: row.settings.maxConcurrentBatches ?? 1, logDir: this.logDir,
+        priorRestarts: new Map(this.store.listReplicas(row.name).map((r) => [r.idx, r.restarts])),
+        healthPeriodMs: (row.settings.healthCheckPeriodS ?? 10) * 1000,
+        healthTimeoutMs: (row.settings.healthCheckTimeoutS ?? 30) * 1000,
       },
       {
         onReplica: (r: Replica) => this.recordReplica(row.name, r),
@@ -130,9 +135,9 @@ export class Controller {
           rt.spec = mergeSignature(row.signature, spec);
           if (!row.signature) this.store.setSignature(row.name, rt.spec);
           this.store.addEvent('replica-ready', `${row.name}/${idx}`, `replica ${idx} loaded the model in ${loadMs.toFixed(0)} ms`, { loadMs });
-          if (set.ready().length === set.members.length && this.store.getDeployment(row.name)?.state !== 'ready') {
+          if (set.ready().length === set.active().length && this.store.getDeployment(row.name)?.state !== 'ready') {
             this.store.setDeploymentState(row.name, 'ready', null);
-            this.store.addEvent('ready', row.name, `all ${set.members.length} replica(s) ready`);
+            this.store.addEvent('ready', row.name, `all ${set.active().length} replica(s) ready`);
           }
           rt.dispatcher.pump();
         },
@@ -143,6 +148,14 @@ export class Controller {
         onCrash: (idx, message, delay) => {
           this.store.addEvent('replica-crashed', `${row.name}/${idx}`, `${message}; restarting in ${delay} ms`);
         },
+        onCrashLoop: (idx, message) => {
+          this.store.setDeploymentState(row.name, 'unhealthy', `replica ${idx} is crash-looping: ${message}`);
+          this.store.addEvent('unhealthy', row.name, `replica ${idx} crashed repeatedly; still retrying with backoff. ${message}`);
+        },
+        onHealthFailure: (idx, message) => {
+          this.store.addEvent('health-failed', `${row.name}/${idx}`, message);
+        },
+        inflight: (idx) => rt.dispatcher.inflightOf(idx),
       },
     );
     rt.set = set;
@@ -152,8 +165,31 @@ export class Controller {
     set.start();
   }
 
+  /** Set a deployment's replica count: new replicas start, surplus ones drain and stop. */
+  async scale(name: string, replicas: number): Promise<DeploymentRow> {
+    const rt = this.runtimes.get(name) ?? [...this.runtimes.values()].find((r) => r.row.endpoint === name);
+    if (!rt) throw notFound(`no deployment named '${name}'; see mlserve status`);
+    if (!Number.isInteger(replicas) || replicas < 1 || replicas > 64) {
+      throw new MlserveError('BAD_REQUEST', `--replicas must be a whole number from 1 to 64 (got ${replicas})`);
+    }
+    const before = rt.set.active().length;
+    rt.row.settings = { ...rt.row.settings, replicas };
+    this.store.updateSettings(rt.row.name, rt.row.settings);
+    if (replicas > before) {
+      this.store.setDeploymentState(rt.row.name, 'loading', null);
+      for (let i = before; i < replicas; i++) rt.set.add();
+    } else if (replicas < before) {
+      const gone = rt.set.active().sort((a, b) => b.idx - a.idx).slice(0, before - replicas).map((r) => r.idx);
+      await rt.set.shrink(before - replicas);
+      for (const idx of gone) this.store.deleteReplica(rt.row.name, idx);
+    }
+    if (replicas !== before) this.store.addEvent('scaled', rt.row.name, `replicas ${before} -> ${replicas}`, { from: before, to: replicas });
+    return this.store.getDeployment(rt.row.name)!;
+  }
+
   private recordReplica(deployment: string, r: Replica): void {
     if (this.closing && r.state === 'stopped') return;
+    if (r.state === 'stopped') return;
     if (!this.store.getDeployment(deployment)) return;
     this.store.upsertReplica({
       deployment, idx: r.idx, pid: r.pid, state: r.state, restarts: r.restarts, startedAt: r.startedAt, lastError: r.lastError,
@@ -240,6 +276,8 @@ const INT_SETTINGS: Array<[keyof DeployRequest & keyof DeploymentSettings, numbe
   ['maxOngoingRequests', 1, 100_000],
   ['maxQueuedRequests', 1, 1_000_000],
   ['requestTimeoutMs', 1, 3_600_000],
+  ['healthCheckPeriodS', 1, 3600],
+  ['healthCheckTimeoutS', 1, 3600],
 ];
 
 /** The batching settings a deploy asked for, checked. */

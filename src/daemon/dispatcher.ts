@@ -77,6 +77,11 @@ export class Dispatcher {
     return this.queue.length;
   }
 
+  /** Requests in flight on one replica. */
+  inflightOf(idx: number): number {
+    return this.load.get(idx)?.requests ?? 0;
+  }
+
   snapshot(): DispatchStats {
     let inflight = 0;
     for (const l of this.load.values()) inflight += l.requests;

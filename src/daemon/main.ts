@@ -83,6 +83,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   if (partials.length) store.addEvent('cache-cleaned', 'daemon', `removed ${partials.length} unfinished download(s) from the cache`);
   const controller = new Controller(store, createModelSourceResolver(paths), paths.logs, hasGpu);
   const startedAt = Date.now();
+  const starts = store.countDaemonStart();
   const ingress = createIngress(controller, { maxBodyBytes: opts.maxBodyBytes });
   try {
     await listen(ingress, opts.port, opts.host);
@@ -103,6 +104,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     socket: paths.socket,
     ingress: { host: opts.host, port: address.port, url: `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${address.port}` },
     startedAt,
+    starts,
   });
 
   let stopping: Promise<void> | null = null;

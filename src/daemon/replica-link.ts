@@ -37,6 +37,11 @@ export class ReplicaLink {
     pipe.on('error', (err) => this.close(`replica pipe error: ${err.message}`));
   }
 
+  /** Closed links take no work (the replica died or is stopping). */
+  get isClosed(): boolean {
+    return this.closed !== null;
+  }
+
   get inflight(): number {
     return this.pending.size;
   }

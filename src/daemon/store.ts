@@ -15,6 +15,9 @@ export interface DeploymentSettings {
   maxOngoingRequests?: number;
   maxQueuedRequests?: number;
   requestTimeoutMs?: number;
+  /** Replica health checks (Ray Serve's health_check_period_s / health_check_timeout_s). */
+  healthCheckPeriodS?: number;
+  healthCheckTimeoutS?: number;
 }
 
 /** What the model source resolved to, pinned at deploy time. */
@@ -105,6 +108,7 @@ const MIGRATIONS: string[] = [
      message TEXT NOT NULL,
      data TEXT);
    CREATE INDEX events_subject ON events(subject, id);`,
+  `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
 ];
 
 interface DeploymentRecord {
@@ -211,6 +215,20 @@ export class Store {
       .run(state, message, this.now(), name);
   }
 
+  updateSettings(name: string, settings: DeploymentSettings): void {
+    this.db.prepare('UPDATE deployments SET settings = ?, updated_at = ? WHERE name = ?').run(JSON.stringify(settings), this.now(), name);
+  }
+
+  /** Count one more daemon start; returns the new count. */
+  countDaemonStart(): number {
+    return this.db.transaction(() => {
+      const row = this.db.prepare("SELECT value FROM meta WHERE key = 'daemon_starts'").get() as { value: string } | undefined;
+      const n = Number(row?.value ?? 0) + 1;
+      this.db.prepare("INSERT INTO meta (key, value) VALUES ('daemon_starts', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(n));
+      return n;
+    })();
+  }
+
   setSignature(name: string, signature: Signature): void {
     this.db.prepare('UPDATE deployments SET signature = ? WHERE name = ?').run(JSON.stringify(signature), name);
   }
@@ -255,6 +273,10 @@ export class Store {
 
   deleteReplicasFrom(deployment: string, fromIdx: number): void {
     this.db.prepare('DELETE FROM replicas WHERE deployment = ? AND idx >= ?').run(deployment, fromIdx);
+  }
+
+  deleteReplica(deployment: string, idx: number): void {
+    this.db.prepare('DELETE FROM replicas WHERE deployment = ? AND idx = ?').run(deployment, idx);
   }
 
   listReplicas(deployment?: string): ReplicaRow[] {
