@@ -28,11 +28,35 @@ export default class Deploy extends BaseCommand {
     'max-ongoing-requests': Flags.integer({ description: 'requests one replica holds at once (default max-batch-size x max-concurrent-batches)', min: 1 }),
     'max-queued-requests': Flags.integer({ description: 'queue bound; past it clients get 503 + Retry-After (default 1000)', min: 1 }),
     'request-timeout-ms': Flags.integer({ description: 'deadline per request; past it 504 (default 30000)', min: 1 }),
+    'min-replicas': Flags.integer({ description: 'autoscaling: fewest replicas (0 = scale to zero; the first request waits for a cold start)', min: 0 }),
+    'max-replicas': Flags.integer({ description: 'autoscaling: most replicas', min: 1 }),
+    'target-ongoing-requests': Flags.string({ description: 'autoscaling: ongoing + queued requests per replica to aim for (default 2)' }),
+    'upscale-delay-s': Flags.string({ description: 'autoscaling: load must stay high this long before scaling up (default 30)' }),
+    'downscale-delay-s': Flags.string({ description: 'autoscaling: load must stay low this long before scaling down (default 600)' }),
+    'autoscaling-config': Flags.string({ description: "Ray Serve's autoscaling_config as JSON (any of its fields)" }),
     'health-check-period-s': Flags.integer({ description: 'seconds between replica health checks (default 10); 3 misses replace a replica', min: 1 }),
     'health-check-timeout-s': Flags.integer({ description: 'seconds a health check may take (default 30)', min: 1 }),
     wait: Flags.boolean({ description: 'wait until the replicas are ready', default: true, allowNo: true }),
     timeout: Flags.integer({ description: 'seconds to wait for readiness', default: 120 }),
   };
+
+  /** Ray Serve's autoscaling_config from --autoscaling-config and the shorthand flags. */
+  private autoscaling(flags: Record<string, unknown>): Record<string, unknown> | undefined {
+    let cfg: Record<string, unknown> = {};
+    if (typeof flags['autoscaling-config'] === 'string') {
+      try {
+        cfg = JSON.parse(flags['autoscaling-config'] as string);
+      } catch (err) {
+        this.fail(`--autoscaling-config is not JSON: ${(err as Error).message}`, 2);
+      }
+    }
+    const map: Array<[string, string]> = [
+      ['min-replicas', 'min_replicas'], ['max-replicas', 'max_replicas'], ['target-ongoing-requests', 'target_ongoing_requests'],
+      ['upscale-delay-s', 'upscale_delay_s'], ['downscale-delay-s', 'downscale_delay_s'],
+    ];
+    for (const [flag, field] of map) if (flags[flag] !== undefined) cfg[field] = Number(flags[flag]);
+    return Object.keys(cfg).length ? cfg : undefined;
+  }
 
   async run(): Promise<DeploymentStatus> {
     const { args, flags } = await this.parse(Deploy);
@@ -41,6 +65,7 @@ export default class Deploy extends BaseCommand {
       gpus = Number(flags.gpus);
       if (!Number.isFinite(gpus) || gpus < 0) this.fail(`--gpus must be a number of GPUs such as 0.33 or 1 (got '${flags.gpus}')`, 2);
     }
+    const autoscaling = this.autoscaling(flags);
     const env: Record<string, string> = {};
     for (const k of MLFLOW_CLIENT_ENV) if (process.env[k]) env[k] = process.env[k]!;
     this.progress(`resolving ${args.source}...`);
@@ -50,7 +75,7 @@ export default class Deploy extends BaseCommand {
         source: args.source, endpoint: flags.endpoint, name: flags.name, replicas: flags.replicas, threads: flags.threads, gpus, env, cwd: process.cwd(),
         maxBatchSize: flags['max-batch-size'], batchWaitMs: flags['batch-wait-ms'], maxConcurrentBatches: flags['max-concurrent-batches'],
         maxOngoingRequests: flags['max-ongoing-requests'], maxQueuedRequests: flags['max-queued-requests'], requestTimeoutMs: flags['request-timeout-ms'],
-        healthCheckPeriodS: flags['health-check-period-s'], healthCheckTimeoutS: flags['health-check-timeout-s'],
+        healthCheckPeriodS: flags['health-check-period-s'], healthCheckTimeoutS: flags['health-check-timeout-s'], autoscaling,
       }, (line) => {
         if (line.progress) bar.update(line.progress as Parameters<ProgressBar['update']>[0]);
       })
@@ -60,13 +85,15 @@ export default class Deploy extends BaseCommand {
     let status = await this.client.call<DeploymentStatus>('GET', `/v1/deployments/${encodeURIComponent(row.name)}`);
     if (flags.wait) {
       const deadline = Date.now() + flags.timeout * 1000;
-      while (status.state === 'loading' && Date.now() < deadline) {
+      while ((status.state === 'loading' || status.state === 'pending') && Date.now() < deadline) {
+      if (status.state === 'pending' && !flags.wait) break;
         await new Promise((r) => setTimeout(r, 150));
         status = await this.client.call<DeploymentStatus>('GET', `/v1/deployments/${encodeURIComponent(row.name)}`);
       }
       if (status.state === 'failed') {
         this.fail(`deployment ${row.name} failed: ${status.message}\nSee: mlserve logs ${row.name}; remove it with: mlserve undeploy ${row.name}`);
       }
+      if (status.state === 'pending') this.fail(`deployment ${row.name} is pending: ${status.message}; it starts as soon as a GPU has room`);
       if (status.state !== 'ready') this.fail(`deployment ${row.name} is not ready after ${flags.timeout}s (state ${status.state}); see mlserve status`);
     }
     const info = await this.client.call<DaemonInfo>('GET', '/v1/health');

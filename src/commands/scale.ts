@@ -3,16 +3,27 @@ import { BaseCommand } from '../cli/base.js';
 import type { DeploymentRow } from '../daemon/store.js';
 
 export default class Scale extends BaseCommand {
-  static override description = "Set a deployment's replica count: new replicas start, surplus ones drain (in-flight requests finish) and stop";
+  static override description = "Set a deployment's replicas (surplus ones drain, then stop), or its autoscaling bounds";
+  static override examples = ['<%= config.bin %> scale resnet50-v7 --replicas 3', '<%= config.bin %> scale resnet50-v7 --min 0 --max 4 --target 2'];
   static override args = { deployment: Args.string({ description: 'deployment (or endpoint) name', required: true }) };
   static override flags = {
-    replicas: Flags.integer({ char: 'n', description: 'replica count', required: true, min: 1, max: 64 }),
+    replicas: Flags.integer({ char: 'n', description: 'a fixed replica count (turns autoscaling off)', min: 1, max: 64, exclusive: ['min', 'max', 'target'] }),
+    min: Flags.integer({ description: 'autoscaling: min_replicas', min: 0 }),
+    max: Flags.integer({ description: 'autoscaling: max_replicas', min: 1 }),
+    target: Flags.string({ description: 'autoscaling: target_ongoing_requests' }),
   };
 
   async run(): Promise<DeploymentRow> {
     const { args, flags } = await this.parse(Scale);
-    const row = await this.client.call<DeploymentRow>('POST', `/v1/deployments/${encodeURIComponent(args.deployment)}/scale`, { replicas: flags.replicas });
-    this.say(`${row.name}: ${row.settings.replicas} replica(s) (${row.state})`);
+    const autoscaling: Record<string, number> = {};
+    if (flags.min !== undefined) autoscaling.min_replicas = flags.min;
+    if (flags.max !== undefined) autoscaling.max_replicas = flags.max;
+    if (flags.target !== undefined) autoscaling.target_ongoing_requests = Number(flags.target);
+    if (flags.replicas === undefined && Object.keys(autoscaling).length === 0) this.fail('pass --replicas N, or --min/--max/--target for autoscaling', 2);
+    const body = flags.replicas !== undefined ? { replicas: flags.replicas } : { autoscaling };
+    const row = await this.client.call<DeploymentRow>('POST', `/v1/deployments/${encodeURIComponent(args.deployment)}/scale`, body);
+    const a = row.settings.autoscaling;
+    this.say(a ? `${row.name}: autoscaling ${a.min_replicas}..${a.max_replicas} replicas, target ${a.target_ongoing_requests} (${row.state})` : `${row.name}: ${row.settings.replicas} replica(s) (${row.state})`);
     return row;
   }
 }

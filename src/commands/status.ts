@@ -7,6 +7,7 @@ import type { DispatchOptions, DispatchStats } from '../daemon/dispatcher.js';
 type StatusView = {
   daemon: DaemonInfo;
   endpoints: EndpointRow[];
+  gpus: { source: string; simulated: boolean; count: number };
   deployments: (DeploymentRow & { replicas: ReplicaRow[]; stats: DispatchStats | null; dispatch: DispatchOptions })[];
 };
 
@@ -16,7 +17,8 @@ export default class Status extends BaseCommand {
   async run(): Promise<StatusView> {
     await this.parse(Status);
     const s = await this.client.call<StatusView>('GET', '/v1/status');
-    this.say(`daemon pid ${s.daemon.pid}, ingress ${s.daemon.ingress.url}`);
+    this.say(`daemon pid ${s.daemon.pid}, ingress ${s.daemon.ingress.url}, started ${s.daemon.starts} time(s)`);
+    if (s.gpus.count > 0 || s.gpus.simulated) this.say(`GPUs: ${s.gpus.count} from ${s.gpus.source}`);
     if (s.deployments.length === 0) {
       this.say('nothing deployed: try mlserve deploy <model> (or mlserve quickstart)');
       return s;
@@ -41,6 +43,11 @@ export default class Status extends BaseCommand {
       const pin = d.resolved.kind === 'path' ? d.modelUri : `${d.modelUri} -> version ${d.resolved.version}`;
       this.say(`${d.name}: ${pin}`);
       const b = d.dispatch;
+      if (d.settings.autoscaling) {
+        const a = d.settings.autoscaling;
+        this.say(`  autoscaling: ${a.min_replicas}..${a.max_replicas} replicas, target ${a.target_ongoing_requests} ongoing, delays up ${a.upscale_delay_s}s / down ${a.downscale_delay_s}s`);
+      }
+      if (d.settings.gpus) this.say(`  gpus: ${d.settings.gpus} per replica`);
       this.say(`  batching: max ${b.maxBatchSize} rows, wait ${b.batchWaitMs} ms, ${b.maxConcurrentBatches} batch(es)/replica; queue <= ${b.maxQueued}, timeout ${b.timeoutMs} ms`);
       if (d.stats?.batches) this.say(`  served: ${d.stats.batchedRequests} requests in ${d.stats.batches} batches (mean ${(d.stats.batchedRequests / d.stats.batches).toFixed(1)}), ${d.stats.queued} queued`);
     }
@@ -49,9 +56,15 @@ export default class Status extends BaseCommand {
     }
     this.say('');
     const rows = s.deployments.flatMap((d) =>
-      d.replicas.map((r) => [d.name, String(r.idx), r.pid ? String(r.pid) : '-', r.state, String(r.restarts), r.startedAt ? formatAge(Date.now() - r.startedAt) : '-']),
+      d.replicas.map((r) => [d.name, String(r.idx), r.pid ? String(r.pid) : '-', r.state, String(r.restarts), r.startedAt ? formatAge(Date.now() - r.startedAt) : '-', gpuText(r.gpu)]),
     );
-    this.say(table(['DEPLOYMENT', 'REPLICA', 'PID', 'STATE', 'RESTARTS', 'AGE'], rows));
+    this.say(table(['DEPLOYMENT', 'REPLICA', 'PID', 'STATE', 'RESTARTS', 'AGE', 'GPU'], rows));
+    for (const d of s.deployments) for (const r of d.replicas) if (r.lastError && r.state !== 'ready') this.say(`${d.name}/${r.idx}: ${r.lastError}`);
     return s;
   }
+}
+
+function gpuText(gpu: unknown): string {
+  const a = gpu as { gpus?: { index: number; fraction: number }[] } | null | undefined;
+  return a?.gpus?.map((g) => `${g.index}:${g.fraction}`).join(',') || '-';
 }

@@ -59,6 +59,7 @@ export function createControlServer(deps: ControlDeps): http.Server {
       }
       return undefined;
     }],
+    ['GET', /^\/v1\/gpus$/, async () => deps.controller.gpuReport()],
     ['GET', /^\/v1\/cache$/, async () => ({ entries: listCache(deps.cacheDir) })],
     ['POST', /^\/v1\/cache\/prune$/, async () => {
       const inUse = new Set(deps.store.listDeployments().map((d) => resolve(d.modelDir)));
@@ -73,7 +74,7 @@ export function createControlServer(deps: ControlDeps): http.Server {
     }],
     ['POST', /^\/v1\/deployments\/([^/]+)\/scale$/, async (req, _res, [name]) => {
       const body = await jsonBody(req);
-      return deps.controller.scale(name, body.replicas as number);
+      return deps.controller.scale(name, body as { replicas?: number });
     }],
     ['DELETE', /^\/v1\/deployments\/([^/]+)$/, async (_req, _res, [target]) => ({ undeployed: await deps.controller.undeploy(target) })],
     ['GET', /^\/v1\/events$/, async (_req, _res, _p, q) =>

@@ -1,77 +1,58 @@
 // The control plane: makes the running world match the store (desired state), and carries out
-// deploy / undeploy. The data plane asks it which deployment serves an endpoint.
+// deploy / undeploy / scale. The data plane asks it which deployment serves an endpoint.
 import { MlserveError, notFound } from '../errors.js';
-import type { Signature, TensorSpec } from '../tensor.js';
-import { Dispatcher, type DispatchOptions } from './dispatcher.js';
-import { isBatchable } from './batcher.js';
-import { ReplicaSet, type Replica } from './replica-set.js';
-import type { DeploymentRow, DeploymentSettings, Store } from './store.js';
+import { validateAutoscaling, type AutoscalingConfig } from './autoscaler.js';
+import { normalizeFraction } from './allocator.js';
+import { requireCudaProvider } from './gpu-inventory.js';
 import type { ModelSourceResolver } from './model-source.js';
+import type { GpuBook } from './placement.js';
+import { Runtime } from './runtime.js';
+import { deploySettings, dispatchOptions, type DeployRequest } from './settings.js';
+import type { DeploymentRow, Store } from './store.js';
 
-export interface DeployRequest {
-  source: string;
-  endpoint?: string;
-  name?: string;
-  replicas?: number;
-  threads?: number;
-  gpus?: number;
-  maxBatchSize?: number;
-  batchWaitMs?: number;
-  maxConcurrentBatches?: number;
-  maxOngoingRequests?: number;
-  maxQueuedRequests?: number;
-  requestTimeoutMs?: number;
-  healthCheckPeriodS?: number;
-  healthCheckTimeoutS?: number;
-  /** The CLI's MLflow environment (tracking URI, registry URI) and working directory. */
-  env?: Record<string, string>;
-  cwd?: string;
-}
-
+export type { DeployRequest } from './settings.js';
 export type DeployProgress = (p: { file: string; bytes: number; totalBytes: number; files: number; totalFiles: number }) => void;
-
-export interface Runtime {
-  row: DeploymentRow;
-  set: ReplicaSet;
-  dispatcher: Dispatcher;
-  /** Inputs and outputs as the loaded model declares them (from the replica's ready handshake). */
-  spec: Signature | null;
-}
 
 const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
 export class Controller {
   readonly runtimes = new Map<string, Runtime>();
-  private closing = false;
+  private placer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly store: Store,
     private readonly resolver: ModelSourceResolver,
     private readonly logDir: string,
-    private readonly hasGpu: () => Promise<boolean>,
+    readonly gpus: GpuBook,
   ) {}
 
-  /** Start every deployment in the store (daemon start). */
+  /** Start every deployment in the store (daemon start), then keep placing pending replicas. */
   reconcile(): void {
     for (const row of this.store.listDeployments()) {
       if (!this.runtimes.has(row.name)) this.startRuntime(row, 'daemon start');
     }
+    this.placer = setInterval(() => this.placePending(), 2000);
+    this.placer.unref();
+  }
+
+  /** GPU room may have appeared: place pending replicas, oldest deployment first. */
+  placePending(): void {
+    for (const rt of this.runtimes.values()) rt.placePending();
+  }
+
+  private checkGpus(gpus: number | undefined): void {
+    if (gpus === undefined) return;
+    normalizeFraction(gpus);
+    const inv = this.gpus.inventory;
+    if (inv.gpus.length === 0) {
+      throw new MlserveError('NO_GPU', `asked for ${gpus} GPU per replica, but this machine has no GPU (${inv.source}); deploy without --gpus to run on CPU, or set MLSERVE_GPUS for the daemon to simulate an inventory`);
+    }
+    if (!inv.simulated) requireCudaProvider();
   }
 
   async deploy(req: DeployRequest, onProgress?: DeployProgress): Promise<DeploymentRow> {
-    const replicas = req.replicas ?? 1;
-    if (!Number.isInteger(replicas) || replicas < 1 || replicas > 64) {
-      throw new MlserveError('BAD_REQUEST', `--replicas must be a whole number from 1 to 64 (got ${req.replicas})`);
-    }
-    if (req.threads !== undefined && (!Number.isInteger(req.threads) || req.threads < 1 || req.threads > 256)) {
-      throw new MlserveError('BAD_REQUEST', `--threads must be a whole number from 1 to 256 (got ${req.threads})`);
-    }
-    if (req.gpus !== undefined && req.gpus > 0 && !(await this.hasGpu())) {
-      throw new MlserveError(
-        'NO_GPU',
-        `asked for ${req.gpus} GPU per replica, but no GPU was found on this machine (nvidia-smi is missing or lists none); deploy without --gpus to run on CPU`,
-      );
-    }
+    const settings = deploySettings(req);
+    this.checkGpus(settings.gpus);
     const model = await this.resolver.resolve(req.source, { env: req.env ?? {}, cwd: req.cwd ?? process.cwd(), onProgress });
     const endpoint = (req.endpoint ?? model.defaultEndpoint).toLowerCase();
     if (!NAME_RE.test(endpoint)) {
@@ -86,114 +67,59 @@ export class Controller {
     }
     const current = this.store.listEndpoints().find((e) => e.name === endpoint);
     if (current) {
-      throw new MlserveError(
-        'CONFLICT',
-        `endpoint ${endpoint} already serves deployment ${current.primary}; undeploy it first (mlserve undeploy ${endpoint}) or choose another --endpoint`,
-      );
+      throw new MlserveError('CONFLICT', `endpoint ${endpoint} already serves deployment ${current.primary}; undeploy it first (mlserve undeploy ${endpoint}) or choose another --endpoint`);
     }
-    const settings: DeploymentSettings = { replicas, ...batchSettings(req) };
-    if (req.threads !== undefined) settings.threads = req.threads;
-    if (req.gpus !== undefined) settings.gpus = req.gpus;
     this.store.createDeployment({
-      name,
-      endpoint,
-      modelUri: req.source,
-      resolved: model.resolved,
-      modelDir: model.modelDir,
-      modelFile: model.modelFile,
-      signature: model.signature,
-      settings,
-      state: 'loading',
-      message: null,
+      name, endpoint, modelUri: req.source, resolved: model.resolved, modelDir: model.modelDir, modelFile: model.modelFile,
+      signature: model.signature, settings, state: 'loading', message: null,
     });
     this.store.addEvent('deployed', name, `deployed ${req.source} -> version ${model.resolved.version} on endpoint ${endpoint} (${model.cacheHit ? 'from the cache' : 'fetched'})`, {
-      source: req.source,
-      resolved: model.resolved,
-      settings,
-      cacheHit: model.cacheHit,
+      source: req.source, resolved: model.resolved, settings, cacheHit: model.cacheHit,
     });
-    const row = this.store.getDeployment(name)!;
-    this.startRuntime(row, 'deploy');
-    return row;
+    this.startRuntime(this.store.getDeployment(name)!, 'deploy');
+    return this.store.getDeployment(name)!;
   }
 
   private startRuntime(row: DeploymentRow, why: string): void {
     this.store.setDeploymentState(row.name, 'loading', null);
-    this.store.deleteReplicasFrom(row.name, row.settings.replicas);
-    const rt: Runtime = { row, spec: null } as Runtime;
-    const set = new ReplicaSet(
-      {
-        deployment: row.name, modelFile: row.modelFile, replicas: row.settings.replicas, threads: row.settings.threads,
-        concurrency: row.settings.maxConcurrentBatches ?? 1, logDir: this.logDir,
-        priorRestarts: new Map(this.store.listReplicas(row.name).map((r) => [r.idx, r.restarts])),
-        healthPeriodMs: (row.settings.healthCheckPeriodS ?? 10) * 1000,
-        healthTimeoutMs: (row.settings.healthCheckTimeoutS ?? 30) * 1000,
-      },
-      {
-        onReplica: (r: Replica) => this.recordReplica(row.name, r),
-        onReady: (spec, loadMs, idx) => {
-          rt.spec = mergeSignature(row.signature, spec);
-          if (!row.signature) this.store.setSignature(row.name, rt.spec);
-          this.store.addEvent('replica-ready', `${row.name}/${idx}`, `replica ${idx} loaded the model in ${loadMs.toFixed(0)} ms`, { loadMs });
-          if (set.ready().length === set.active().length && this.store.getDeployment(row.name)?.state !== 'ready') {
-            this.store.setDeploymentState(row.name, 'ready', null);
-            this.store.addEvent('ready', row.name, `all ${set.active().length} replica(s) ready`);
-          }
-          rt.dispatcher.pump();
-        },
-        onLoadFailure: (idx, message) => {
-          this.store.setDeploymentState(row.name, 'failed', message);
-          this.store.addEvent('load-failed', `${row.name}/${idx}`, `replica ${idx} could not load the model: ${message}`);
-        },
-        onCrash: (idx, message, delay) => {
-          this.store.addEvent('replica-crashed', `${row.name}/${idx}`, `${message}; restarting in ${delay} ms`);
-        },
-        onCrashLoop: (idx, message) => {
-          this.store.setDeploymentState(row.name, 'unhealthy', `replica ${idx} is crash-looping: ${message}`);
-          this.store.addEvent('unhealthy', row.name, `replica ${idx} crashed repeatedly; still retrying with backoff. ${message}`);
-        },
-        onHealthFailure: (idx, message) => {
-          this.store.addEvent('health-failed', `${row.name}/${idx}`, message);
-        },
-        inflight: (idx) => rt.dispatcher.inflightOf(idx),
-      },
-    );
-    rt.set = set;
-    rt.dispatcher = new Dispatcher(set, () => dispatchOptions(row.settings, rt.spec));
-    this.runtimes.set(row.name, rt);
     this.store.addEvent('starting', row.name, `starting ${row.settings.replicas} replica(s) (${why})`);
-    set.start();
+    this.runtimes.set(row.name, new Runtime(row, this.store, this.gpus, this.logDir, () => this.placePending()));
   }
 
-  /** Set a deployment's replica count: new replicas start, surplus ones drain and stop. */
-  async scale(name: string, replicas: number): Promise<DeploymentRow> {
+  private runtime(name: string): Runtime {
     const rt = this.runtimes.get(name) ?? [...this.runtimes.values()].find((r) => r.row.endpoint === name);
     if (!rt) throw notFound(`no deployment named '${name}'; see mlserve status`);
-    if (!Number.isInteger(replicas) || replicas < 1 || replicas > 64) {
+    return rt;
+  }
+
+  /** A fixed replica count (turns autoscaling off), or new autoscaling bounds. */
+  async scale(name: string, req: { replicas?: number; autoscaling?: Partial<AutoscalingConfig> }): Promise<DeploymentRow> {
+    const rt = this.runtime(name);
+    if (req.autoscaling) {
+      const cfg = validateAutoscaling({ ...(rt.row.settings.autoscaling ?? {}), ...req.autoscaling });
+      rt.row.settings = { ...rt.row.settings, autoscaling: cfg };
+      this.store.updateSettings(rt.row.name, rt.row.settings);
+      this.store.addEvent('autoscaling', rt.row.name, `autoscaling min ${cfg.min_replicas}, max ${cfg.max_replicas}, target ${cfg.target_ongoing_requests} ongoing requests per replica`, { autoscaling: cfg });
+      this.stopRuntime(rt);
+      this.startRuntime(this.store.getDeployment(rt.row.name)!, 'autoscaling changed');
+      return this.store.getDeployment(rt.row.name)!;
+    }
+    const replicas = req.replicas;
+    if (replicas === undefined || !Number.isInteger(replicas) || replicas < 1 || replicas > 64) {
       throw new MlserveError('BAD_REQUEST', `--replicas must be a whole number from 1 to 64 (got ${replicas})`);
     }
-    const before = rt.set.active().length;
-    rt.row.settings = { ...rt.row.settings, replicas };
-    this.store.updateSettings(rt.row.name, rt.row.settings);
-    if (replicas > before) {
-      this.store.setDeploymentState(rt.row.name, 'loading', null);
-      for (let i = before; i < replicas; i++) rt.set.add();
-    } else if (replicas < before) {
-      const gone = rt.set.active().sort((a, b) => b.idx - a.idx).slice(0, before - replicas).map((r) => r.idx);
-      await rt.set.shrink(before - replicas);
-      for (const idx of gone) this.store.deleteReplica(rt.row.name, idx);
+    if (rt.row.settings.autoscaling) {
+      rt.row.settings = { ...rt.row.settings, autoscaling: undefined };
+      this.store.addEvent('autoscaling', rt.row.name, `autoscaling off: fixed at ${replicas} replica(s)`);
     }
-    if (replicas !== before) this.store.addEvent('scaled', rt.row.name, `replicas ${before} -> ${replicas}`, { from: before, to: replicas });
+    await rt.scaleTo(replicas, 'mlserve scale');
     return this.store.getDeployment(rt.row.name)!;
   }
 
-  private recordReplica(deployment: string, r: Replica): void {
-    if (this.closing && r.state === 'stopped') return;
-    if (r.state === 'stopped') return;
-    if (!this.store.getDeployment(deployment)) return;
-    this.store.upsertReplica({
-      deployment, idx: r.idx, pid: r.pid, state: r.state, restarts: r.restarts, startedAt: r.startedAt, lastError: r.lastError,
-    });
+  /** Restart a runtime's parts in place (settings changed); replicas are replaced. */
+  private stopRuntime(rt: Runtime): void {
+    this.runtimes.delete(rt.row.name);
+    void rt.stop('deployment settings changed; retry');
   }
 
   /** Remove an endpoint (with its deployments) or one deployment. */
@@ -209,12 +135,10 @@ export class Controller {
       const rt = this.runtimes.get(d.name);
       this.runtimes.delete(d.name);
       this.store.deleteDeployment(d.name);
-      if (rt) {
-        await rt.dispatcher.drain(`deployment ${d.name} was undeployed`, 10_000);
-        await rt.set.stop();
-      }
+      if (rt) await rt.stop(`deployment ${d.name} was undeployed`);
       this.store.addEvent('undeployed', d.name, `undeployed ${d.name} (endpoint ${d.endpoint})`);
     }
+    this.placePending();
     return victims.map((d) => d.name);
   }
 
@@ -236,79 +160,22 @@ export class Controller {
         spec: rt?.spec ?? null,
       };
     });
-    return { endpoints: this.store.listEndpoints(), deployments };
+    const inv = this.gpus.inventory;
+    return { endpoints: this.store.listEndpoints(), deployments, gpus: { source: inv.source, simulated: inv.simulated, count: inv.gpus.length } };
+  }
+
+  gpuReport() {
+    const inv = this.gpus.inventory;
+    return { source: inv.source, simulated: inv.simulated, mps: inv.mps, gpus: this.gpus.shares().map((s) => ({ ...s, ...inv.gpus.find((g) => g.uuid === s.uuid) })) };
   }
 
   allReady(): boolean {
-    for (const rt of this.runtimes.values()) if (rt.set.ready().length === 0) return false;
+    for (const rt of this.runtimes.values()) if (rt.set.ready().length === 0 && !rt.row.settings.autoscaling) return false;
     return true;
   }
 
   async shutdown(): Promise<void> {
-    this.closing = true;
-    await Promise.all(
-      [...this.runtimes.values()].map(async (rt) => {
-        await rt.dispatcher.drain('the daemon is shutting down', 10_000);
-        await rt.set.stop();
-      }),
-    );
+    if (this.placer) clearInterval(this.placer);
+    await Promise.all([...this.runtimes.values()].map((rt) => rt.stop('the daemon is shutting down')));
   }
-}
-
-/** The model's own metadata decides names and dtypes; the MLflow signature may name unnamed dims. */
-function mergeSignature(mlflow: Signature | null, ort: { inputs: TensorSpec[]; outputs: TensorSpec[] }): Signature {
-  if (!mlflow) return ort;
-  const pick = (m: TensorSpec[], o: TensorSpec[]) =>
-    o.map((spec, i) => {
-      const declared = m.find((s) => s.name === spec.name) ?? (m.length === o.length ? m[i] : undefined);
-      if (declared && declared.shape.length === spec.shape.length) {
-        return { ...spec, shape: spec.shape.map((d, j) => (d >= 0 ? d : declared.shape[j])) };
-      }
-      return spec;
-    });
-  return { inputs: pick(mlflow.inputs, ort.inputs), outputs: pick(mlflow.outputs, ort.outputs) };
-}
-
-const INT_SETTINGS: Array<[keyof DeployRequest & keyof DeploymentSettings, number, number]> = [
-  ['maxBatchSize', 1, 4096],
-  ['batchWaitMs', 0, 60_000],
-  ['maxConcurrentBatches', 1, 64],
-  ['maxOngoingRequests', 1, 100_000],
-  ['maxQueuedRequests', 1, 1_000_000],
-  ['requestTimeoutMs', 1, 3_600_000],
-  ['healthCheckPeriodS', 1, 3600],
-  ['healthCheckTimeoutS', 1, 3600],
-];
-
-/** The batching settings a deploy asked for, checked. */
-function batchSettings(req: DeployRequest): Partial<DeploymentSettings> {
-  const out: Partial<DeploymentSettings> = {};
-  for (const [key, min, max] of INT_SETTINGS) {
-    const v = req[key];
-    if (v === undefined || v === null) continue;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-      const flag = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-      throw new MlserveError('BAD_REQUEST', `--${flag} must be a whole number from ${min} to ${max} (got ${v})`);
-    }
-    (out as Record<string, number>)[key] = v;
-  }
-  return out;
-}
-
-/**
- * The queue and batching policy of a deployment. A model is batched only when every input and
- * output has a dynamic first dimension, or when the operator set max_batch_size; any other model
- * runs one request at a time, so batching never changes an answer.
- */
-export function dispatchOptions(s: DeploymentSettings, spec: Signature | null): DispatchOptions {
-  const maxBatchSize = s.maxBatchSize ?? (spec && isBatchable(spec) ? 32 : 1);
-  const maxConcurrentBatches = s.maxConcurrentBatches ?? 1;
-  return {
-    maxBatchSize,
-    batchWaitMs: s.batchWaitMs ?? 0,
-    maxConcurrentBatches,
-    maxOngoingRequests: s.maxOngoingRequests ?? maxBatchSize * (maxConcurrentBatches + 1),
-    maxQueued: s.maxQueuedRequests ?? 1000,
-    timeoutMs: s.requestTimeoutMs ?? 30_000,
-  };
 }

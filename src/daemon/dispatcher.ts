@@ -71,6 +71,8 @@ export class Dispatcher {
     /** Read on every decision: the policy can depend on the model's signature, known once a replica is ready. */
     private readonly options: () => DispatchOptions,
     private readonly rand: () => number = Math.random,
+    /** No replica runs (autoscaled to zero): may start one; true when one is coming. */
+    private readonly onNoReplica: () => boolean = () => false,
   ) {}
 
   get queued(): number {
@@ -92,7 +94,7 @@ export class Dispatcher {
     this.stats.requests++;
     const opts = this.options();
     if (this.closedReason) return this.refuse(new MlserveError('NOT_READY', this.closedReason, { headers: { 'Retry-After': '1' } }));
-    if (!this.set.members.some((r) => r.state === 'ready' || r.state === 'restarting')) {
+    if (!this.set.members.some((r) => r.state === 'ready' || r.state === 'restarting' || r.state === 'starting') && !this.onNoReplica()) {
       return this.refuse(new MlserveError('NOT_READY', 'no replica is ready yet; retry shortly (see mlserve status)', { headers: { 'Retry-After': '1' } }));
     }
     if (this.queue.length >= opts.maxQueued) {

@@ -6,7 +6,8 @@ import { decodeInvocations, encodePredictions, checkContentType } from './codecs
 import { decodeInferRequest, encodeInferResponse } from './codecs/oip-json.js';
 import { decodeBinaryRequest, encodeBinaryResponse } from './codecs/oip-binary.js';
 import { checkInputs } from './codecs/signature-check.js';
-import type { Controller, Runtime } from './controller.js';
+import type { Controller } from './controller.js';
+import type { Runtime } from './runtime.js';
 import { VERSION } from '../version.js';
 
 export interface IngressOptions {

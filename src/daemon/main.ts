@@ -3,7 +3,6 @@
 import { chmodSync, existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import type http from 'node:http';
 import net from 'node:net';
-import { execa } from 'execa';
 import { ensureHome, homePaths, type HomePaths } from '../home.js';
 import { VERSION } from '../version.js';
 import { createControlServer, type DaemonInfo } from './control-server.js';
@@ -11,6 +10,8 @@ import { Controller } from './controller.js';
 import { createIngress } from './ingress.js';
 import { createModelSourceResolver } from './model-source.js';
 import { Store } from './store.js';
+import { detectInventory } from './gpu-inventory.js';
+import { GpuBook } from './placement.js';
 import { removePartials } from '../mlflow/cache.js';
 
 export interface DaemonOptions {
@@ -67,10 +68,6 @@ function listen(server: http.Server, ...args: [string] | [number, string]): Prom
   });
 }
 
-async function hasGpu(): Promise<boolean> {
-  const r = await execa('nvidia-smi', ['-L'], { reject: false, timeout: 5000 });
-  return r.exitCode === 0 && /GPU \d+/.test(String(r.stdout));
-}
 
 export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const paths = homePaths();
@@ -81,7 +78,14 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const store = new Store(paths.db);
   const partials = removePartials(paths.cache);
   if (partials.length) store.addEvent('cache-cleaned', 'daemon', `removed ${partials.length} unfinished download(s) from the cache`);
-  const controller = new Controller(store, createModelSourceResolver(paths), paths.logs, hasGpu);
+  let inventory;
+  try {
+    inventory = await detectInventory();
+  } catch (err) {
+    store.close();
+    throw new DaemonStartError(`cannot read the GPU inventory: ${(err as Error).message}`);
+  }
+  const controller = new Controller(store, createModelSourceResolver(paths), paths.logs, new GpuBook(inventory));
   const startedAt = Date.now();
   const starts = store.countDaemonStart();
   const ingress = createIngress(controller, { maxBodyBytes: opts.maxBodyBytes });

@@ -25,6 +25,8 @@ export interface Replica {
   /** Extra environment (GPU assignment) and execution providers. */
   env?: Record<string, string>;
   providers?: string[];
+  /** Its GPU share (allocator.Assignment), recorded in the store. */
+  gpu?: unknown;
 }
 
 export interface ReplicaSetHooks {
@@ -78,19 +80,44 @@ export class ReplicaSet {
     private readonly hooks: ReplicaSetHooks,
   ) {}
 
+  /** Start health checks; the controller adds the replicas (it knows their GPU placement). */
   start(): void {
-    for (let i = 0; i < this.opts.replicas; i++) this.add();
     const period = this.opts.healthPeriodMs ?? 10_000;
     this.health = setInterval(() => void this.checkHealth(), period);
     this.health.unref();
   }
 
+  /** The index the next replica gets. */
+  nextIndex(): number {
+    return this.members.reduce((m, r) => Math.max(m, r.idx + 1), 0);
+  }
+
   /** Add one replica; `env`/`providers` carry its GPU assignment. Returns it. */
-  add(env?: Record<string, string>, providers?: string[]): Replica {
-    const idx = this.members.reduce((m, r) => Math.max(m, r.idx + 1), 0);
-    const r: Replica = { idx, pid: null, state: 'starting', restarts: this.opts.priorRestarts?.get(idx) ?? 0, startedAt: null, lastError: null, link: null, proc: null, crashStreak: 0, healthMisses: 0, env, providers };
-    this.members.push(r);
+  add(env?: Record<string, string>, providers?: string[], gpu?: unknown): Replica {
+    const r = this.member(this.nextIndex(), 'starting');
+    Object.assign(r, { env, providers, gpu });
     this.launch(r);
+    return r;
+  }
+
+  /** Add a replica that waits for room on a GPU (`reason` says what it needs). */
+  addPending(reason: string): Replica {
+    const r = this.member(this.nextIndex(), 'pending');
+    r.lastError = reason;
+    this.hooks.onReplica(r);
+    return r;
+  }
+
+  /** Start a pending replica now that its GPU share is reserved. */
+  launchPending(r: Replica, env?: Record<string, string>, providers?: string[], gpu?: unknown): void {
+    if (r.state !== 'pending' || this.stopping) return;
+    Object.assign(r, { env, providers, gpu, lastError: null });
+    this.launch(r);
+  }
+
+  private member(idx: number, state: ReplicaState): Replica {
+    const r: Replica = { idx, pid: null, state, restarts: this.opts.priorRestarts?.get(idx) ?? 0, startedAt: null, lastError: null, link: null, proc: null, crashStreak: 0, healthMisses: 0 };
+    this.members.push(r);
     return r;
   }
 
@@ -214,12 +241,16 @@ export class ReplicaSet {
    * (up to the grace period), then stop.
    */
   async shrink(n: number): Promise<void> {
-    const victims = this.active().sort((a, b) => b.idx - a.idx).slice(0, n);
+    const victims = this.active().sort((a, b) => Number(b.state === 'pending') - Number(a.state === 'pending') || b.idx - a.idx).slice(0, n);
     await Promise.all(victims.map((r) => this.drainAndStop(r)));
     for (const r of victims) this.members.splice(this.members.indexOf(r), 1);
   }
 
   private async drainAndStop(r: Replica): Promise<void> {
+    if (r.state === 'pending') {
+      r.state = 'stopped';
+      return;
+    }
     r.state = 'draining';
     this.hooks.onReplica(r);
     const grace = Date.now() + (this.opts.stopGraceMs ?? 5000) * 2;

@@ -3,6 +3,7 @@
 // an append-only event log. Schema changes are numbered migrations recorded in schema_version.
 import Database from 'better-sqlite3';
 import type { Signature } from '../tensor.js';
+import type { AutoscalingConfig } from './autoscaler.js';
 
 export interface DeploymentSettings {
   replicas: number;
@@ -18,6 +19,8 @@ export interface DeploymentSettings {
   /** Replica health checks (Ray Serve's health_check_period_s / health_check_timeout_s). */
   healthCheckPeriodS?: number;
   healthCheckTimeoutS?: number;
+  /** Ray Serve's autoscaling_config, when load decides the replica count. */
+  autoscaling?: AutoscalingConfig;
 }
 
 /** What the model source resolved to, pinned at deploy time. */
@@ -62,6 +65,8 @@ export interface ReplicaRow {
   restarts: number;
   startedAt: number | null;
   lastError: string | null;
+  /** The replica's GPU share (JSON of allocator.Assignment), kept across restarts. */
+  gpu?: unknown;
 }
 
 export interface EventRow {
@@ -109,6 +114,7 @@ const MIGRATIONS: string[] = [
      data TEXT);
    CREATE INDEX events_subject ON events(subject, id);`,
   `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
+  `ALTER TABLE replicas ADD COLUMN gpu TEXT;`,
 ];
 
 interface DeploymentRecord {
@@ -263,12 +269,12 @@ export class Store {
   upsertReplica(r: ReplicaRow): void {
     this.db
       .prepare(
-        `INSERT INTO replicas (deployment, idx, pid, state, restarts, started_at, last_error)
-         VALUES (@deployment, @idx, @pid, @state, @restarts, @startedAt, @lastError)
+        `INSERT INTO replicas (deployment, idx, pid, state, restarts, started_at, last_error, gpu)
+         VALUES (@deployment, @idx, @pid, @state, @restarts, @startedAt, @lastError, @gpu)
          ON CONFLICT (deployment, idx) DO UPDATE SET pid = @pid, state = @state, restarts = @restarts,
-           started_at = @startedAt, last_error = @lastError`,
+           started_at = @startedAt, last_error = @lastError, gpu = @gpu`,
       )
-      .run(r);
+      .run({ ...r, gpu: r.gpu ? JSON.stringify(r.gpu) : null });
   }
 
   deleteReplicasFrom(deployment: string, fromIdx: number): void {
@@ -280,10 +286,11 @@ export class Store {
   }
 
   listReplicas(deployment?: string): ReplicaRow[] {
-    const sql = 'SELECT deployment, idx, pid, state, restarts, started_at AS startedAt, last_error AS lastError FROM replicas';
-    return (deployment
+    const sql = 'SELECT deployment, idx, pid, state, restarts, started_at AS startedAt, last_error AS lastError, gpu FROM replicas';
+    const rows = (deployment
       ? this.db.prepare(`${sql} WHERE deployment = ? ORDER BY idx`).all(deployment)
-      : this.db.prepare(`${sql} ORDER BY deployment, idx`).all()) as ReplicaRow[];
+      : this.db.prepare(`${sql} ORDER BY deployment, idx`).all()) as (ReplicaRow & { gpu: string | null })[];
+    return rows.map((r) => ({ ...r, gpu: r.gpu ? JSON.parse(r.gpu) : null }));
   }
 
   // --- events --------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ describe('oclif.manifest.json', () => {
     const committed = JSON.parse(readFileSync(new URL('../../../oclif.manifest.json', import.meta.url), 'utf8'));
     expect(committed).toEqual(JSON.parse(JSON.stringify(plugin.manifest)));
     expect(Object.keys(committed.commands).sort()).toEqual(
-      ['bench', 'cache:ls', 'cache:prune', 'daemon:start', 'daemon:status', 'daemon:stop', 'deploy', 'events', 'logs', 'models', 'models:show', 'quickstart', 'scale', 'status', 'undeploy'],
+      ['bench', 'cache:ls', 'cache:prune', 'daemon:start', 'daemon:status', 'daemon:stop', 'deploy', 'events', 'gpus', 'logs', 'models', 'models:show', 'quickstart', 'scale', 'status', 'undeploy'],
     );
   });
 });
