@@ -3,7 +3,10 @@
 import { MlserveError, notFound } from '../errors.js';
 import { validateAutoscaling, type AutoscalingConfig } from './autoscaler.js';
 import { normalizeFraction } from './allocator.js';
-import { requireCudaProvider } from './gpu-inventory.js';
+import { computeApps, requireCudaProvider } from './gpu-inventory.js';
+import { overShare } from './gpu-env.js';
+import type { Allocation, Assignment } from './allocator.js';
+import type { Replica } from './replica-set.js';
 import type { ModelSourceResolver } from './model-source.js';
 import type { GpuBook } from './placement.js';
 import { Runtime } from './runtime.js';
@@ -18,6 +21,7 @@ const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 export class Controller {
   readonly runtimes = new Map<string, Runtime>();
   private placer: NodeJS.Timeout | null = null;
+  private watchdog: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly store: Store,
@@ -33,6 +37,33 @@ export class Controller {
     }
     this.placer = setInterval(() => this.placePending(), 2000);
     this.placer.unref();
+    if (!this.gpus.inventory.simulated && this.gpus.inventory.gpus.length > 0) {
+      this.watchdog = setInterval(() => void this.watchGpuMemory(), 10_000);
+      this.watchdog.unref();
+    }
+  }
+
+  /**
+   * onnxruntime-node cannot cap a session's GPU memory, so the daemon checks each replica's use
+   * (nvidia-smi --query-compute-apps) against its share: over it, the replica is reported, then
+   * restarted.
+   */
+  private async watchGpuMemory(): Promise<void> {
+    const byPid = new Map<number, Allocation>();
+    const replicas = new Map<number, Replica>();
+    for (const rt of this.runtimes.values()) {
+      for (const r of rt.set.members) {
+        if (r.pid && r.gpu) {
+          byPid.set(r.pid, { replica: `${rt.row.name}/${r.idx}`, assignment: r.gpu as Assignment });
+          replicas.set(r.pid, r);
+        }
+      }
+    }
+    if (byPid.size === 0) return;
+    for (const o of overShare(await computeApps(), byPid, this.gpus.inventory.gpus)) {
+      this.store.addEvent('gpu-over-share', o.replica, `${o.message}; restarting it`, o);
+      replicas.get(o.pid)?.proc?.kill();
+    }
   }
 
   /** GPU room may have appeared: place pending replicas, oldest deployment first. */
@@ -176,6 +207,7 @@ export class Controller {
 
   async shutdown(): Promise<void> {
     if (this.placer) clearInterval(this.placer);
+    if (this.watchdog) clearInterval(this.watchdog);
     await Promise.all([...this.runtimes.values()].map((rt) => rt.stop('the daemon is shutting down')));
   }
 }

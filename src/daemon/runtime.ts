@@ -86,7 +86,7 @@ export class Runtime {
     const idx = this.set.nextIndex();
     const res = this.gpus.reserve(this.key(idx), gpus, prior);
     if (res.ok) this.set.add(res.env, res.providers, res.assignment);
-    else this.set.addPending(`needs ${gpus} of a GPU: ${res.reason}`);
+    else this.set.addPending(res.reason);
   }
 
   /** Place pending replicas that fit now; returns how many started. */
@@ -97,7 +97,7 @@ export class Runtime {
     for (const r of this.set.members.filter((m) => m.state === 'pending')) {
       const res = this.gpus.reserve(this.key(r.idx), gpus);
       if (!res.ok) {
-        r.lastError = `needs ${gpus} of a GPU: ${res.reason}`;
+        r.lastError = res.reason;
         continue;
       }
       this.store.addEvent('placed', this.key(r.idx), `placed on ${res.assignment.gpus.map((g) => `GPU ${g.index} (${g.fraction})`).join(', ')}`);

@@ -1,0 +1,104 @@
+// Placement on a simulated GPU inventory (MLSERVE_GPUS=2x80GB: replicas run on CPU, placement and
+// accounting are real) and Ray-style autoscaling, with real daemons and replica processes.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mlp } from '../../src/models/zoo.js';
+import { TestDaemon } from '../helpers/daemon.js';
+import { writeOnnx } from '../helpers/models.js';
+
+let d: TestDaemon;
+let file: string;
+const body = { inputs: [{ name: 'x', shape: [1, 8], datatype: 'FP32', data: [1, 2, 3, 4, 5, 6, 7, 8] }] };
+const dep = async (name: string) => (await d.cli(['status', '--json'])).json.deployments.find((x: any) => x.name === name);
+const gpuOf = (r: any) => r.gpu?.gpus.map((g: any) => `${g.index}:${g.fraction}`).join(',');
+async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms;
+  let v = await fn();
+  while (!ok(v) && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 200));
+    v = await fn();
+  }
+  return v;
+}
+
+beforeAll(async () => {
+  d = new TestDaemon({ MLSERVE_GPUS: '2x80GB' });
+  await d.start();
+  file = writeOnnx(mlp({ seed: 5, sizes: [8, 16, 2] }), 'gm');
+});
+afterAll(async () => {
+  await d.cleanup();
+});
+
+describe('fractional GPU placement', () => {
+  it('packs three 0.33 replicas on GPU 0, a fourth on GPU 1, and says the inventory is simulated', async () => {
+    const a = await d.deploy(file, ['--endpoint', 'a', '--replicas', '3', '--gpus', '0.33']);
+    expect(a.exitCode, a.stderr).toBe(0);
+    expect(a.json.replicas.map(gpuOf)).toEqual(['0:0.33', '0:0.33', '0:0.33']);
+    const b = await d.deploy(file, ['--endpoint', 'b', '--gpus', '0.33']);
+    expect(b.json.replicas.map(gpuOf)).toEqual(['1:0.33']);
+    expect((await d.http('POST', '/v2/models/a/infer', body)).status).toBe(200);
+    const gpus = await d.cli(['gpus', '--json']);
+    expect(gpus.json.simulated).toBe(true);
+    expect(gpus.json.gpus.map((g: any) => [g.index, g.allocated, g.replicas.length])).toEqual([[0, 0.99, 3], [1, 0.33, 1]]);
+    const st = await d.cli(['status']);
+    expect(st.stdout).toMatch(/GPUs: 2 from MLSERVE_GPUS=2x80GB \(simulated/);
+  });
+
+  it('keeps an over-subscribed deployment pending with its reason, and places it when room appears', async () => {
+    const c = await d.cli(['deploy', file, '--endpoint', 'c', '--replicas', '2', '--gpus', '0.5', '--timeout', '3']);
+    expect(c.exitCode).toBe(1);
+    expect(c.stderr).toMatch(/pending: 1 of 2 replica\(s\) waiting for a GPU: needs 0.5 of a GPU; GPU 0 has 0.01 free, GPU 1 0.17/);
+    const pending = await dep('c-v1');
+    expect(pending.state).toBe('pending');
+    expect(pending.replicas.map(gpuOf)).toEqual(['1:0.5', undefined]);
+    expect((await d.cli(['undeploy', 'a'])).exitCode).toBe(0);
+    const placed = await until(() => dep('c-v1'), (x) => x.state === 'ready');
+    expect(placed.replicas.map(gpuOf)).toEqual(['1:0.5', '0:0.5']);
+    const ev = await d.cli(['events', 'c-v1', '--json']);
+    expect(ev.json.some((e: any) => e.kind === 'placed')).toBe(true);
+  });
+
+  it('keeps placements across a daemon restart', async () => {
+    const before = (await d.cli(['status', '--json'])).json.deployments.map((x: any) => [x.name, x.replicas.map(gpuOf)]);
+    await d.stop();
+    await d.start();
+    const after = await until(async () => (await d.cli(['status', '--json'])).json, (s) => s.deployments.every((x: any) => x.state === 'ready'));
+    expect(after.deployments.map((x: any) => [x.name, x.replicas.map(gpuOf)])).toEqual(before);
+    await d.cli(['undeploy', 'b']);
+    await d.cli(['undeploy', 'c']);
+  });
+
+  it('refuses fractions above 1 that are not whole', async () => {
+    const r = await d.cli(['deploy', file, '--endpoint', 'bad', '--gpus', '1.5']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/whole number/);
+  });
+});
+
+describe('autoscaling', () => {
+  it('scales up under a burst and back down when idle (short delays)', async () => {
+    const cfg = JSON.stringify({ look_back_period_s: 1.5, metrics_interval_s: 0.5 });
+    const r = await d.deploy(file, ['--endpoint', 'auto', '--min-replicas', '1', '--max-replicas', '3', '--target-ongoing-requests', '1', '--upscale-delay-s', '1', '--downscale-delay-s', '2', '--autoscaling-config', cfg, '--max-batch-size', '1']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const bench = await d.cli(['bench', 'auto', '-c', '16', '-d', '5s', '--warmup', '0s', '--json']);
+    expect(bench.json.errors.total).toBe(0);
+    const ev = await d.cli(['events', 'auto-v1', '--json']);
+    const ups = ev.json.filter((e: any) => e.kind === 'scaled' && /autoscaler/.test(e.message));
+    expect(ups.length).toBeGreaterThan(0);
+    expect(ups[0].data.inputs).toBeDefined();
+    expect(ups[0].data.to).toBeGreaterThan(1);
+    const down = await until(() => dep('auto-v1'), (x) => x.replicas.length === 1, 20_000);
+    expect(down.replicas.length).toBe(1);
+  });
+
+  it('scales to zero and cold-starts on the next request', async () => {
+    const s = await d.cli(['scale', 'auto', '--min', '0', '--max', '2']);
+    expect(s.exitCode, s.stderr).toBe(0);
+    const zero = await until(() => dep('auto-v1'), (x) => x.replicas.length === 0, 20_000);
+    expect(zero.replicas.length).toBe(0);
+    const res = await d.http('POST', '/v2/models/auto/infer', body);
+    expect(res.status, res.text).toBe(200);
+    const ev = await d.cli(['events', 'auto-v1', '--json']);
+    expect(ev.json.some((e: any) => /cold start/.test(e.message))).toBe(true);
+  });
+});
