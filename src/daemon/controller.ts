@@ -12,6 +12,7 @@ import type { GpuBook } from './placement.js';
 import { Runtime } from './runtime.js';
 import { deploySettings, dispatchOptions, type DeployRequest } from './settings.js';
 import type { DeploymentRow, Store } from './store.js';
+import type { Metrics } from './metrics.js';
 
 export type { DeployRequest } from './settings.js';
 export type DeployProgress = (p: { file: string; bytes: number; totalBytes: number; files: number; totalFiles: number }) => void;
@@ -22,6 +23,8 @@ export class Controller {
   readonly runtimes = new Map<string, Runtime>();
   private placer: NodeJS.Timeout | null = null;
   private watchdog: NodeJS.Timeout | null = null;
+  /** Set by the daemon's composition root once the metrics registry exists. */
+  metrics?: Metrics;
 
   constructor(
     private readonly store: Store,
@@ -114,7 +117,7 @@ export class Controller {
   private startRuntime(row: DeploymentRow, why: string): void {
     this.store.setDeploymentState(row.name, 'loading', null);
     this.store.addEvent('starting', row.name, `starting ${row.settings.replicas} replica(s) (${why})`);
-    this.runtimes.set(row.name, new Runtime(row, this.store, this.gpus, this.logDir, () => this.placePending()));
+    this.runtimes.set(row.name, new Runtime(row, this.store, this.gpus, this.logDir, () => this.placePending(), this.metrics));
   }
 
   private runtime(name: string): Runtime {

@@ -73,6 +73,8 @@ export class Dispatcher {
     private readonly rand: () => number = Math.random,
     /** No replica runs (autoscaled to zero): may start one; true when one is coming. */
     private readonly onNoReplica: () => boolean = () => false,
+    /** Sees every batch a replica ran: its size, compute time and each request's queue time (ms). */
+    private readonly onBatch: (size: number, computeMs: number, queueMs: number[]) => void = () => {},
   ) {}
 
   get queued(): number {
@@ -187,7 +189,8 @@ export class Dispatcher {
     this.stats.batches++;
     this.stats.batchedRequests += batch.length;
     const now = performance.now();
-    for (const i of batch) this.stats.queueMsTotal += now - i.enqueuedAt;
+    const queueMs = batch.map((i) => now - i.enqueuedAt);
+    for (const q of queueMs) this.stats.queueMsTotal += q;
     let inputs: Tensor[];
     try {
       inputs = batch.length === 1 ? batch[0].inputs : concatBatch(batch.map((i) => i.inputs)).inputs;
@@ -200,6 +203,7 @@ export class Dispatcher {
     link.infer(inputs, batch[0].outputs).then(
       (res) => {
         this.stats.computeMsTotal += res.computeMs;
+        this.onBatch(batch.length, res.computeMs, queueMs);
         let parts: Tensor[][];
         try {
           parts = batch.length === 1 ? [res.outputs] : splitBatch(res.outputs, batch.map((i) => i.rows));

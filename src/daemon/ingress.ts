@@ -9,9 +9,19 @@ import { checkInputs } from './codecs/signature-check.js';
 import type { Controller } from './controller.js';
 import type { Runtime } from './runtime.js';
 import { VERSION } from '../version.js';
+import type { Metrics } from './metrics.js';
 
 export interface IngressOptions {
   maxBodyBytes: number;
+  metrics?: Metrics;
+  /** Serve /metrics here (false when --metrics-port splits it off). */
+  serveMetrics?: boolean;
+}
+
+/** What a request turned out to be, for its metrics. */
+interface Ctx {
+  rt?: Runtime;
+  infer?: boolean;
 }
 
 type Reply = { status: number; body: unknown; headers?: Record<string, string>; chunks?: Buffer[] };
@@ -20,11 +30,27 @@ const json = (status: number, body: unknown, headers?: Record<string, string>): 
 
 export function createIngress(controller: Controller, opts: IngressOptions): http.Server {
   const server = http.createServer((req, res) => {
-    handle(controller, opts, req, res).then(
-      (reply) => send(res, reply),
+    const started = performance.now();
+    const ctx: Ctx = {};
+    const done = (status: number) => {
+      if (ctx.infer && ctx.rt && opts.metrics) {
+        const { row } = ctx.rt;
+        opts.metrics.observeRequest({ endpoint: row.endpoint, deployment: row.name, version: row.resolved.version }, status, (performance.now() - started) / 1000);
+      }
+    };
+    if (opts.serveMetrics && opts.metrics && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
+      void serveMetrics(opts.metrics, res);
+      return;
+    }
+    handle(controller, opts, req, res, ctx).then(
+      (reply) => {
+        done(reply.status);
+        send(res, reply);
+      },
       (err) => {
         const e = asMlserveError(err);
         if (e.code === 'INTERNAL') console.error(`ingress: ${req.method} ${req.url}: ${e.stack ?? e.message}`);
+        done(e.status);
         send(res, { status: e.status, body: { error: e.message }, headers: e.headers });
       },
     );
@@ -124,7 +150,14 @@ function modelMetadata(rt: Runtime) {
   };
 }
 
-async function handle(controller: Controller, opts: IngressOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<Reply> {
+/** Prometheus text format. */
+export async function serveMetrics(metrics: Metrics, res: http.ServerResponse): Promise<void> {
+  const text = await metrics.registry.metrics();
+  res.writeHead(200, { 'content-type': metrics.registry.contentType, 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function handle(controller: Controller, opts: IngressOptions, req: http.IncomingMessage, res: http.ServerResponse, ctx: Ctx): Promise<Reply> {
   const path = (req.url ?? '/').split('?')[0];
   const method = req.method ?? 'GET';
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
@@ -142,6 +175,7 @@ async function handle(controller: Controller, opts: IngressOptions, req: http.In
     }
     if (parts[1] === 'models' && parts.length >= 3) {
       const rt = controller.target(parts[2]);
+      ctx.rt = rt;
       let rest = parts.slice(3);
       let version: string | undefined;
       if (rest[0] === 'versions') {
@@ -158,6 +192,7 @@ async function handle(controller: Controller, opts: IngressOptions, req: http.In
       }
       if (rest.length === 1 && rest[0] === 'infer') {
         if (method !== 'POST') throw new MlserveError('METHOD_NOT_ALLOWED', `use POST for ${path}`);
+        ctx.infer = true;
         return inferOip(rt, opts, req, res);
       }
     }
@@ -171,6 +206,7 @@ async function handle(controller: Controller, opts: IngressOptions, req: http.In
   if (parts.length === 2 && parts[1] === 'invocations') {
     const rt = controller.target(parts[0]);
     if (method !== 'POST') throw new MlserveError('METHOD_NOT_ALLOWED', `use POST for ${path}`);
+    Object.assign(ctx, { rt, infer: true });
     return invocations(rt, opts, req, res);
   }
   throw notFound(`no route ${method} ${path}; try POST /v2/models/<endpoint>/infer or POST /<endpoint>/invocations`);

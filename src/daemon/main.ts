@@ -1,13 +1,14 @@
 // The daemon's composition root: open the store, build the parts, listen, reconcile, and one
 // graceful exit (drain, stop replicas, remove the socket and pid file).
 import { chmodSync, existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import type http from 'node:http';
+import http from 'node:http';
 import net from 'node:net';
 import { ensureHome, homePaths, type HomePaths } from '../home.js';
 import { VERSION } from '../version.js';
 import { createControlServer, type DaemonInfo } from './control-server.js';
 import { Controller } from './controller.js';
-import { createIngress } from './ingress.js';
+import { createIngress, serveMetrics } from './ingress.js';
+import { Metrics } from './metrics.js';
 import { createModelSourceResolver } from './model-source.js';
 import { Store } from './store.js';
 import { detectInventory } from './gpu-inventory.js';
@@ -18,6 +19,8 @@ export interface DaemonOptions {
   host: string;
   port: number;
   maxBodyBytes: number;
+  /** Serve /metrics on its own port instead of the ingress port. */
+  metricsPort?: number;
 }
 
 export class DaemonStartError extends Error {}
@@ -88,7 +91,24 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const controller = new Controller(store, createModelSourceResolver(paths), paths.logs, new GpuBook(inventory));
   const startedAt = Date.now();
   const starts = store.countDaemonStart();
-  const ingress = createIngress(controller, { maxBodyBytes: opts.maxBodyBytes });
+  const metrics = new Metrics(() => controller, store);
+  controller.metrics = metrics;
+  const ingress = createIngress(controller, { maxBodyBytes: opts.maxBodyBytes, metrics, serveMetrics: opts.metricsPort === undefined });
+  const metricsServer = opts.metricsPort === undefined ? undefined : http.createServer((req, res) => {
+    if (req.url === '/metrics') void serveMetrics(metrics, res);
+    else {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'only /metrics is served here' }));
+    }
+  });
+  if (metricsServer) {
+    try {
+      await listen(metricsServer, opts.metricsPort!, opts.host);
+    } catch (err) {
+      store.close();
+      throw new DaemonStartError(`cannot serve metrics on ${opts.host}:${opts.metricsPort}: ${(err as Error).message}; pass another --metrics-port`);
+    }
+  }
   try {
     await listen(ingress, opts.port, opts.host);
   } catch (err) {
@@ -117,6 +137,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
       console.log('mlserve daemon: stopping (draining requests, stopping replicas)');
       store.addEvent('daemon-stop', 'daemon', 'daemon stopping');
       ingress.close();
+      metricsServer?.close();
       await controller.shutdown();
       ingress.closeAllConnections();
       control.close();

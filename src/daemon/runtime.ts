@@ -8,6 +8,7 @@ import type { GpuBook } from './placement.js';
 import { ReplicaSet, type Replica } from './replica-set.js';
 import { dispatchOptions, mergeSignature } from './settings.js';
 import type { DeploymentRow, Store } from './store.js';
+import type { Metrics } from './metrics.js';
 
 /** How often the autoscaler samples load and decides (Ray's controller loop is 0.1 s). */
 const AUTOSCALE_LOOP_S = 0.5;
@@ -29,6 +30,7 @@ export class Runtime {
     logDir: string,
     /** Called when GPU room may have appeared (a replica released its share). */
     private readonly onRelease: () => void,
+    metrics?: Metrics,
   ) {
     const prior = this.store.listReplicas(row.name);
     this.set = new ReplicaSet(
@@ -45,6 +47,7 @@ export class Runtime {
           this.spec = mergeSignature(row.signature, spec);
           if (!row.signature) this.store.setSignature(row.name, this.spec);
           this.store.addEvent('replica-ready', `${row.name}/${idx}`, `replica ${idx} loaded the model in ${loadMs.toFixed(0)} ms`, { loadMs });
+          metrics?.load.observe({ deployment: row.name }, loadMs / 1000);
           this.updateState();
           this.dispatcher.pump();
         },
@@ -61,7 +64,8 @@ export class Runtime {
         inflight: (idx) => this.dispatcher.inflightOf(idx),
       },
     );
-    this.dispatcher = new Dispatcher(this.set, () => dispatchOptions(this.row.settings, this.spec), Math.random, () => this.coldStart());
+    this.dispatcher = new Dispatcher(this.set, () => dispatchOptions(this.row.settings, this.spec), Math.random, () => this.coldStart(), (size, computeMs, queueMs) =>
+      metrics?.observeBatch(row.name, size, computeMs, queueMs));
     this.store.deleteReplicasFrom(row.name, row.settings.replicas);
     this.set.start();
     for (let i = 0; i < row.settings.replicas; i++) this.addReplica(prior.find((p) => p.idx === i)?.gpu as Assignment | undefined);

@@ -225,6 +225,11 @@ export class Store {
     this.db.prepare('UPDATE deployments SET settings = ?, updated_at = ? WHERE name = ?').run(JSON.stringify(settings), this.now(), name);
   }
 
+  daemonStarts(): number {
+    const row = this.db.prepare("SELECT value FROM meta WHERE key = 'daemon_starts'").get() as { value: string } | undefined;
+    return Number(row?.value ?? 0);
+  }
+
   /** Count one more daemon start; returns the new count. */
   countDaemonStart(): number {
     return this.db.transaction(() => {
