@@ -7,6 +7,7 @@ import type { Store } from './store.js';
 import { readBody } from './ingress.js';
 import { followLogs, readLogs } from './logs.js';
 import { listCache, pruneCache } from '../mlflow/cache.js';
+import { takeSnapshot } from './snapshot.js';
 import { resolve } from 'node:path';
 
 export interface DaemonInfo {
@@ -32,6 +33,10 @@ export interface ControlDeps {
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse, params: string[], query: URLSearchParams) => Promise<unknown>;
 
 export function createControlServer(deps: ControlDeps): http.Server {
+  const snapshot = () => {
+    const i = deps.info();
+    return takeSnapshot(deps.controller, deps.store, { pid: i.pid, version: i.version, startedAt: i.startedAt, url: i.ingress.url });
+  };
   const routes: Array<[string, RegExp, Handler]> = [
     ['GET', /^\/v1\/health$/, async () => deps.info()],
     ['GET', /^\/v1\/status$/, async () => ({ daemon: deps.info(), ...deps.controller.status() })],
@@ -60,6 +65,19 @@ export function createControlServer(deps: ControlDeps): http.Server {
       return undefined;
     }],
     ['GET', /^\/v1\/gpus$/, async () => deps.controller.gpuReport()],
+    ['GET', /^\/v1\/snapshot$/, async () => snapshot()],
+    ['GET', /^\/v1\/stream$/, async (req, res, _p, q) => {
+      // NDJSON: one snapshot per interval until the client leaves (mlserve top).
+      const interval = Math.max(100, Number(q.get('interval') ?? 1000));
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      const tick = async () => {
+        if (!res.writableEnded) res.write(`${JSON.stringify(await snapshot())}\n`);
+      };
+      await tick();
+      const timer = setInterval(() => void tick(), interval);
+      req.on('close', () => clearInterval(timer));
+      return undefined;
+    }],
     ['GET', /^\/v1\/cache$/, async () => ({ entries: listCache(deps.cacheDir) })],
     ['POST', /^\/v1\/cache\/prune$/, async () => {
       const inUse = new Set(deps.store.listDeployments().map((d) => resolve(d.modelDir)));

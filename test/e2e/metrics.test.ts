@@ -92,3 +92,26 @@ describe('/metrics', () => {
     }
   });
 });
+
+describe('mlserve top --once on a daemon under load', () => {
+  it('shows the requests sent between its two snapshots', async () => {
+    let done = false;
+    let sent = 0;
+    const top = d.cli(['top', '--once', '--json', '--interval', '2000']).finally(() => (done = true));
+    while (!done) {
+      await d.http('POST', '/v2/models/m/infer', body);
+      sent++;
+    }
+    const r = await top;
+    expect(r.exitCode, r.stderr).toBe(0);
+    const row = r.json.rows.find((x: any) => x.name === 'm-v1');
+    // Every request between the two snapshots was one of ours, and they came back to back.
+    expect(row.rps).toBeGreaterThan(sent / 10);
+    expect(row.rps * 2).toBeLessThanOrEqual(sent + 1);
+    expect(row.p50Ms).toBeGreaterThan(0);
+    expect(row.ready).toBe(1);
+    const text = await d.cli(['top', '--once', '--interval', '300']);
+    expect(text.stdout).toMatch(/m-v1 \(m\)/);
+    for (const line of text.stdout.split('\n')) expect(line.length).toBeLessThanOrEqual(80);
+  });
+});
