@@ -29,7 +29,9 @@ export abstract class BaseCommand extends Command {
     if (!this.jsonEnabled()) process.stderr.write(`${text}\n`);
   }
 
-  protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
+  protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number }; code?: string }): Promise<unknown> {
+    // this.exit(n) after we already printed what went wrong: leave with that code, print nothing more.
+    if (err.code === 'EEXIT') throw err;
     if (err instanceof DaemonNotRunning || err instanceof ControlError || err instanceof MlserveError) {
       if (this.jsonEnabled()) {
         this.logJson({ error: err.message, code: (err as ControlError).code ?? err.name });
