@@ -99,11 +99,6 @@ export default class Apply extends BaseCommand {
     return { plan: actions, applied };
   }
 
-  /** An exit asked for by fail() or exit() keeps its code (also with --json) and prints nothing more. */
-  protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number }; code?: string }): Promise<unknown> {
-    if (err.code === 'EEXIT' && err.oclif?.exit !== undefined) throw err;
-    return super.catch(err);
-  }
 
   /** Carry out one action through the control API; returns the deployment it leaves running. */
   private async execute(a: PlanAction): Promise<string | null> {

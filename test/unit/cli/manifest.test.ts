@@ -12,7 +12,7 @@ describe('oclif.manifest.json', () => {
     const committed = JSON.parse(readFileSync(new URL('../../../oclif.manifest.json', import.meta.url), 'utf8'));
     expect(committed).toEqual(JSON.parse(JSON.stringify(plugin.manifest)));
     expect(Object.keys(committed.commands).sort()).toEqual(
-      ['bench', 'cache:ls', 'cache:prune', 'daemon:start', 'daemon:status', 'daemon:stop', 'deploy', 'events', 'gpus', 'logs', 'models', 'models:show', 'quickstart', 'scale', 'status', 'undeploy'],
+      ['apply', 'bench', 'cache:ls', 'cache:prune', 'config', 'daemon:start', 'daemon:status', 'daemon:stop', 'deploy', 'doctor', 'events', 'export:kserve', 'gpus', 'init', 'logs', 'models', 'models:show', 'quickstart', 'scale', 'status', 'top', 'undeploy'],
     );
   });
 });

@@ -1,0 +1,210 @@
+// KServe InferenceService manifests (serving.kserve.io/v1beta1) from what the daemon serves: one
+// per endpoint, as data and as commented multi-document YAML. PURE: no I/O.
+import { Document, isMap, isScalar } from 'yaml';
+
+/** The parts of GET /v1/status this export reads (kept structural so daemon changes stay cheap). */
+export interface ExportStatus {
+  endpoints?: { name: string; primary?: string | null }[];
+  deployments: ExportDeployment[];
+}
+
+export interface ExportDeployment {
+  name: string;
+  endpoint: string;
+  modelUri: string;
+  resolved: { kind?: string; name?: string; version?: string; source?: string; registry?: string; stage?: string };
+  settings: {
+    replicas: number;
+    gpus?: number;
+    requestTimeoutMs?: number;
+    maxOngoingRequests?: number;
+    autoscaling?: { min_replicas: number; max_replicas: number; target_ongoing_requests?: number } | null;
+    /** Percent (0-100) of the endpoint's traffic sent to this deployment as a canary. */
+    canary_weight?: number;
+  };
+  state?: string;
+}
+
+export interface InferenceService {
+  apiVersion: 'serving.kserve.io/v1beta1';
+  kind: 'InferenceService';
+  metadata: { name: string; namespace?: string; annotations: Record<string, string> };
+  spec: { predictor: Predictor };
+}
+
+export interface Predictor {
+  minReplicas: number;
+  maxReplicas: number;
+  scaleMetric?: 'concurrency';
+  scaleTarget?: number;
+  containerConcurrency?: number;
+  timeout?: number;
+  canaryTrafficPercent?: number;
+  model: {
+    modelFormat: { name: 'mlflow' | 'onnx' };
+    protocolVersion: 'v2';
+    storageUri: string;
+    resources?: { limits: Record<string, number> };
+  };
+}
+
+/** One manifest, the endpoint it came from, and what the operator must know about it. */
+export interface ExportedService {
+  endpoint: string;
+  manifest: InferenceService;
+  /** YAML comments keyed by a dotted path into the manifest ('' = above the document). */
+  comments: Record<string, string>;
+  /** True when storageUri is a placeholder the operator must replace. */
+  needsUpload: boolean;
+}
+
+export const ANNOTATION = 'mlserve.io';
+
+/** Prefixes KServe's storage initializer fetches (kserve utils.go). */
+const KSERVE_STORAGE = /^(gs|s3|pvc|https?|hdfs|webhdfs|oci|oci\+native|oci\+fetch|hf):\/\//i;
+
+/** A Kubernetes DNS-1035 label: lowercase letters, digits and '-', starting with a letter, <= 63. */
+export function kserveName(endpoint: string): string {
+  let s = endpoint.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/-+/g, '-').replace(/^-+/, '');
+  if (!/^[a-z]/.test(s)) s = `m-${s}`;
+  s = s.slice(0, 63).replace(/-+$/, '');
+  return s || 'model';
+}
+
+/** A plain .onnx file (served by Triton's onnx format) rather than an MLflow model directory. */
+function isPlainOnnx(d: ExportDeployment): boolean {
+  return d.resolved.kind === 'path' && /\.onnx$/i.test(d.resolved.source ?? d.modelUri);
+}
+
+function storageFor(d: ExportDeployment, endpoint: string): { uri: string; placeholder: boolean; comment?: string } {
+  const src = d.resolved.source;
+  if (d.resolved.kind !== 'path' && src && KSERVE_STORAGE.test(src)) return { uri: src, placeholder: false };
+  const version = d.resolved.version ?? '1';
+  const uri = `s3://REPLACE-ME/mlserve/${kserveName(endpoint)}/v${version}`;
+  let what: string;
+  if (d.resolved.kind === 'path') {
+    what = isPlainOnnx(d)
+      ? ` upload ${src ?? d.modelUri} as <storageUri>/<model name>/1/model.onnx (a Triton model repository)`
+      : ` upload the MLflow model directory ${src ?? d.modelUri} (MLmodel and its files) to storageUri`;
+  } else {
+    const from = src ? ` (its artifacts are at ${src}, which KServe cannot fetch)` : '';
+    what = ` KServe cannot read ${d.modelUri}${from}: run \`mlflow artifacts download -u ${d.modelUri} -d ./model\`, upload ./model to object storage, and put its URI here`;
+  }
+  return { uri, placeholder: true, comment: ` TODO:${what}` };
+}
+
+/** The deployments of an endpoint: its primary and, when one carries canary_weight, its canary. */
+function endpointGroups(status: ExportStatus): { endpoint: string; primary: ExportDeployment; canary?: ExportDeployment }[] {
+  const names = [...new Set([...(status.endpoints ?? []).map((e) => e.name), ...status.deployments.map((d) => d.endpoint)])];
+  const out: { endpoint: string; primary: ExportDeployment; canary?: ExportDeployment }[] = [];
+  for (const endpoint of names) {
+    const deps = status.deployments.filter((d) => d.endpoint === endpoint);
+    if (deps.length === 0) continue;
+    const hasWeight = (d: ExportDeployment) => typeof d.settings.canary_weight === 'number';
+    const canary = deps.find(hasWeight);
+    const primaryName = status.endpoints?.find((e) => e.name === endpoint)?.primary;
+    const primary = deps.find((d) => d.name === primaryName && d !== canary) ?? deps.find((d) => d !== canary) ?? deps[0];
+    out.push({ endpoint, primary, canary: canary && canary !== primary ? canary : undefined });
+  }
+  return out;
+}
+
+/** One InferenceService per endpoint of the status answer. */
+export function kserveManifests(status: ExportStatus, opts: { namespace?: string } = {}): ExportedService[] {
+  return endpointGroups(status).map(({ endpoint, primary, canary }) => {
+    // With a canary, the manifest describes the candidate revision; KServe keeps the primary.
+    const d = canary ?? primary;
+    const s = d.settings;
+    const comments: Record<string, string> = {};
+    const annotations: Record<string, string> = {
+      [`${ANNOTATION}/endpoint`]: endpoint,
+      [`${ANNOTATION}/deployment`]: d.name,
+      [`${ANNOTATION}/model-uri`]: d.modelUri,
+    };
+    if (d.resolved.version) annotations[`${ANNOTATION}/model-version`] = String(d.resolved.version);
+    if (d.resolved.source) annotations[`${ANNOTATION}/model-source`] = d.resolved.source;
+    if (d.resolved.registry) annotations[`${ANNOTATION}/registry`] = d.resolved.registry;
+
+    const storage = storageFor(d, endpoint);
+    if (storage.comment) comments['spec.predictor.model.storageUri'] = storage.comment;
+    if (storage.placeholder) annotations[`${ANNOTATION}/storage-uri-placeholder`] = 'true';
+
+    const a = s.autoscaling;
+    const predictor: Predictor = {
+      minReplicas: a ? a.min_replicas : s.replicas,
+      maxReplicas: a ? a.max_replicas : s.replicas,
+      model: {
+        modelFormat: { name: isPlainOnnx(d) ? 'onnx' : 'mlflow' },
+        protocolVersion: 'v2',
+        storageUri: storage.uri,
+      },
+    };
+    if (a) {
+      predictor.scaleMetric = 'concurrency';
+      if (a.target_ongoing_requests !== undefined) predictor.scaleTarget = Math.max(1, Math.ceil(a.target_ongoing_requests));
+      comments['spec.predictor.minReplicas'] = ` from autoscaling_config (${a.min_replicas}..${a.max_replicas}, target ${a.target_ongoing_requests ?? '-'} ongoing requests per replica)${a.min_replicas === 0 ? '; 0 needs KServe Serverless mode' : ''}`;
+    } else {
+      comments['spec.predictor.minReplicas'] = ` a fixed count of ${s.replicas} replica(s)`;
+    }
+    if (s.maxOngoingRequests) predictor.containerConcurrency = s.maxOngoingRequests;
+    if (s.requestTimeoutMs) predictor.timeout = Math.ceil(s.requestTimeoutMs / 1000);
+    if (s.gpus && s.gpus > 0) {
+      const whole = Math.ceil(s.gpus);
+      predictor.model.resources = { limits: { 'nvidia.com/gpu': whole } };
+      annotations[`${ANNOTATION}/gpus-per-replica`] = String(s.gpus);
+      if (whole !== s.gpus) {
+        comments['spec.predictor.model.resources.limits.nvidia.com/gpu'] =
+          ` mlserve gave each replica ${s.gpus} of a GPU; KServe schedules whole GPUs only (use MIG or time-slicing to share)`;
+      }
+    }
+    if (canary) {
+      predictor.canaryTrafficPercent = Math.max(0, Math.min(100, Math.round(canary.settings.canary_weight ?? 0)));
+      annotations[`${ANNOTATION}/primary-deployment`] = primary.name;
+      annotations[`${ANNOTATION}/primary-model-uri`] = primary.modelUri;
+      const ps = storageFor(primary, endpoint);
+      annotations[`${ANNOTATION}/primary-storage-uri`] = ps.uri;
+      comments['spec.predictor.canaryTrafficPercent'] =
+        ` the canary ${canary.name} gets this percent; apply the primary ${primary.name} (storageUri ${ps.uri}) first. Remove to promote, 0 to roll back (Serverless mode only)`;
+    }
+
+    const metadata: InferenceService['metadata'] = { name: kserveName(endpoint), annotations };
+    if (opts.namespace) metadata.namespace = opts.namespace;
+    comments[''] = ` mlserve endpoint ${endpoint}: ${d.modelUri}${d.resolved.version ? ` (version ${d.resolved.version})` : ''}`;
+    return {
+      endpoint,
+      manifest: { apiVersion: 'serving.kserve.io/v1beta1', kind: 'InferenceService', metadata, spec: { predictor } },
+      comments,
+      needsUpload: storage.placeholder,
+    };
+  });
+}
+
+/** Split a comment path on dots, keeping the resource name `nvidia.com/gpu` whole. */
+function commentPath(path: string): string[] {
+  const gpu = 'nvidia.com/gpu';
+  const at = path.indexOf(gpu);
+  const head = (at >= 0 ? path.slice(0, at) : path).split('.').filter(Boolean);
+  return at >= 0 ? [...head, gpu] : head;
+}
+
+/** One service as a YAML document with its comments. */
+export function serviceYaml(svc: ExportedService): string {
+  const doc = new Document(svc.manifest);
+  for (const [path, text] of Object.entries(svc.comments)) {
+    if (path === '') {
+      doc.commentBefore = text;
+      continue;
+    }
+    const keys = commentPath(path);
+    const parent = doc.getIn(keys.slice(0, -1), true);
+    if (!isMap(parent)) continue;
+    const pair = parent.items.find((p) => isScalar(p.key) && p.key.value === keys[keys.length - 1]);
+    if (pair && isScalar(pair.key)) pair.key.commentBefore = text;
+  }
+  return doc.toString({ lineWidth: 0 });
+}
+
+/** Every service as one multi-document YAML stream. */
+export function servicesYaml(services: ExportedService[]): string {
+  return services.map((s) => `---\n${serviceYaml(s)}`).join('');
+}
