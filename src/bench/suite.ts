@@ -158,7 +158,7 @@ async function main(): Promise<void> {
   const stamp = result.date.replace(/[:.]/g, '-');
   writeFileSync(join(ROOT, 'bench', 'results', `${stamp}${QUICK ? '-quick' : ''}.json`), `${JSON.stringify(result, null, 2)}\n`);
   if (!QUICK) {
-    writeFileSync(join(ROOT, 'BENCH.md'), `# mlserve benchmark\n\nLatest full \`npm run bench\` run, ${result.date}, on ${machine.cpus} x ${machine.cpu}, ${machine.memGiB} GiB, Node ${machine.node}, onnxruntime-node ${machine.onnxruntime}. The load generator runs on the same machine and shares its cores. Each row ran ${result.durationS}s after warm-up; ratios compare rows of this one run.\n\n\`\`\`\n${table}\n\`\`\`\n\nRaw JSON: \`bench/results/${stamp}.json\`.\n`);
+    writeFileSync(join(ROOT, 'BENCH.md'), `# mlserve benchmark\n\nLatest full \`npm run bench\` run, ${result.date}, on ${machine.cpus} x ${machine.cpu}, ${machine.memGiB} GiB, Node ${machine.node}, onnxruntime-node ${machine.onnxruntime}. The load generator runs on the same machine and shares its cores. Each row ran ${result.durationS}s after warm-up; ratios compare rows of this one run.\n\n\`\`\`\n${table}\n\`\`\`\n\nRaw JSON: \`bench/results/${stamp}.json\`. Why targets are missed and what was tried: \`bench/ANALYSIS.md\`.\n`);
   }
   log(`done in ${result.elapsedS.toFixed(0)}s`);
 }
