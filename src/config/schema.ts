@@ -2,29 +2,19 @@
 // the concepts match (applications -> endpoints, deployments, num_replicas, autoscaling_config,
 // ray_actor_options.num_gpus, max_ongoing_requests, health_check_*), checked by a small
 // hand-written schema whose every error names the line and column and what is accepted. PURE.
+import type { DeploymentSettings } from '../daemon/store.js';
 import { resolve } from 'node:path';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, stringify, type Document, type Node, type Pair } from 'yaml';
 import { AUTOSCALING_DEFAULTS, validateAutoscaling, type AutoscalingConfig } from '../daemon/autoscaler.js';
 import { normalizeFraction } from '../daemon/allocator.js';
 import { parseModelSource } from '../mlflow/uri.js';
 
-/** The settings a file gives one deployment, in the control API's (DeployRequest) names. */
-export interface DesiredSettings {
-  /** A fixed replica count (1 when neither num_replicas nor autoscaling_config is set). */
-  replicas?: number;
-  /** Ray Serve's autoscaling_config with Ray's defaults filled in. */
-  autoscaling?: AutoscalingConfig;
-  threads?: number;
-  gpus?: number;
-  maxBatchSize?: number;
-  batchWaitMs?: number;
-  maxConcurrentBatches?: number;
-  maxOngoingRequests?: number;
-  maxQueuedRequests?: number;
-  requestTimeoutMs?: number;
-  healthCheckPeriodS?: number;
-  healthCheckTimeoutS?: number;
-}
+/**
+ * The settings a file gives one deployment, in the control API's (DeployRequest) names; `replicas`
+ * is 1 when neither num_replicas nor autoscaling_config is set, and `autoscaling` has Ray's
+ * defaults filled in.
+ */
+export type DesiredSettings = Partial<DeploymentSettings>;
 
 /** One deployment the file asks for. */
 export interface DesiredDeployment {

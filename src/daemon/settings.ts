@@ -7,21 +7,11 @@ import { isBatchable } from './batcher.js';
 import type { DispatchOptions } from './dispatcher.js';
 import type { DeploymentSettings } from './store.js';
 
-export interface DeployRequest {
+/** What a deploy asks for: a source, names, and any deployment setting (see store.ts). */
+export interface DeployRequest extends Partial<Omit<DeploymentSettings, 'autoscaling'>> {
   source: string;
   endpoint?: string;
   name?: string;
-  replicas?: number;
-  threads?: number;
-  gpus?: number;
-  maxBatchSize?: number;
-  batchWaitMs?: number;
-  maxConcurrentBatches?: number;
-  maxOngoingRequests?: number;
-  maxQueuedRequests?: number;
-  requestTimeoutMs?: number;
-  healthCheckPeriodS?: number;
-  healthCheckTimeoutS?: number;
   /** Ray Serve's autoscaling_config (snake_case fields); replaces a fixed replica count. */
   autoscaling?: Partial<AutoscalingConfig>;
   /** The CLI's MLflow environment (tracking URI, auth, ...) and working directory. */

@@ -11,13 +11,13 @@
 
 import { badRequest } from '../../errors.js';
 import {
-  DTYPES, DTYPE_SIZE, dataBytes, elementCount, formatShape, isDType, viewBytes,
-  type DType, type Signature, type Tensor, type TensorSpec,
+  DTYPE_SIZE, dataBytes, elementCount, formatShape, isDType, viewBytes,
+  type DType, type Signature, type Tensor,
 } from '../../tensor.js';
 import { decodeBytesTensor, encodeBytesTensor } from '../../runtime/frame.js';
 import { flattenJsonData, toJsonData, type JsonScalar } from './json-tensor.js';
-import { decodeInferRequest, type InferRequest } from './oip-json.js';
-import { checkInputs, checkShapeDims, datatypeMismatch, unknownInput } from './signature-check.js';
+import { checkDatatype, decodeInferRequest, type InferRequest } from './oip-json.js';
+import { checkInputs, checkShapeDims, unknownInput } from './signature-check.js';
 
 export interface BinaryInferRequest extends InferRequest {
   /** Outputs to answer as blobs: 'all', these names, or null (answer with plain OIP JSON). */
@@ -50,21 +50,6 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
 const plainBytes = (body: Buffer, start: number, end: number) =>
   new Uint8Array(body.buffer, body.byteOffset + start, end - start);
 
-function checkDatatype(name: string, datatype: unknown, spec: TensorSpec): DType {
-  if (typeof datatype !== 'string') throw badRequest(`input '${name}': 'datatype' must be a string, one of ${DTYPES.join(', ')}`);
-  if (!isDType(datatype)) {
-    const hint = datatype === 'BF16' ? ' (BF16 is not supported)' : '';
-    throw badRequest(`input '${name}': unknown datatype '${datatype}'${hint}; expected one of ${DTYPES.join(', ')}`);
-  }
-  if (datatype !== spec.datatype) {
-    if (datatype === 'BYTES') {
-      throw badRequest(`input '${name}': datatype BYTES (strings), but the model takes ${spec.datatype} tensors, `
-        + `not strings; send the data as ${spec.datatype === 'BOOL' ? 'booleans' : 'numbers'} with datatype ${spec.datatype}`);
-    }
-    throw datatypeMismatch(name, datatype, spec.datatype);
-  }
-  return datatype;
-}
 
 /** Tensor data from a blob: a typed-array view, or BYTES elements (400s name the input). */
 function blobData(name: string, datatype: DType, shape: number[], bytes: Uint8Array) {

@@ -2,7 +2,7 @@
 // PURE: no I/O here.
 
 import { badRequest } from '../../errors.js';
-import { DTYPES, elementCount, isDType, type Signature, type Tensor } from '../../tensor.js';
+import { DTYPES, elementCount, isDType, type DType, type Signature, type Tensor, type TensorSpec } from '../../tensor.js';
 import { flattenJsonData, toJsonData, type JsonScalar } from './json-tensor.js';
 import { checkInputs, checkShapeDims, datatypeMismatch, unknownInput } from './signature-check.js';
 
@@ -49,18 +49,7 @@ function decodeInput(raw: unknown, index: number, sig: Signature): Tensor {
   if (typeof name !== 'string' || name === '') throw badRequest(`inputs[${index}]: 'name' must be a non-empty string`);
   const spec = sig.inputs.find((s) => s.name === name);
   if (!spec) throw unknownInput(name, sig);
-  if (typeof datatype !== 'string') throw badRequest(`input '${name}': 'datatype' must be a string, one of ${DTYPES.join(', ')}`);
-  if (!isDType(datatype)) {
-    const hint = datatype === 'BF16' ? ' (BF16 is not supported)' : '';
-    throw badRequest(`input '${name}': unknown datatype '${datatype}'${hint}; expected one of ${DTYPES.join(', ')}`);
-  }
-  if (datatype !== spec.datatype) {
-    if (datatype === 'BYTES') {
-      throw badRequest(`input '${name}': datatype BYTES (strings), but the model takes ${spec.datatype} tensors, `
-        + `not strings; send the data as ${spec.datatype === 'BOOL' ? 'booleans' : 'numbers'} with datatype ${spec.datatype}`);
-    }
-    throw datatypeMismatch(name, datatype, spec.datatype);
-  }
+  const dtype = checkDatatype(name, datatype, spec);
   checkShapeDims(name, shape);
   if (data === undefined) {
     const params = raw.parameters;
@@ -70,8 +59,8 @@ function decodeInput(raw: unknown, index: number, sig: Signature): Tensor {
     }
     throw badRequest(`input '${name}': 'data' is missing`);
   }
-  const tensorData = flattenJsonData(data, datatype, elementCount(shape), name, shape);
-  return { name, datatype, shape: shape.slice(), data: tensorData };
+  const tensorData = flattenJsonData(data, dtype, elementCount(shape), name, shape);
+  return { name, datatype: dtype, shape: shape.slice(), data: tensorData };
 }
 
 /** Decode and validate an OIP v2 JSON inference request body (already JSON.parsed). */
@@ -127,4 +116,21 @@ export function encodeInferResponse(args: InferResponseArgs): InferResponse {
 /** The response as JSON text (JSON.stringify of packed arrays is the fastest path V8 has). */
 export function encodeInferResponseText(args: InferResponseArgs): string {
   return JSON.stringify(encodeInferResponse(args));
+}
+
+/** An input's declared datatype against the model's: unknown names and mismatches are 400s. */
+export function checkDatatype(name: string, datatype: unknown, spec: TensorSpec): DType {
+  if (typeof datatype !== 'string') throw badRequest(`input '${name}': 'datatype' must be a string, one of ${DTYPES.join(', ')}`);
+  if (!isDType(datatype)) {
+    const hint = datatype === 'BF16' ? ' (BF16 is not supported)' : '';
+    throw badRequest(`input '${name}': unknown datatype '${datatype}'${hint}; expected one of ${DTYPES.join(', ')}`);
+  }
+  if (datatype !== spec.datatype) {
+    if (datatype === 'BYTES') {
+      throw badRequest(`input '${name}': datatype BYTES (strings), but the model takes ${spec.datatype} tensors, `
+        + `not strings; send the data as ${spec.datatype === 'BOOL' ? 'booleans' : 'numbers'} with datatype ${spec.datatype}`);
+    }
+    throw datatypeMismatch(name, datatype, spec.datatype);
+  }
+  return datatype;
 }
