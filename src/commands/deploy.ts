@@ -4,6 +4,7 @@ import type { DaemonInfo } from '../daemon/control-server.js';
 import type { DeploymentRow } from '../daemon/store.js';
 import { MLFLOW_CLIENT_ENV } from '../mlflow/rest-config.js';
 import { ProgressBar } from '../cli/progress.js';
+import { parseWeight } from '../daemon/canary.js';
 
 
 export type DeploymentStatus = DeploymentRow & { replicas: { idx: number; state: string; pid: number | null }[] };
@@ -28,6 +29,8 @@ export default class Deploy extends BaseCommand {
     'max-ongoing-requests': Flags.integer({ description: 'requests one replica holds at once (default max-batch-size x max-concurrent-batches)', min: 1 }),
     'max-queued-requests': Flags.integer({ description: 'queue bound; past it clients get 503 + Retry-After (default 1000)', min: 1 }),
     'request-timeout-ms': Flags.integer({ description: 'deadline per request; past it 504 (default 30000)', min: 1 }),
+    canary: Flags.string({ description: "start beside the endpoint's primary as its canary with this weight (e.g. 10%, or 0 to start dark)" }),
+    replace: Flags.boolean({ description: 'blue-green: start beside the primary, switch all traffic once every replica is ready, then drain the old one', default: false, exclusive: ['canary'] }),
     'min-replicas': Flags.integer({ description: 'autoscaling: fewest replicas (0 = scale to zero; the first request waits for a cold start)', min: 0 }),
     'max-replicas': Flags.integer({ description: 'autoscaling: most replicas', min: 1 }),
     'target-ongoing-requests': Flags.string({ description: 'autoscaling: ongoing + queued requests per replica to aim for (default 2)' }),
@@ -66,6 +69,12 @@ export default class Deploy extends BaseCommand {
       if (!Number.isFinite(gpus) || gpus < 0) this.fail(`--gpus must be a number of GPUs such as 0.33 or 1 (got '${flags.gpus}')`, 2);
     }
     const autoscaling = this.autoscaling(flags);
+    let canary: number | undefined;
+    try {
+      canary = flags.canary === undefined ? undefined : parseWeight(flags.canary);
+    } catch (err) {
+      return this.fail((err as Error).message, 2);
+    }
     const env: Record<string, string> = {};
     for (const k of MLFLOW_CLIENT_ENV) if (process.env[k]) env[k] = process.env[k]!;
     this.progress(`resolving ${args.source}...`);
@@ -75,7 +84,7 @@ export default class Deploy extends BaseCommand {
         source: args.source, endpoint: flags.endpoint, name: flags.name, replicas: flags.replicas, threads: flags.threads, gpus, env, cwd: process.cwd(),
         maxBatchSize: flags['max-batch-size'], batchWaitMs: flags['batch-wait-ms'], maxConcurrentBatches: flags['max-concurrent-batches'],
         maxOngoingRequests: flags['max-ongoing-requests'], maxQueuedRequests: flags['max-queued-requests'], requestTimeoutMs: flags['request-timeout-ms'],
-        healthCheckPeriodS: flags['health-check-period-s'], healthCheckTimeoutS: flags['health-check-timeout-s'], autoscaling,
+        healthCheckPeriodS: flags['health-check-period-s'], healthCheckTimeoutS: flags['health-check-timeout-s'], autoscaling, canary, replace: flags.replace || undefined,
       }, (line) => {
         if (line.progress) bar.update(line.progress as Parameters<ProgressBar['update']>[0]);
       })

@@ -64,6 +64,13 @@ export function createControlServer(deps: ControlDeps): http.Server {
       }
       return undefined;
     }],
+    ['GET', /^\/v1\/canary$/, async () => deps.controller.canaryStatus()],
+    ['POST', /^\/v1\/canary\/weight$/, async (req) => {
+      const b = await jsonBody(req);
+      return deps.controller.setCanaryWeight(Number(b.weight), b.endpoint as string | undefined);
+    }],
+    ['POST', /^\/v1\/canary\/promote$/, async (req) => deps.controller.promote((await jsonBody(req)).endpoint as string | undefined)],
+    ['POST', /^\/v1\/canary\/rollback$/, async (req) => deps.controller.rollback((await jsonBody(req)).endpoint as string | undefined)],
     ['GET', /^\/v1\/gpus$/, async () => deps.controller.gpuReport()],
     ['GET', /^\/v1\/snapshot$/, async () => snapshot()],
     ['GET', /^\/v1\/stream$/, async (req, res, _p, q) => {

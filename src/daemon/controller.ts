@@ -10,8 +10,9 @@ import type { Replica } from './replica-set.js';
 import type { ModelSourceResolver } from './model-source.js';
 import type { GpuBook } from './placement.js';
 import { Runtime } from './runtime.js';
+import { toCanary } from './canary.js';
 import { deploySettings, dispatchOptions, type DeployRequest } from './settings.js';
-import type { DeploymentRow, Store } from './store.js';
+import type { DeploymentRow, EndpointRow, Store } from './store.js';
 import type { Metrics } from './metrics.js';
 
 export type { DeployRequest } from './settings.js';
@@ -33,8 +34,21 @@ export class Controller {
     readonly gpus: GpuBook,
   ) {}
 
+  /** The data plane's copy of endpoint routing (primary, canary, weight): it never reads SQLite. */
+  private routes = new Map<string, EndpointRow>();
+
+  private refreshRoutes(): void {
+    this.routes = new Map(this.store.listEndpoints().map((e) => [e.name, e]));
+  }
+
+  private route(endpoint: string, primary: string, canary: string | null, weight: number): void {
+    this.store.setRouting(endpoint, primary, canary, weight);
+    this.refreshRoutes();
+  }
+
   /** Start every deployment in the store (daemon start), then keep placing pending replicas. */
   reconcile(): void {
+    this.refreshRoutes();
     for (const row of this.store.listDeployments()) {
       if (!this.runtimes.has(row.name)) this.startRuntime(row, 'daemon start');
     }
@@ -99,10 +113,17 @@ export class Controller {
     if (this.store.getDeployment(name)) {
       throw new MlserveError('CONFLICT', `deployment ${name} already exists; undeploy it first (mlserve undeploy ${name}) or pass --name`);
     }
-    const current = this.store.listEndpoints().find((e) => e.name === endpoint);
-    if (current) {
-      throw new MlserveError('CONFLICT', `endpoint ${endpoint} already serves deployment ${current.primary}; undeploy it first (mlserve undeploy ${endpoint}) or choose another --endpoint`);
+    const current = this.store.getEndpoint(endpoint);
+    if (current && req.canary === undefined && !req.replace) {
+      throw new MlserveError('CONFLICT', `endpoint ${endpoint} already serves deployment ${current.primary}; deploy with --canary <weight> or --replace, undeploy it first (mlserve undeploy ${endpoint}), or choose another --endpoint`);
     }
+    if (current && req.canary !== undefined && current.canary) {
+      throw new MlserveError('CONFLICT', `endpoint ${endpoint} already has canary ${current.canary}; promote or roll it back first (mlserve canary promote|rollback --endpoint ${endpoint})`);
+    }
+    if (!current && (req.canary !== undefined || req.replace)) {
+      throw new MlserveError('NOT_FOUND', `endpoint ${endpoint} does not exist yet, so there is nothing to ${req.replace ? 'replace' : 'run a canary beside'}; deploy without --canary/--replace first`);
+    }
+    if (req.canary !== undefined && (!(req.canary >= 0) || req.canary > 100)) throw new MlserveError('BAD_REQUEST', `--canary weight must be 0..100% (got ${req.canary})`);
     this.store.createDeployment({
       name, endpoint, modelUri: req.source, resolved: model.resolved, modelDir: model.modelDir, modelFile: model.modelFile,
       signature: model.signature, settings, state: 'loading', message: null,
@@ -110,8 +131,95 @@ export class Controller {
     this.store.addEvent('deployed', name, `deployed ${req.source} -> version ${model.resolved.version} on endpoint ${endpoint} (${model.cacheHit ? 'from the cache' : 'fetched'})`, {
       source: req.source, resolved: model.resolved, settings, cacheHit: model.cacheHit,
     });
-    this.startRuntime(this.store.getDeployment(name)!, 'deploy');
+    this.refreshRoutes();
+    this.startRuntime(this.store.getDeployment(name)!, req.canary !== undefined ? 'canary' : req.replace ? 'blue-green' : 'deploy');
+    if (current && req.canary !== undefined) {
+      this.route(endpoint, current.primary, name, req.canary);
+      this.store.addEvent('canary-started', endpoint, `canary ${name} beside ${current.primary} at ${req.canary}% (it takes traffic once ready)`, { canary: name, weight: req.canary });
+    }
+    if (current && req.replace) void this.blueGreen(endpoint, current.primary, name);
     return this.store.getDeployment(name)!;
+  }
+
+  /** Switch an endpoint to `next` once all its replicas are ready, then drain and stop `prev`. */
+  private async blueGreen(endpoint: string, prev: string, next: string): Promise<void> {
+    const deadline = Date.now() + 600_000;
+    for (;;) {
+      const d = this.store.getDeployment(next);
+      if (!d || d.state === 'failed' || Date.now() > deadline) {
+        this.store.addEvent('replace-failed', endpoint, `${next} did not become ready (${d?.message ?? d?.state ?? 'removed'}); ${prev} keeps serving`);
+        if (d) await this.undeployOne(d.name, d.endpoint);
+        return;
+      }
+      if (d.state === 'ready') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const ep = this.store.getEndpoint(endpoint);
+    this.route(endpoint, next, ep?.canary && ep.canary !== next ? ep.canary : null, ep?.canaryWeight ?? 0);
+    this.store.addEvent('switched', endpoint, `all traffic to ${next} (blue-green); draining ${prev}`, { from: prev, to: next });
+    await this.undeployOne(prev, endpoint);
+  }
+
+  /** The endpoint with a canary: the one named, or the only one that has one. */
+  private canaryEndpoint(endpoint?: string) {
+    const withCanary = this.store.listEndpoints().filter((e) => e.canary);
+    if (endpoint) {
+      const e = this.store.getEndpoint(endpoint);
+      if (!e) throw notFound(`no endpoint named '${endpoint}'`);
+      if (!e.canary) throw new MlserveError('NOT_FOUND', `endpoint ${endpoint} has no canary; start one with mlserve deploy <model> --endpoint ${endpoint} --canary 10%`);
+      return e;
+    }
+    if (withCanary.length === 1) return withCanary[0];
+    if (withCanary.length === 0) throw new MlserveError('NOT_FOUND', 'no endpoint has a canary; start one with mlserve deploy <model> --endpoint <name> --canary 10%');
+    throw new MlserveError('BAD_REQUEST', `several endpoints have canaries (${withCanary.map((e) => e.name).join(', ')}); pass --endpoint`);
+  }
+
+  setCanaryWeight(weight: number, endpoint?: string) {
+    const e = this.canaryEndpoint(endpoint);
+    if (!(weight >= 0 && weight <= 100)) throw new MlserveError('BAD_REQUEST', `weight must be 0..100% (got ${weight})`);
+    this.route(e.name, e.primary, e.canary, weight);
+    this.store.addEvent('canary-weight', e.name, `canary ${e.canary} weight ${e.canaryWeight}% -> ${weight}%`, { from: e.canaryWeight, to: weight });
+    return this.store.getEndpoint(e.name)!;
+  }
+
+  async promote(endpoint?: string) {
+    const e = this.canaryEndpoint(endpoint);
+    this.route(e.name, e.canary!, null, 0);
+    this.store.addEvent('canary-promoted', e.name, `${e.canary} is now primary; draining ${e.primary}`, { from: e.primary, to: e.canary });
+    await this.undeployOne(e.primary, e.name);
+    return this.store.getEndpoint(e.name)!;
+  }
+
+  async rollback(endpoint?: string, why = 'mlserve canary rollback') {
+    const e = this.canaryEndpoint(endpoint);
+    this.route(e.name, e.primary, null, 0);
+    this.store.addEvent('canary-rolled-back', e.name, `canary ${e.canary} rolled back (${why}); draining it`, { canary: e.canary });
+    await this.undeployOne(e.canary!, e.name);
+    return this.store.getEndpoint(e.name)!;
+  }
+
+  canaryStatus() {
+    return this.store.listEndpoints().filter((e) => e.canary).map((e) => ({
+      endpoint: e.name,
+      weight: e.canaryWeight,
+      startedAt: e.canaryStartedAt,
+      versions: [e.primary, e.canary!].map((name) => {
+        const rt = this.runtimes.get(name);
+        const st = rt?.dispatcher.snapshot();
+        return { deployment: name, role: name === e.primary ? 'primary' : 'canary', version: rt?.row.resolved.version ?? '?', ready: rt?.set.ready().length ?? 0, requests: st?.requests ?? 0, errors: st?.errors ?? 0 };
+      }),
+    }));
+  }
+
+  /** Drain and remove one deployment (its endpoint stays when another deployment serves it). */
+  private async undeployOne(name: string, endpoint: string): Promise<void> {
+    const rt = this.runtimes.get(name);
+    this.runtimes.delete(name);
+    this.store.deleteDeployment(name);
+    this.refreshRoutes();
+    if (rt) await rt.stop(`deployment ${name} was replaced`);
+    this.store.addEvent('undeployed', name, `undeployed ${name} (endpoint ${endpoint})`);
+    this.placePending();
   }
 
   private startRuntime(row: DeploymentRow, why: string): void {
@@ -169,6 +277,7 @@ export class Controller {
       const rt = this.runtimes.get(d.name);
       this.runtimes.delete(d.name);
       this.store.deleteDeployment(d.name);
+      this.refreshRoutes();
       if (rt) await rt.stop(`deployment ${d.name} was undeployed`);
       this.store.addEvent('undeployed', d.name, `undeployed ${d.name} (endpoint ${d.endpoint})`);
     }
@@ -176,8 +285,18 @@ export class Controller {
     return victims.map((d) => d.name);
   }
 
-  /** The runtime serving an endpoint, or a 404 that lists what exists. */
-  target(endpoint: string): Runtime {
+  /**
+   * The runtime that serves this request: the endpoint's canary for its share of traffic (by
+   * sticky key when given) once the canary has a ready replica, else the primary.
+   */
+  target(endpoint: string, routeKey?: string): Runtime {
+    const ep = this.routes.get(endpoint);
+    if (ep) {
+      const primary = this.runtimes.get(ep.primary);
+      const canary = ep.canary ? this.runtimes.get(ep.canary) : undefined;
+      if (canary && canary.set.ready().length > 0 && toCanary(ep.canaryWeight, routeKey, Math.random)) return canary;
+      if (primary) return primary;
+    }
     for (const rt of this.runtimes.values()) if (rt.row.endpoint === endpoint) return rt;
     const known = [...new Set([...this.runtimes.values()].map((r) => r.row.endpoint))];
     throw notFound(`unknown endpoint '${endpoint}'${known.length ? `; endpoints: ${known.join(', ')}` : '; nothing is deployed (mlserve deploy <model>)'}`);

@@ -174,7 +174,7 @@ async function handle(controller: Controller, opts: IngressOptions, req: http.In
       }
     }
     if (parts[1] === 'models' && parts.length >= 3) {
-      const rt = controller.target(parts[2]);
+      const rt = controller.target(parts[2], routeKey(req));
       ctx.rt = rt;
       let rest = parts.slice(3);
       let version: string | undefined;
@@ -204,7 +204,7 @@ async function handle(controller: Controller, opts: IngressOptions, req: http.In
   }
   if (parts.length === 1 && parts[0] === 'version') return only(method, 'GET', () => json(200, VERSION));
   if (parts.length === 2 && parts[1] === 'invocations') {
-    const rt = controller.target(parts[0]);
+    const rt = controller.target(parts[0], routeKey(req));
     if (method !== 'POST') throw new MlserveError('METHOD_NOT_ALLOWED', `use POST for ${path}`);
     Object.assign(ctx, { rt, infer: true });
     return invocations(rt, opts, req, res);
@@ -216,6 +216,15 @@ function only(method: string, allowed: string, fn: () => Reply): Reply {
   if (method !== allowed) throw new MlserveError('METHOD_NOT_ALLOWED', `use ${allowed} for this route`);
   return fn();
 }
+
+/** The sticky-routing key: the same key reaches the same version at a given canary weight. */
+function routeKey(req: http.IncomingMessage): string | undefined {
+  const k = req.headers['x-mlserve-route-key'];
+  return Array.isArray(k) ? k[0] : k;
+}
+
+/** Which deployment and version answered (also in OIP's model_version). */
+const servedBy = (rt: Runtime) => ({ 'x-mlserve-deployment': rt.row.name, 'x-mlserve-model-version': rt.row.resolved.version });
 
 function headerLength(req: http.IncomingMessage): number | undefined {
   const raw = req.headers['inference-header-content-length'];
@@ -237,7 +246,7 @@ async function inferOip(rt: Runtime, opts: IngressOptions, req: http.IncomingMes
     const out = encodeBinaryResponse({
       modelName: rt.row.endpoint, modelVersion: rt.row.resolved.version, id: request.id, outputs: result.outputs, requested: request.outputs, binary: request.binaryOutputs,
     });
-    return { status: 200, body: null, headers: { 'inference-header-content-length': String(out.headerLength) }, chunks: [out.header, ...out.blobs] };
+    return { status: 200, body: null, headers: { 'inference-header-content-length': String(out.headerLength), ...servedBy(rt) }, chunks: [out.header, ...out.blobs] };
   }
   return json(
     200,
@@ -248,6 +257,7 @@ async function inferOip(rt: Runtime, opts: IngressOptions, req: http.IncomingMes
       outputs: result.outputs,
       requested: request.outputs,
     }),
+    servedBy(rt),
   );
 }
 
@@ -257,5 +267,5 @@ async function invocations(rt: Runtime, opts: IngressOptions, req: http.Incoming
   const spec = requireSpec(rt);
   const inputs = checkInputs(decodeInvocations(parseJson(body), spec), spec);
   const result = await rt.dispatcher.submit(inputs, undefined, clientGone(req, res));
-  return json(200, encodePredictions(result.outputs));
+  return json(200, encodePredictions(result.outputs), servedBy(rt));
 }

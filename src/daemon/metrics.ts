@@ -75,7 +75,7 @@ export class Metrics {
       name: 'mlserve_canary_weight', help: 'Share of an endpoint\'s traffic (percent) sent to its canary', labelNames: ['endpoint'], registers,
       collect() {
         this.reset();
-        for (const e of store.listEndpoints()) this.set({ endpoint: e.name }, 0);
+        for (const e of store.listEndpoints()) this.set({ endpoint: e.name }, e.canary ? e.canaryWeight : 0);
       },
     });
     const gpuGauge = (name: string, help: string, value: (g: { memoryUsedMiB: number; memoryTotalMiB: number; utilizationPct: number; allocated: number }) => number) =>

@@ -14,6 +14,10 @@ export interface DeployRequest extends Partial<Omit<DeploymentSettings, 'autosca
   name?: string;
   /** Ray Serve's autoscaling_config (snake_case fields); replaces a fixed replica count. */
   autoscaling?: Partial<AutoscalingConfig>;
+  /** Start beside the endpoint's primary as its canary with this weight (percent). */
+  canary?: number;
+  /** Blue-green: start beside the primary, switch all traffic when every replica is ready, drain the old one. */
+  replace?: boolean;
   /** The CLI's MLflow environment (tracking URI, auth, ...) and working directory. */
   env?: Record<string, string>;
   cwd?: string;

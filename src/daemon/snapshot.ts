@@ -48,6 +48,7 @@ async function latencyByDeployment(metrics: Metrics | undefined): Promise<Map<st
 
 export async function takeSnapshot(controller: Controller, store: Store, daemon: Snapshot['daemon']): Promise<Snapshot> {
   const lat = await latencyByDeployment(controller.metrics);
+  const endpoints = store.listEndpoints();
   const deployments = store.listDeployments().map((d): DeploymentSnapshot => {
     const rt = controller.runtimes.get(d.name);
     const stats = rt?.dispatcher.snapshot();
@@ -58,7 +59,7 @@ export async function takeSnapshot(controller: Controller, store: Store, daemon:
       version: d.resolved.version,
       state: d.state,
       message: d.message,
-      canaryWeight: 0,
+      canaryWeight: endpoints.find((e) => e.canary === d.name)?.canaryWeight ?? 0,
       replicas: (rt?.set.members ?? []).map((r) => ({
         idx: r.idx, pid: r.pid, state: r.state, restarts: r.restarts, inflight: rt!.dispatcher.inflightOf(r.idx),
         gpu: (r.gpu as { gpus?: { index: number; fraction: number }[] } | undefined)?.gpus?.map((g) => `${g.index}:${g.fraction}`).join(',') ?? '-',

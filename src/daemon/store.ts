@@ -55,6 +55,10 @@ export interface EndpointRow {
   name: string;
   primary: string;
   createdAt: number;
+  /** The canary deployment beside the primary, its traffic share (percent) and when it started. */
+  canary: string | null;
+  canaryWeight: number;
+  canaryStartedAt: number | null;
 }
 
 export interface ReplicaRow {
@@ -115,6 +119,9 @@ const MIGRATIONS: string[] = [
    CREATE INDEX events_subject ON events(subject, id);`,
   `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
   `ALTER TABLE replicas ADD COLUMN gpu TEXT;`,
+  `ALTER TABLE endpoints ADD COLUMN canary_deployment TEXT;
+   ALTER TABLE endpoints ADD COLUMN canary_weight REAL NOT NULL DEFAULT 0;
+   ALTER TABLE endpoints ADD COLUMN canary_started_at INTEGER;`,
 ];
 
 interface DeploymentRecord {
@@ -255,7 +262,10 @@ export class Store {
           | { name: string }
           | undefined;
         if (!left) this.db.prepare('DELETE FROM endpoints WHERE name = ?').run(d.endpoint);
-        else this.db.prepare('UPDATE endpoints SET primary_deployment = ? WHERE name = ? AND primary_deployment = ?').run(left.name, d.endpoint, name);
+        else {
+          this.db.prepare('UPDATE endpoints SET primary_deployment = ? WHERE name = ? AND primary_deployment = ?').run(left.name, d.endpoint, name);
+          this.db.prepare('UPDATE endpoints SET canary_deployment = NULL, canary_weight = 0, canary_started_at = NULL WHERE name = ? AND (canary_deployment = ? OR canary_deployment = primary_deployment)').run(d.endpoint, name);
+        }
       }
     })();
   }
@@ -265,8 +275,27 @@ export class Store {
       name: string;
       primary_deployment: string;
       created_at: number;
+      canary_deployment: string | null;
+      canary_weight: number;
+      canary_started_at: number | null;
     }[];
-    return rows.map((r) => ({ name: r.name, primary: r.primary_deployment, createdAt: r.created_at }));
+    return rows.map((r) => ({
+      name: r.name, primary: r.primary_deployment, createdAt: r.created_at,
+      canary: r.canary_deployment, canaryWeight: r.canary_weight, canaryStartedAt: r.canary_started_at,
+    }));
+  }
+
+  getEndpoint(name: string): EndpointRow | undefined {
+    return this.listEndpoints().find((e) => e.name === name);
+  }
+
+  /** Point an endpoint at a primary and (optionally) a canary with its weight. */
+  setRouting(endpoint: string, primary: string, canary: string | null, weight: number): void {
+    const cur = this.getEndpoint(endpoint);
+    const started = canary ? (cur?.canary === canary ? cur.canaryStartedAt : this.now()) : null;
+    this.db
+      .prepare('UPDATE endpoints SET primary_deployment = ?, canary_deployment = ?, canary_weight = ?, canary_started_at = ? WHERE name = ?')
+      .run(primary, canary, canary ? weight : 0, started, endpoint);
   }
 
   // --- replicas (observed) -------------------------------------------------------------------

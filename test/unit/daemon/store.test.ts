@@ -21,12 +21,12 @@ describe('Store', () => {
   it('migrates a new file to the latest schema in WAL mode, and reopens without migrating again', () => {
     const f = dbFile();
     const s = new Store(f);
-    expect(s.schemaVersion()).toBe(3);
+    expect(s.schemaVersion()).toBe(4);
     expect(s.db.pragma('journal_mode', { simple: true })).toBe('wal');
     s.createDeployment(dep('a-v1', 'a'));
     s.close();
     const again = new Store(f);
-    expect(again.schemaVersion()).toBe(3);
+    expect(again.schemaVersion()).toBe(4);
     expect(again.getDeployment('a-v1')?.settings).toEqual({ replicas: 2 });
     again.close();
   });
@@ -42,7 +42,7 @@ describe('Store', () => {
   it('keeps endpoints in step with their deployments', () => {
     const s = new Store(dbFile());
     s.createDeployment(dep('a-v1', 'a'));
-    expect(s.listEndpoints()).toMatchObject([{ name: 'a', primary: 'a-v1' }]);
+    expect(s.listEndpoints()).toMatchObject([{ name: 'a', primary: 'a-v1', canary: null, canaryWeight: 0 }]);
     s.upsertReplica({ deployment: 'a-v1', idx: 0, pid: 5, state: 'ready', restarts: 0, startedAt: 1, lastError: null });
     s.upsertReplica({ deployment: 'a-v1', idx: 0, pid: 6, state: 'ready', restarts: 1, startedAt: 2, lastError: 'x' });
     expect(s.listReplicas('a-v1')).toEqual([{ deployment: 'a-v1', idx: 0, pid: 6, state: 'ready', restarts: 1, startedAt: 2, lastError: 'x', gpu: null }]);

@@ -1,0 +1,104 @@
+// Traffic between versions with real daemons, while mlserve bench drives load: canary set,
+// promote, rollback and blue-green --replace each complete with zero failed requests; sticky keys
+// keep their version; responses say which version served them.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mlp } from '../../src/models/zoo.js';
+import { TestDaemon } from '../helpers/daemon.js';
+import { writeOnnx } from '../helpers/models.js';
+
+let d: TestDaemon;
+const models = [1, 2, 3, 4].map((seed) => writeOnnx(mlp({ seed, sizes: [8, 16, 2] }), `m${seed}`));
+const body = { inputs: [{ name: 'x', shape: [1, 8], datatype: 'FP32', data: [1, 2, 3, 4, 5, 6, 7, 8] }] };
+const load = (seconds = 5) => d.cli(['bench', 'ep', '-c', '4', '-d', `${seconds}s`, '--warmup', '0s', '--json']);
+const endpoint = async () => (await d.cli(['status', '--json'])).json.endpoints.find((e: any) => e.name === 'ep');
+async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms;
+  let v = await fn();
+  while (!ok(v) && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 150));
+    v = await fn();
+  }
+  return v;
+}
+const noErrors = (r: { exitCode: number; json: any; stderr: string }) => {
+  expect(r.exitCode, r.stderr).toBe(0);
+  expect(r.json.requests).toBeGreaterThan(50);
+  expect(r.json.errors, JSON.stringify(r.json.errors)).toMatchObject({ total: 0 });
+};
+
+beforeAll(async () => {
+  d = new TestDaemon();
+  await d.start();
+  expect((await d.deploy(models[0], ['--endpoint', 'ep', '--name', 'ep-a'])).exitCode).toBe(0);
+});
+afterAll(async () => {
+  await d.cleanup();
+});
+
+describe('canary', () => {
+  it('starts dark, takes its weight, promotes with zero failed requests', async () => {
+    const c = await d.deploy(models[1], ['--endpoint', 'ep', '--name', 'ep-b', '--canary', '0']);
+    expect(c.exitCode, c.stderr).toBe(0);
+    expect(await endpoint()).toMatchObject({ primary: 'ep-a', canary: 'ep-b', canaryWeight: 0 });
+    const bench = load(5);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await d.cli(['canary', 'set', '50%'])).exitCode).toBe(0);
+    await new Promise((r) => setTimeout(r, 1500));
+    const st = await d.cli(['canary', 'status', '--json']);
+    const byRole = Object.fromEntries(st.json[0].versions.map((v: any) => [v.role, v]));
+    expect(byRole.canary.requests).toBeGreaterThan(0);
+    expect(byRole.primary.requests).toBeGreaterThan(0);
+    const p = await d.cli(['canary', 'promote']);
+    expect(p.exitCode, p.stderr).toBe(0);
+    noErrors(await bench);
+    expect(await endpoint()).toMatchObject({ primary: 'ep-b', canary: null });
+    const res = await d.http('POST', '/v2/models/ep/infer', body);
+    expect(res.headers['x-mlserve-deployment']).toBe('ep-b');
+    const ev = await d.cli(['events', 'ep', '--json']);
+    expect(ev.json.map((e: any) => e.kind)).toEqual(expect.arrayContaining(['canary-started', 'canary-weight', 'canary-promoted']));
+  });
+
+  it('keeps sticky keys on one version, and rolls back with zero failed requests', async () => {
+    expect((await d.deploy(models[2], ['--endpoint', 'ep', '--name', 'ep-c', '--canary', '30%'])).exitCode).toBe(0);
+    await until(() => d.http('POST', '/v2/models/ep/infer', body, { 'x-mlserve-route-key': 'probe' }), () => true);
+    const seen = new Map<string, Set<string>>();
+    for (let i = 0; i < 40; i++) {
+      for (const key of ['alice', 'bob', 'carol', 'dave', 'erin']) {
+        const r = await d.http('POST', '/v2/models/ep/infer', body, { 'x-mlserve-route-key': key });
+        expect(r.status).toBe(200);
+        const s = seen.get(key) ?? new Set<string>();
+        s.add(String(r.headers['x-mlserve-deployment']));
+        seen.set(key, s);
+      }
+    }
+    for (const [, s] of seen) expect(s.size).toBe(1);
+    const bench = load(4);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await d.cli(['canary', 'rollback'])).exitCode).toBe(0);
+    noErrors(await bench);
+    expect(await endpoint()).toMatchObject({ primary: 'ep-b', canary: null });
+  });
+
+  it('blue-green --replace switches all traffic once ready, with zero failed requests', async () => {
+    const bench = load(5);
+    await new Promise((r) => setTimeout(r, 1000));
+    const r = await d.deploy(models[3], ['--endpoint', 'ep', '--name', 'ep-d', '--replace']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const ep = await until(endpoint, (e) => e.primary === 'ep-d');
+    expect(ep.primary).toBe('ep-d');
+    noErrors(await bench);
+    const st = await d.cli(['status', '--json']);
+    expect(st.json.deployments.map((x: any) => x.name)).toEqual(['ep-d']);
+    const res = await d.http('POST', '/v2/models/ep/infer', body);
+    expect(res.json.model_version).toBe('1');
+    expect(res.headers['x-mlserve-deployment']).toBe('ep-d');
+  });
+
+  it('says what to do when the endpoint is taken or has no canary', async () => {
+    const taken = await d.cli(['deploy', models[0], '--endpoint', 'ep']);
+    expect(taken.stderr).toMatch(/--canary .*--replace/);
+    const none = await d.cli(['canary', 'promote']);
+    expect(none.exitCode).toBe(1);
+    expect(none.stderr).toMatch(/no endpoint has a canary/);
+  });
+});
