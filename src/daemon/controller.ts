@@ -11,6 +11,8 @@ import type { ModelSourceResolver } from './model-source.js';
 import type { GpuBook } from './placement.js';
 import { Runtime } from './runtime.js';
 import { toCanary } from './canary.js';
+import { emptyShadowStats, recordShadow, type ShadowStats } from './shadow.js';
+import type { Tensor } from '../tensor.js';
 import { deploySettings, dispatchOptions, type DeployRequest } from './settings.js';
 import type { DeploymentRow, EndpointRow, Store } from './store.js';
 import type { Metrics } from './metrics.js';
@@ -198,11 +200,39 @@ export class Controller {
     return this.store.getEndpoint(e.name)!;
   }
 
+  /** Mirror `weight` percent of an endpoint's requests to its canary (answers discarded, compared). */
+  setShadow(weight: number, endpoint?: string) {
+    const e = this.canaryEndpoint(endpoint);
+    if (!(weight >= 0 && weight <= 100)) throw new MlserveError('BAD_REQUEST', `shadow share must be 0..100% (got ${weight})`);
+    this.store.setShadow(e.name, weight);
+    this.refreshRoutes();
+    this.shadowStats.set(e.name, emptyShadowStats());
+    this.store.addEvent('canary-shadow', e.name, `mirroring ${weight}% of requests to canary ${e.canary}`, { weight });
+    return this.store.getEndpoint(e.name)!;
+  }
+
+  /** After the primary answered: maybe send the same inputs to the canary and compare. */
+  shadow(endpoint: string, served: Runtime, inputs: Tensor[], outputs: string[] | undefined, answer: Tensor[]): void {
+    const ep = this.routes.get(endpoint);
+    if (!ep?.canary || !(ep.shadowWeight > 0) || served.row.name !== ep.primary) return;
+    if (Math.random() * 100 >= ep.shadowWeight) return;
+    const canary = this.runtimes.get(ep.canary);
+    if (!canary || canary.set.ready().length === 0) return;
+    canary.dispatcher.submit(inputs, outputs).then(
+      (r) => this.shadowStats.set(endpoint, recordShadow(this.shadowStats.get(endpoint) ?? emptyShadowStats(), answer, r.outputs)),
+      () => this.shadowStats.set(endpoint, recordShadow(this.shadowStats.get(endpoint) ?? emptyShadowStats(), answer, null)),
+    );
+  }
+
+  private readonly shadowStats = new Map<string, ShadowStats>();
+
   canaryStatus() {
     return this.store.listEndpoints().filter((e) => e.canary).map((e) => ({
       endpoint: e.name,
       weight: e.canaryWeight,
       startedAt: e.canaryStartedAt,
+      shadow: { weight: e.shadowWeight, ...(this.shadowStats.get(e.name) ?? emptyShadowStats()) },
+      rollout: e.rollout,
       versions: [e.primary, e.canary!].map((name) => {
         const rt = this.runtimes.get(name);
         const st = rt?.dispatcher.snapshot();

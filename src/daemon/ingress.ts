@@ -193,7 +193,7 @@ async function handle(controller: Controller, opts: IngressOptions, req: http.In
       if (rest.length === 1 && rest[0] === 'infer') {
         if (method !== 'POST') throw new MlserveError('METHOD_NOT_ALLOWED', `use POST for ${path}`);
         ctx.infer = true;
-        return inferOip(rt, opts, req, res);
+        return inferOip(controller, rt, opts, req, res);
       }
     }
     throw notFound(`no route ${method} ${path}; see the Open Inference Protocol v2 paths under /v2`);
@@ -207,7 +207,7 @@ async function handle(controller: Controller, opts: IngressOptions, req: http.In
     const rt = controller.target(parts[0], routeKey(req));
     if (method !== 'POST') throw new MlserveError('METHOD_NOT_ALLOWED', `use POST for ${path}`);
     Object.assign(ctx, { rt, infer: true });
-    return invocations(rt, opts, req, res);
+    return invocations(controller, rt, opts, req, res);
   }
   throw notFound(`no route ${method} ${path}; try POST /v2/models/<endpoint>/infer or POST /<endpoint>/invocations`);
 }
@@ -234,7 +234,7 @@ function headerLength(req: http.IncomingMessage): number | undefined {
   return n;
 }
 
-async function inferOip(rt: Runtime, opts: IngressOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<Reply> {
+async function inferOip(controller: Controller, rt: Runtime, opts: IngressOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<Reply> {
   const body = await readBody(req, opts.maxBodyBytes);
   const spec = requireSpec(rt);
   const binaryHeader = headerLength(req);
@@ -242,6 +242,7 @@ async function inferOip(rt: Runtime, opts: IngressOptions, req: http.IncomingMes
   const request = binaryHeader === undefined ? { ...decodeInferRequest(parseJson(body), spec), binaryOutputs: null } : decodeBinaryRequest(body, binaryHeader, spec);
   const inputs = checkInputs(request.inputs, spec);
   const result = await rt.dispatcher.submit(inputs, request.outputs, clientGone(req, res));
+  controller.shadow(rt.row.endpoint, rt, inputs, request.outputs, result.outputs);
   if (request.binaryOutputs) {
     const out = encodeBinaryResponse({
       modelName: rt.row.endpoint, modelVersion: rt.row.resolved.version, id: request.id, outputs: result.outputs, requested: request.outputs, binary: request.binaryOutputs,
@@ -261,11 +262,12 @@ async function inferOip(rt: Runtime, opts: IngressOptions, req: http.IncomingMes
   );
 }
 
-async function invocations(rt: Runtime, opts: IngressOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<Reply> {
+async function invocations(controller: Controller, rt: Runtime, opts: IngressOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<Reply> {
   checkContentType(req.headers['content-type']);
   const body = await readBody(req, opts.maxBodyBytes);
   const spec = requireSpec(rt);
   const inputs = checkInputs(decodeInvocations(parseJson(body), spec), spec);
   const result = await rt.dispatcher.submit(inputs, undefined, clientGone(req, res));
+  controller.shadow(rt.row.endpoint, rt, inputs, undefined, result.outputs);
   return json(200, encodePredictions(result.outputs), servedBy(rt));
 }

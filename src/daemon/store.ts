@@ -59,6 +59,10 @@ export interface EndpointRow {
   canary: string | null;
   canaryWeight: number;
   canaryStartedAt: number | null;
+  /** Share of requests (percent) mirrored to the canary, answers discarded. */
+  shadowWeight: number;
+  /** Automated canary analysis: its policy and state (JSON), so a restart resumes it. */
+  rollout: unknown;
 }
 
 export interface ReplicaRow {
@@ -122,6 +126,8 @@ const MIGRATIONS: string[] = [
   `ALTER TABLE endpoints ADD COLUMN canary_deployment TEXT;
    ALTER TABLE endpoints ADD COLUMN canary_weight REAL NOT NULL DEFAULT 0;
    ALTER TABLE endpoints ADD COLUMN canary_started_at INTEGER;`,
+  `ALTER TABLE endpoints ADD COLUMN shadow_weight REAL NOT NULL DEFAULT 0;
+   ALTER TABLE endpoints ADD COLUMN rollout TEXT;`,
 ];
 
 interface DeploymentRecord {
@@ -278,10 +284,13 @@ export class Store {
       canary_deployment: string | null;
       canary_weight: number;
       canary_started_at: number | null;
+      shadow_weight: number;
+      rollout: string | null;
     }[];
     return rows.map((r) => ({
       name: r.name, primary: r.primary_deployment, createdAt: r.created_at,
       canary: r.canary_deployment, canaryWeight: r.canary_weight, canaryStartedAt: r.canary_started_at,
+      shadowWeight: r.shadow_weight, rollout: r.rollout ? JSON.parse(r.rollout) : null,
     }));
   }
 
@@ -294,8 +303,17 @@ export class Store {
     const cur = this.getEndpoint(endpoint);
     const started = canary ? (cur?.canary === canary ? cur.canaryStartedAt : this.now()) : null;
     this.db
-      .prepare('UPDATE endpoints SET primary_deployment = ?, canary_deployment = ?, canary_weight = ?, canary_started_at = ? WHERE name = ?')
-      .run(primary, canary, canary ? weight : 0, started, endpoint);
+      .prepare(`UPDATE endpoints SET primary_deployment = ?, canary_deployment = ?, canary_weight = ?, canary_started_at = ?,
+                  shadow_weight = CASE WHEN ? IS NULL THEN 0 ELSE shadow_weight END, rollout = CASE WHEN ? IS NULL THEN NULL ELSE rollout END WHERE name = ?`)
+      .run(primary, canary, canary ? weight : 0, started, canary, canary, endpoint);
+  }
+
+  setShadow(endpoint: string, weight: number): void {
+    this.db.prepare('UPDATE endpoints SET shadow_weight = ? WHERE name = ?').run(weight, endpoint);
+  }
+
+  setRollout(endpoint: string, rollout: unknown): void {
+    this.db.prepare('UPDATE endpoints SET rollout = ? WHERE name = ?').run(rollout === null ? null : JSON.stringify(rollout), endpoint);
   }
 
   // --- replicas (observed) -------------------------------------------------------------------

@@ -94,6 +94,20 @@ describe('canary', () => {
     expect(res.headers['x-mlserve-deployment']).toBe('ep-d');
   });
 
+  it('mirrors shadow traffic to the canary, never answers with it, and counts differing outputs', async () => {
+    expect((await d.deploy(models[0], ['--endpoint', 'ep', '--name', 'ep-shadow', '--canary', '0'])).exitCode).toBe(0);
+    expect((await d.cli(['canary', 'shadow', '100%'])).exitCode).toBe(0);
+    for (let i = 0; i < 20; i++) {
+      const r = await d.http('POST', '/v2/models/ep/infer', body);
+      expect(r.headers['x-mlserve-deployment']).toBe('ep-d');
+    }
+    const st = await until(() => d.cli(['canary', 'status', '--json']), (x) => x.json[0].shadow.mirrored >= 20);
+    const shadow = st.json[0].shadow;
+    expect(shadow).toMatchObject({ weight: 100, mirrored: 20, errors: 0, differing: 20 });
+    expect(shadow.maxAbsDiff.y).toBeGreaterThan(0);
+    expect((await d.cli(['canary', 'rollback'])).exitCode).toBe(0);
+  });
+
   it('says what to do when the endpoint is taken or has no canary', async () => {
     const taken = await d.cli(['deploy', models[0], '--endpoint', 'ep']);
     expect(taken.stderr).toMatch(/--canary .*--replace/);

@@ -6,6 +6,8 @@ type CanaryStatus = {
   weight: number;
   startedAt: number | null;
   versions: { deployment: string; role: string; version: string; ready: number; requests: number; errors: number }[];
+  shadow: { weight: number; mirrored: number; errors: number; differing: number; maxAbsDiff: Record<string, number> };
+  rollout: { status?: string; weight?: number; reason?: string } | null;
 }[];
 
 export default class CanaryStatusCommand extends BaseCommand {
@@ -20,6 +22,11 @@ export default class CanaryStatusCommand extends BaseCommand {
       this.say(table(['ROLE', 'DEPLOYMENT', 'VERSION', 'READY', 'REQUESTS', 'ERR%'], e.versions.map((v) => [
         v.role, v.deployment, v.version, String(v.ready), String(v.requests), v.requests ? ((100 * v.errors) / v.requests).toFixed(2) : '0.00',
       ])));
+      if (e.shadow.weight > 0 || e.shadow.mirrored > 0) {
+        const diffs = Object.entries(e.shadow.maxAbsDiff).map(([k, v]) => `${k} ${v.toPrecision(3)}`).join(', ') || '-';
+        this.say(`  shadow ${e.shadow.weight}%: ${e.shadow.mirrored} mirrored, ${e.shadow.differing} differ, ${e.shadow.errors} errors; max abs diff: ${diffs}`);
+      }
+      if (e.rollout) this.say(`  rollout: ${e.rollout.status}${e.rollout.reason ? ` (${e.rollout.reason})` : ''}`);
     }
     return s;
   }

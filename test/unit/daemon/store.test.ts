@@ -21,12 +21,12 @@ describe('Store', () => {
   it('migrates a new file to the latest schema in WAL mode, and reopens without migrating again', () => {
     const f = dbFile();
     const s = new Store(f);
-    expect(s.schemaVersion()).toBe(4);
+    expect(s.schemaVersion()).toBe(5);
     expect(s.db.pragma('journal_mode', { simple: true })).toBe('wal');
     s.createDeployment(dep('a-v1', 'a'));
     s.close();
     const again = new Store(f);
-    expect(again.schemaVersion()).toBe(4);
+    expect(again.schemaVersion()).toBe(5);
     expect(again.getDeployment('a-v1')?.settings).toEqual({ replicas: 2 });
     again.close();
   });
