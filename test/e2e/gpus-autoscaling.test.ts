@@ -80,7 +80,11 @@ describe('autoscaling', () => {
     const cfg = JSON.stringify({ look_back_period_s: 1.5, metrics_interval_s: 0.5 });
     const r = await d.deploy(file, ['--endpoint', 'auto', '--min-replicas', '1', '--max-replicas', '3', '--target-ongoing-requests', '1', '--upscale-delay-s', '1', '--downscale-delay-s', '2', '--autoscaling-config', cfg, '--max-batch-size', '1']);
     expect(r.exitCode, r.stderr).toBe(0);
-    const bench = await d.cli(['bench', 'auto', '-c', '16', '-d', '5s', '--warmup', '0s', '--json']);
+    // Load for up to 12 s; the autoscaler must add a replica while it lasts.
+    const running = d.cli(['bench', 'auto', '-c', '16', '-d', '12s', '--warmup', '0s', '--json']);
+    const up = await until(() => dep('auto-v1'), (x) => x.replicas.length > 1, 12_000);
+    expect(up.replicas.length).toBeGreaterThan(1);
+    const bench = await running;
     expect(bench.json.errors.total).toBe(0);
     const ev = await d.cli(['events', 'auto-v1', '--json']);
     const ups = ev.json.filter((e: any) => e.kind === 'scaled' && /autoscaler/.test(e.message));
