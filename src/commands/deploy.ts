@@ -30,6 +30,8 @@ export default class Deploy extends BaseCommand {
     'max-queued-requests': Flags.integer({ description: 'queue bound; past it clients get 503 + Retry-After (default 1000)', min: 1 }),
     'request-timeout-ms': Flags.integer({ description: 'deadline per request; past it 504 (default 30000)', min: 1 }),
     canary: Flags.string({ description: "start beside the endpoint's primary as its canary with this weight (e.g. 10%, or 0 to start dark)" }),
+    track: Flags.boolean({ description: 'follow the registry: when the alias or stage moves to a new version, roll out to it by itself (blue-green)', default: false }),
+    'track-interval': Flags.integer({ description: 'seconds between registry checks with --track', default: 30, min: 1 }),
     replace: Flags.boolean({ description: 'blue-green: start beside the primary, switch all traffic once every replica is ready, then drain the old one', default: false, exclusive: ['canary'] }),
     'min-replicas': Flags.integer({ description: 'autoscaling: fewest replicas (0 = scale to zero; the first request waits for a cold start)', min: 0 }),
     'max-replicas': Flags.integer({ description: 'autoscaling: most replicas', min: 1 }),
@@ -85,6 +87,7 @@ export default class Deploy extends BaseCommand {
         maxBatchSize: flags['max-batch-size'], batchWaitMs: flags['batch-wait-ms'], maxConcurrentBatches: flags['max-concurrent-batches'],
         maxOngoingRequests: flags['max-ongoing-requests'], maxQueuedRequests: flags['max-queued-requests'], requestTimeoutMs: flags['request-timeout-ms'],
         healthCheckPeriodS: flags['health-check-period-s'], healthCheckTimeoutS: flags['health-check-timeout-s'], autoscaling, canary, replace: flags.replace || undefined,
+        trackIntervalS: flags.track ? flags['track-interval'] : undefined,
       }, (line) => {
         if (line.progress) bar.update(line.progress as Parameters<ProgressBar['update']>[0]);
       })

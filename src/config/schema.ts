@@ -14,7 +14,7 @@ import { parseModelSource } from '../mlflow/uri.js';
  * is 1 when neither num_replicas nor autoscaling_config is set, and `autoscaling` has Ray's
  * defaults filled in.
  */
-export type DesiredSettings = Partial<DeploymentSettings>;
+export type DesiredSettings = Partial<Omit<DeploymentSettings, 'track'>>;
 
 /** One deployment the file asks for. */
 export interface DesiredDeployment {

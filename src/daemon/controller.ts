@@ -11,6 +11,7 @@ import type { ModelSourceResolver } from './model-source.js';
 import type { GpuBook } from './placement.js';
 import { Runtime } from './runtime.js';
 import { toCanary } from './canary.js';
+import { Tracker } from './tracker.js';
 import { emptyShadowStats, recordShadow, type ShadowStats } from './shadow.js';
 import type { Tensor } from '../tensor.js';
 import { deploySettings, dispatchOptions, type DeployRequest } from './settings.js';
@@ -134,7 +135,7 @@ export class Controller {
       source: req.source, resolved: model.resolved, settings, cacheHit: model.cacheHit,
     });
     this.refreshRoutes();
-    this.startRuntime(this.store.getDeployment(name)!, req.canary !== undefined ? 'canary' : req.replace ? 'blue-green' : 'deploy');
+    this.startRuntime(this.store.getDeployment(name)!, req.canary !== undefined ? 'canary' : req.replace ? 'blue-green' : 'deploy', req.env);
     if (current && req.canary !== undefined) {
       this.route(endpoint, current.primary, name, req.canary);
       this.store.addEvent('canary-started', endpoint, `canary ${name} beside ${current.primary} at ${req.canary}% (it takes traffic once ready)`, { canary: name, weight: req.canary });
@@ -252,10 +253,40 @@ export class Controller {
     this.placePending();
   }
 
-  private startRuntime(row: DeploymentRow, why: string): void {
+  private startRuntime(row: DeploymentRow, why: string, env?: Record<string, string>): void {
     this.store.setDeploymentState(row.name, 'loading', null);
     this.store.addEvent('starting', row.name, `starting ${row.settings.replicas} replica(s) (${why})`);
     this.runtimes.set(row.name, new Runtime(row, this.store, this.gpus, this.logDir, () => this.placePending(), this.metrics));
+    if (row.settings.track) this.track(row, env ?? row.settings.track.env);
+  }
+
+  /** Credentials from the deploy that asked for tracking, kept in memory only (never in SQLite). */
+  private readonly trackEnv = new Map<string, Record<string, string>>();
+  private readonly trackers = new Map<string, Tracker>();
+
+  private track(row: DeploymentRow, env: Record<string, string>): void {
+    const t = row.settings.track!;
+    this.trackEnv.set(row.endpoint, env);
+    this.trackers.get(row.endpoint)?.stop();
+    const tracker = new Tracker(row.modelUri, env, t.cwd, t.intervalS * 1000, {
+      stillPrimary: () => this.routes.get(row.endpoint)?.primary === row.name && this.runtimes.has(row.name),
+      currentVersion: () => row.resolved.version,
+      event: (kind, message, data) => this.store.addEvent(kind, row.endpoint, message, data),
+      rollTo: async () => {
+        const ep = this.routes.get(row.endpoint);
+        if (ep?.canary) {
+          this.store.addEvent('track-waiting', row.endpoint, `a canary (${ep.canary}) is already running; the new version waits for it to finish`);
+          return;
+        }
+        const { replicas: _r, track: _t, ...rest } = row.settings;
+        await this.deploy({
+          ...rest, replicas: row.settings.replicas, source: row.modelUri, endpoint: row.endpoint, replace: true,
+          trackIntervalS: t.intervalS, env: this.trackEnv.get(row.endpoint) ?? t.env, cwd: t.cwd,
+        });
+      },
+    });
+    this.trackers.set(row.endpoint, tracker);
+    tracker.start();
   }
 
   private runtime(name: string): Runtime {
@@ -358,6 +389,7 @@ export class Controller {
   }
 
   async shutdown(): Promise<void> {
+    for (const t of this.trackers.values()) t.stop();
     if (this.placer) clearInterval(this.placer);
     if (this.watchdog) clearInterval(this.watchdog);
     await Promise.all([...this.runtimes.values()].map((rt) => rt.stop('the daemon is shutting down')));

@@ -16,6 +16,8 @@ export interface DeployRequest extends Partial<Omit<DeploymentSettings, 'autosca
   autoscaling?: Partial<AutoscalingConfig>;
   /** Start beside the endpoint's primary as its canary with this weight (percent). */
   canary?: number;
+  /** Follow the registry every this many seconds (aliases and stages): new versions roll out by themselves. */
+  trackIntervalS?: number;
   /** Blue-green: start beside the primary, switch all traffic when every replica is ready, drain the old one. */
   replace?: boolean;
   /** The CLI's MLflow environment (tracking URI, auth, ...) and working directory. */
@@ -54,6 +56,11 @@ export function deploySettings(req: DeployRequest): DeploymentSettings {
   if (req.gpus !== undefined && req.gpus !== null) {
     if (typeof req.gpus !== 'number' || !(req.gpus > 0)) throw new MlserveError('BAD_REQUEST', `--gpus must be a positive number such as 0.33 or 1 (got ${req.gpus})`);
     out.gpus = req.gpus;
+  }
+  if (req.trackIntervalS !== undefined) {
+    if (!(req.trackIntervalS >= 1 && req.trackIntervalS <= 86_400)) throw new MlserveError('BAD_REQUEST', `--track-interval must be 1..86400 seconds (got ${req.trackIntervalS})`);
+    const env = Object.fromEntries(['MLFLOW_TRACKING_URI', 'MLFLOW_REGISTRY_URI'].filter((k) => req.env?.[k]).map((k) => [k, req.env![k]]));
+    out.track = { intervalS: req.trackIntervalS, env, cwd: req.cwd ?? process.cwd() };
   }
   if (req.autoscaling) {
     const cfg = validateAutoscaling(req.autoscaling);

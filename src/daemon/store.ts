@@ -21,6 +21,8 @@ export interface DeploymentSettings {
   healthCheckTimeoutS?: number;
   /** Ray Serve's autoscaling_config, when load decides the replica count. */
   autoscaling?: AutoscalingConfig;
+  /** Follow the registry: re-resolve the URI every intervalS (tracking/registry URIs only, no secrets). */
+  track?: { intervalS: number; env: Record<string, string>; cwd: string };
 }
 
 /** What the model source resolved to, pinned at deploy time. */
