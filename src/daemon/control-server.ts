@@ -69,6 +69,10 @@ export function createControlServer(deps: ControlDeps): http.Server {
       const b = await jsonBody(req);
       return deps.controller.setCanaryWeight(Number(b.weight), b.endpoint as string | undefined);
     }],
+    ['POST', /^\/v1\/canary\/start$/, async (req) => {
+      const b = await jsonBody(req);
+      return deps.controller.startRollout(b.policy, b.endpoint as string | undefined);
+    }],
     ['POST', /^\/v1\/canary\/shadow$/, async (req) => {
       const b = await jsonBody(req);
       return deps.controller.setShadow(Number(b.weight), b.endpoint as string | undefined);

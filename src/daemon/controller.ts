@@ -12,6 +12,8 @@ import type { GpuBook } from './placement.js';
 import { Runtime } from './runtime.js';
 import { toCanary } from './canary.js';
 import { Tracker } from './tracker.js';
+import { analyze, initialState, validatePolicy, type AnalysisPolicy, type AnalysisState, type CanaryCounters } from './canary-analysis.js';
+import { latencyByDeployment } from './snapshot.js';
 import { emptyShadowStats, recordShadow, type ShadowStats } from './shadow.js';
 import type { Tensor } from '../tensor.js';
 import { deploySettings, dispatchOptions, type DeployRequest } from './settings.js';
@@ -27,6 +29,8 @@ export class Controller {
   readonly runtimes = new Map<string, Runtime>();
   private placer: NodeJS.Timeout | null = null;
   private watchdog: NodeJS.Timeout | null = null;
+  private rolloutTimer: NodeJS.Timeout | null = null;
+  private rolling = false;
   /** Set by the daemon's composition root once the metrics registry exists. */
   metrics?: Metrics;
 
@@ -57,6 +61,8 @@ export class Controller {
     }
     this.placer = setInterval(() => this.placePending(), 2000);
     this.placer.unref();
+    this.rolloutTimer = setInterval(() => void this.rolloutTick(), 1000);
+    this.rolloutTimer.unref();
     if (!this.gpus.inventory.simulated && this.gpus.inventory.gpus.length > 0) {
       this.watchdog = setInterval(() => void this.watchGpuMemory(), 10_000);
       this.watchdog.unref();
@@ -201,6 +207,48 @@ export class Controller {
     return this.store.getEndpoint(e.name)!;
   }
 
+  /** A canary's cumulative counters: requests and model errors from its queue, latency from metrics. */
+  private async canaryCounters(deployment: string): Promise<CanaryCounters> {
+    const st = this.runtimes.get(deployment)?.dispatcher.snapshot();
+    const lat = (await latencyByDeployment(this.metrics)).get(deployment) ?? new Map<number, number>();
+    const buckets = [...lat.entries()].sort((a, b) => a[0] - b[0]);
+    return { requests: st?.requests ?? 0, errors: st?.errors ?? 0, latency: { le: buckets.map((b) => b[0]), counts: buckets.map((b) => b[1]) } };
+  }
+
+  /** Start the automated analysis: walk the steps, check each interval, promote or roll back by itself. */
+  async startRollout(raw: unknown, endpoint?: string) {
+    const e = this.canaryEndpoint(endpoint);
+    const policy = validatePolicy(raw);
+    const state = initialState(policy, Date.now(), await this.canaryCounters(e.canary!));
+    this.store.setRollout(e.name, { policy, state });
+    this.route(e.name, e.primary, e.canary, policy.steps[0]);
+    this.store.addEvent('rollout-started', e.name, `analysis of ${e.canary}: steps ${policy.steps.join(', ')}% every ${policy.intervalS}s, max error rate ${policy.maxErrorRate * 100}%${policy.maxP99Ms ? `, max p99 ${policy.maxP99Ms} ms` : ''}, min ${policy.minRequests} requests`, { policy });
+    return this.store.getEndpoint(e.name)!;
+  }
+
+  /** One tick of every running analysis (state in SQLite: a restart resumes it). */
+  private async rolloutTick(): Promise<void> {
+    if (this.rolling) return;
+    this.rolling = true;
+    try {
+      for (const e of this.store.listEndpoints()) {
+        const r = e.rollout as { policy: AnalysisPolicy; state: AnalysisState } | null;
+        if (!r || r.state.status !== 'running' || !e.canary) continue;
+        const v = analyze(r.policy, r.state, await this.canaryCounters(e.canary), Date.now());
+        if (v.action === 'wait') continue;
+        this.store.setRollout(e.name, { policy: r.policy, state: v.state });
+        this.store.addEvent(`rollout-${v.action}`, e.name, v.reason, { metrics: v.metrics });
+        if (v.action === 'advance') this.route(e.name, e.primary, e.canary, v.weight);
+        else if (v.action === 'promote') await this.promote(e.name);
+        else await this.rollback(e.name, `automated analysis: ${v.reason}`);
+      }
+    } catch (err) {
+      console.error(`rollout: ${(err as Error).message}`);
+    } finally {
+      this.rolling = false;
+    }
+  }
+
   /** Mirror `weight` percent of an endpoint's requests to its canary (answers discarded, compared). */
   setShadow(weight: number, endpoint?: string) {
     const e = this.canaryEndpoint(endpoint);
@@ -279,10 +327,17 @@ export class Controller {
           return;
         }
         const { replicas: _r, track: _t, ...rest } = row.settings;
-        await this.deploy({
-          ...rest, replicas: row.settings.replicas, source: row.modelUri, endpoint: row.endpoint, replace: true,
+        const policy = (ep?.rollout as { policy?: AnalysisPolicy } | null)?.policy;
+        const next = await this.deploy({
+          ...rest, replicas: row.settings.replicas, source: row.modelUri, endpoint: row.endpoint,
+          ...(policy ? { canary: 0 } : { replace: true }),
           trackIntervalS: t.intervalS, env: this.trackEnv.get(row.endpoint) ?? t.env, cwd: t.cwd,
         });
+        if (policy) {
+          // The endpoint has a rollout policy: analyse the new version once it is ready.
+          for (let i = 0; i < 6000 && this.store.getDeployment(next.name)?.state !== 'ready'; i++) await new Promise((res) => setTimeout(res, 100));
+          await this.startRollout(policy, row.endpoint);
+        }
       },
     });
     this.trackers.set(row.endpoint, tracker);
@@ -391,6 +446,7 @@ export class Controller {
   async shutdown(): Promise<void> {
     for (const t of this.trackers.values()) t.stop();
     if (this.placer) clearInterval(this.placer);
+    if (this.rolloutTimer) clearInterval(this.rolloutTimer);
     if (this.watchdog) clearInterval(this.watchdog);
     await Promise.all([...this.runtimes.values()].map((rt) => rt.stop('the daemon is shutting down')));
   }

@@ -30,7 +30,7 @@ export interface Snapshot {
   events: { ts: number; kind: string; subject: string; message: string }[];
 }
 
-async function latencyByDeployment(metrics: Metrics | undefined): Promise<Map<string, Map<number, number>>> {
+export async function latencyByDeployment(metrics: Metrics | undefined): Promise<Map<string, Map<number, number>>> {
   const out = new Map<string, Map<number, number>>();
   if (!metrics) return out;
   const h = await metrics.duration.get();

@@ -306,8 +306,8 @@ export class Store {
     const started = canary ? (cur?.canary === canary ? cur.canaryStartedAt : this.now()) : null;
     this.db
       .prepare(`UPDATE endpoints SET primary_deployment = ?, canary_deployment = ?, canary_weight = ?, canary_started_at = ?,
-                  shadow_weight = CASE WHEN ? IS NULL THEN 0 ELSE shadow_weight END, rollout = CASE WHEN ? IS NULL THEN NULL ELSE rollout END WHERE name = ?`)
-      .run(primary, canary, canary ? weight : 0, started, canary, canary, endpoint);
+                  shadow_weight = CASE WHEN ? IS NULL THEN 0 ELSE shadow_weight END WHERE name = ?`)
+      .run(primary, canary, canary ? weight : 0, started, canary, endpoint);
   }
 
   setShadow(endpoint: string, weight: number): void {
