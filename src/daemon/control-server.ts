@@ -64,7 +64,7 @@ export function createControlServer(deps: ControlDeps): http.Server {
       }
       return undefined;
     }],
-    ['GET', /^\/v1\/canary$/, async () => deps.controller.canaryStatus()],
+    ['GET', /^\/v1\/canary$/, () => deps.controller.canaryStatus()],
     ['POST', /^\/v1\/canary\/weight$/, async (req) => {
       const b = await jsonBody(req);
       return deps.controller.setCanaryWeight(Number(b.weight), b.endpoint as string | undefined);

@@ -12,7 +12,7 @@ import type { GpuBook } from './placement.js';
 import { Runtime } from './runtime.js';
 import { toCanary } from './canary.js';
 import { Tracker } from './tracker.js';
-import { analyze, initialState, validatePolicy, type AnalysisPolicy, type AnalysisState, type CanaryCounters } from './canary-analysis.js';
+import { analyze, histogramQuantile, initialState, validatePolicy, type AnalysisPolicy, type AnalysisState, type CanaryCounters } from './canary-analysis.js';
 import { latencyByDeployment } from './snapshot.js';
 import { emptyShadowStats, recordShadow, type ShadowStats } from './shadow.js';
 import type { Tensor } from '../tensor.js';
@@ -144,6 +144,7 @@ export class Controller {
     this.startRuntime(this.store.getDeployment(name)!, req.canary !== undefined ? 'canary' : req.replace ? 'blue-green' : 'deploy', req.env);
     if (current && req.canary !== undefined) {
       this.route(endpoint, current.primary, name, req.canary);
+      await this.captureBaseline(endpoint, current.primary);
       this.store.addEvent('canary-started', endpoint, `canary ${name} beside ${current.primary} at ${req.canary}% (it takes traffic once ready)`, { canary: name, weight: req.canary });
     }
     if (current && req.replace) void this.blueGreen(endpoint, current.primary, name);
@@ -275,20 +276,52 @@ export class Controller {
 
   private readonly shadowStats = new Map<string, ShadowStats>();
 
-  canaryStatus() {
-    return this.store.listEndpoints().filter((e) => e.canary).map((e) => ({
-      endpoint: e.name,
-      weight: e.canaryWeight,
-      startedAt: e.canaryStartedAt,
-      shadow: { weight: e.shadowWeight, ...(this.shadowStats.get(e.name) ?? emptyShadowStats()) },
-      rollout: e.rollout,
-      versions: [e.primary, e.canary!].map((name) => {
-        const rt = this.runtimes.get(name);
-        const st = rt?.dispatcher.snapshot();
-        return { deployment: name, role: name === e.primary ? 'primary' : 'canary', version: rt?.row.resolved.version ?? '?', ready: rt?.set.ready().length ?? 0, requests: st?.requests ?? 0, errors: st?.errors ?? 0 };
-      }),
-    }));
+  /** Weights, shadow results, the analysis, and per version: req/s, error rate, p50/p99 since the canary started. */
+  async canaryStatus() {
+    const latency = await latencyByDeployment(this.metrics);
+    const base = this.canaryBaselines;
+    return this.store.listEndpoints().filter((e) => e.canary).map((e) => {
+      const seconds = e.canaryStartedAt ? Math.max(0.001, (Date.now() - e.canaryStartedAt) / 1000) : 0;
+      return {
+        endpoint: e.name,
+        weight: e.canaryWeight,
+        startedAt: e.canaryStartedAt,
+        shadow: { weight: e.shadowWeight, ...(this.shadowStats.get(e.name) ?? emptyShadowStats()) },
+        rollout: e.rollout,
+        versions: [e.primary, e.canary!].map((name) => {
+          const rt = this.runtimes.get(name);
+          const st = rt?.dispatcher.snapshot();
+          // Counters and latency since the canary started (the baseline taken then).
+          const key = `${e.name}:${e.canaryStartedAt}:${name}`;
+          const lat = [...(latency.get(name) ?? new Map<number, number>()).entries()].sort((a, b) => a[0] - b[0]);
+          const now = { requests: st?.requests ?? 0, errors: st?.errors ?? 0, le: lat.map((b) => b[0]), counts: lat.map((b) => b[1]) };
+          // No baseline: the deployment started with the canary, or the daemon restarted since (counters restart too).
+          const b = base.get(key) ?? { requests: 0, errors: 0, le: now.le, counts: now.counts.map(() => 0) };
+          const counts = now.counts.map((c, i) => c - (b.le.length === now.le.length ? b.counts[i] ?? 0 : 0));
+          const requests = now.requests - b.requests;
+          const q = (p: number) => {
+            const v = histogramQuantile(p, now.le, counts);
+            return v === null ? null : v * 1000;
+          };
+          return {
+            deployment: name, role: name === e.primary ? 'primary' : 'canary', version: rt?.row.resolved.version ?? '?', ready: rt?.set.ready().length ?? 0,
+            requests, errors: now.errors - b.errors, rps: seconds ? requests / seconds : 0, p50Ms: q(0.5), p99Ms: q(0.99),
+          };
+        }),
+      };
+    });
   }
+
+  /** The primary's counters when a canary starts, so canary status compares like with like. */
+  private async captureBaseline(endpoint: string, primary: string): Promise<void> {
+    const started = this.store.getEndpoint(endpoint)?.canaryStartedAt;
+    const st = this.runtimes.get(primary)?.dispatcher.snapshot();
+    const lat = [...((await latencyByDeployment(this.metrics)).get(primary) ?? new Map<number, number>()).entries()].sort((a, b) => a[0] - b[0]);
+    this.canaryBaselines.set(`${endpoint}:${started}:${primary}`, { requests: st?.requests ?? 0, errors: st?.errors ?? 0, le: lat.map((b) => b[0]), counts: lat.map((b) => b[1]) });
+  }
+
+  /** Counters per version when the canary started. */
+  private readonly canaryBaselines = new Map<string, { requests: number; errors: number; le: number[]; counts: number[] }>();
 
   /** Drain and remove one deployment (its endpoint stays when another deployment serves it). */
   private async undeployOne(name: string, endpoint: string): Promise<void> {

@@ -48,6 +48,8 @@ describe('canary', () => {
     const byRole = Object.fromEntries(st.json[0].versions.map((v: any) => [v.role, v]));
     expect(byRole.canary.requests).toBeGreaterThan(0);
     expect(byRole.primary.requests).toBeGreaterThan(0);
+    expect(byRole.canary.rps).toBeGreaterThan(0);
+    expect(byRole.canary.p99Ms).toBeGreaterThan(0);
     const p = await d.cli(['canary', 'promote']);
     expect(p.exitCode, p.stderr).toBe(0);
     noErrors(await bench);
