@@ -64,18 +64,18 @@ export function createControlServer(deps: ControlDeps): http.Server {
       }
       return undefined;
     }],
-    ['GET', /^\/v1\/canary$/, () => deps.controller.canaryStatus()],
+    ['GET', /^\/v1\/canary$/, () => deps.controller.canaries.canaryStatus()],
     ['POST', /^\/v1\/canary\/weight$/, async (req) => {
       const b = await jsonBody(req);
       return deps.controller.setCanaryWeight(Number(b.weight), b.endpoint as string | undefined);
     }],
     ['POST', /^\/v1\/canary\/start$/, async (req) => {
       const b = await jsonBody(req);
-      return deps.controller.startRollout(b.policy, b.endpoint as string | undefined);
+      return deps.controller.canaries.startRollout(b.policy, b.endpoint as string | undefined);
     }],
     ['POST', /^\/v1\/canary\/shadow$/, async (req) => {
       const b = await jsonBody(req);
-      return deps.controller.setShadow(Number(b.weight), b.endpoint as string | undefined);
+      return deps.controller.canaries.setShadow(Number(b.weight), b.endpoint as string | undefined);
     }],
     ['POST', /^\/v1\/canary\/promote$/, async (req) => deps.controller.promote((await jsonBody(req)).endpoint as string | undefined)],
     ['POST', /^\/v1\/canary\/rollback$/, async (req) => deps.controller.rollback((await jsonBody(req)).endpoint as string | undefined)],

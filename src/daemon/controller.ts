@@ -12,10 +12,8 @@ import type { GpuBook } from './placement.js';
 import { Runtime } from './runtime.js';
 import { toCanary } from './canary.js';
 import { Tracker } from './tracker.js';
-import { analyze, histogramQuantile, initialState, validatePolicy, type AnalysisPolicy, type AnalysisState, type CanaryCounters } from './canary-analysis.js';
-import { latencyByDeployment } from './snapshot.js';
-import { emptyShadowStats, recordShadow, type ShadowStats } from './shadow.js';
-import type { Tensor } from '../tensor.js';
+import type { AnalysisPolicy } from './canary-analysis.js';
+import { CanaryControl } from './canary-control.js';
 import { deploySettings, dispatchOptions, type DeployRequest } from './settings.js';
 import type { DeploymentRow, EndpointRow, Store } from './store.js';
 import type { Metrics } from './metrics.js';
@@ -30,25 +28,25 @@ export class Controller {
   private placer: NodeJS.Timeout | null = null;
   private watchdog: NodeJS.Timeout | null = null;
   private rolloutTimer: NodeJS.Timeout | null = null;
-  private rolling = false;
+  readonly canaries = new CanaryControl(this);
   /** Set by the daemon's composition root once the metrics registry exists. */
   metrics?: Metrics;
 
   constructor(
-    private readonly store: Store,
+    readonly store: Store,
     private readonly resolver: ModelSourceResolver,
     private readonly logDir: string,
     readonly gpus: GpuBook,
   ) {}
 
   /** The data plane's copy of endpoint routing (primary, canary, weight): it never reads SQLite. */
-  private routes = new Map<string, EndpointRow>();
+  routes = new Map<string, EndpointRow>();
 
-  private refreshRoutes(): void {
+  refreshRoutes(): void {
     this.routes = new Map(this.store.listEndpoints().map((e) => [e.name, e]));
   }
 
-  private route(endpoint: string, primary: string, canary: string | null, weight: number): void {
+  route(endpoint: string, primary: string, canary: string | null, weight: number): void {
     this.store.setRouting(endpoint, primary, canary, weight);
     this.refreshRoutes();
   }
@@ -61,7 +59,7 @@ export class Controller {
     }
     this.placer = setInterval(() => this.placePending(), 2000);
     this.placer.unref();
-    this.rolloutTimer = setInterval(() => void this.rolloutTick(), 1000);
+    this.rolloutTimer = setInterval(() => void this.canaries.rolloutTick(), 1000);
     this.rolloutTimer.unref();
     if (!this.gpus.inventory.simulated && this.gpus.inventory.gpus.length > 0) {
       this.watchdog = setInterval(() => void this.watchGpuMemory(), 10_000);
@@ -144,7 +142,7 @@ export class Controller {
     this.startRuntime(this.store.getDeployment(name)!, req.canary !== undefined ? 'canary' : req.replace ? 'blue-green' : 'deploy', req.env);
     if (current && req.canary !== undefined) {
       this.route(endpoint, current.primary, name, req.canary);
-      await this.captureBaseline(endpoint, current.primary);
+      await this.canaries.captureBaseline(endpoint, current.primary);
       this.store.addEvent('canary-started', endpoint, `canary ${name} beside ${current.primary} at ${req.canary}% (it takes traffic once ready)`, { canary: name, weight: req.canary });
     }
     if (current && req.replace) void this.blueGreen(endpoint, current.primary, name);
@@ -171,7 +169,7 @@ export class Controller {
   }
 
   /** The endpoint with a canary: the one named, or the only one that has one. */
-  private canaryEndpoint(endpoint?: string) {
+  canaryEndpoint(endpoint?: string) {
     const withCanary = this.store.listEndpoints().filter((e) => e.canary);
     if (endpoint) {
       const e = this.store.getEndpoint(endpoint);
@@ -207,121 +205,6 @@ export class Controller {
     await this.undeployOne(e.canary!, e.name);
     return this.store.getEndpoint(e.name)!;
   }
-
-  /** A canary's cumulative counters: requests and model errors from its queue, latency from metrics. */
-  private async canaryCounters(deployment: string): Promise<CanaryCounters> {
-    const st = this.runtimes.get(deployment)?.dispatcher.snapshot();
-    const lat = (await latencyByDeployment(this.metrics)).get(deployment) ?? new Map<number, number>();
-    const buckets = [...lat.entries()].sort((a, b) => a[0] - b[0]);
-    return { requests: st?.requests ?? 0, errors: st?.errors ?? 0, latency: { le: buckets.map((b) => b[0]), counts: buckets.map((b) => b[1]) } };
-  }
-
-  /** Start the automated analysis: walk the steps, check each interval, promote or roll back by itself. */
-  async startRollout(raw: unknown, endpoint?: string) {
-    const e = this.canaryEndpoint(endpoint);
-    const policy = validatePolicy(raw);
-    const state = initialState(policy, Date.now(), await this.canaryCounters(e.canary!));
-    this.store.setRollout(e.name, { policy, state });
-    this.route(e.name, e.primary, e.canary, policy.steps[0]);
-    this.store.addEvent('rollout-started', e.name, `analysis of ${e.canary}: steps ${policy.steps.join(', ')}% every ${policy.intervalS}s, max error rate ${policy.maxErrorRate * 100}%${policy.maxP99Ms ? `, max p99 ${policy.maxP99Ms} ms` : ''}, min ${policy.minRequests} requests`, { policy });
-    return this.store.getEndpoint(e.name)!;
-  }
-
-  /** One tick of every running analysis (state in SQLite: a restart resumes it). */
-  private async rolloutTick(): Promise<void> {
-    if (this.rolling) return;
-    this.rolling = true;
-    try {
-      for (const e of this.store.listEndpoints()) {
-        const r = e.rollout as { policy: AnalysisPolicy; state: AnalysisState } | null;
-        if (!r || r.state.status !== 'running' || !e.canary) continue;
-        const v = analyze(r.policy, r.state, await this.canaryCounters(e.canary), Date.now());
-        if (v.action === 'wait') continue;
-        this.store.setRollout(e.name, { policy: r.policy, state: v.state });
-        this.store.addEvent(`rollout-${v.action}`, e.name, v.reason, { metrics: v.metrics });
-        if (v.action === 'advance') this.route(e.name, e.primary, e.canary, v.weight);
-        else if (v.action === 'promote') await this.promote(e.name);
-        else await this.rollback(e.name, `automated analysis: ${v.reason}`);
-      }
-    } catch (err) {
-      console.error(`rollout: ${(err as Error).message}`);
-    } finally {
-      this.rolling = false;
-    }
-  }
-
-  /** Mirror `weight` percent of an endpoint's requests to its canary (answers discarded, compared). */
-  setShadow(weight: number, endpoint?: string) {
-    const e = this.canaryEndpoint(endpoint);
-    if (!(weight >= 0 && weight <= 100)) throw new MlserveError('BAD_REQUEST', `shadow share must be 0..100% (got ${weight})`);
-    this.store.setShadow(e.name, weight);
-    this.refreshRoutes();
-    this.shadowStats.set(e.name, emptyShadowStats());
-    this.store.addEvent('canary-shadow', e.name, `mirroring ${weight}% of requests to canary ${e.canary}`, { weight });
-    return this.store.getEndpoint(e.name)!;
-  }
-
-  /** After the primary answered: maybe send the same inputs to the canary and compare. */
-  shadow(endpoint: string, served: Runtime, inputs: Tensor[], outputs: string[] | undefined, answer: Tensor[]): void {
-    const ep = this.routes.get(endpoint);
-    if (!ep?.canary || !(ep.shadowWeight > 0) || served.row.name !== ep.primary) return;
-    if (Math.random() * 100 >= ep.shadowWeight) return;
-    const canary = this.runtimes.get(ep.canary);
-    if (!canary || canary.set.ready().length === 0) return;
-    canary.dispatcher.submit(inputs, outputs).then(
-      (r) => this.shadowStats.set(endpoint, recordShadow(this.shadowStats.get(endpoint) ?? emptyShadowStats(), answer, r.outputs)),
-      () => this.shadowStats.set(endpoint, recordShadow(this.shadowStats.get(endpoint) ?? emptyShadowStats(), answer, null)),
-    );
-  }
-
-  private readonly shadowStats = new Map<string, ShadowStats>();
-
-  /** Weights, shadow results, the analysis, and per version: req/s, error rate, p50/p99 since the canary started. */
-  async canaryStatus() {
-    const latency = await latencyByDeployment(this.metrics);
-    const base = this.canaryBaselines;
-    return this.store.listEndpoints().filter((e) => e.canary).map((e) => {
-      const seconds = e.canaryStartedAt ? Math.max(0.001, (Date.now() - e.canaryStartedAt) / 1000) : 0;
-      return {
-        endpoint: e.name,
-        weight: e.canaryWeight,
-        startedAt: e.canaryStartedAt,
-        shadow: { weight: e.shadowWeight, ...(this.shadowStats.get(e.name) ?? emptyShadowStats()) },
-        rollout: e.rollout,
-        versions: [e.primary, e.canary!].map((name) => {
-          const rt = this.runtimes.get(name);
-          const st = rt?.dispatcher.snapshot();
-          // Counters and latency since the canary started (the baseline taken then).
-          const key = `${e.name}:${e.canaryStartedAt}:${name}`;
-          const lat = [...(latency.get(name) ?? new Map<number, number>()).entries()].sort((a, b) => a[0] - b[0]);
-          const now = { requests: st?.requests ?? 0, errors: st?.errors ?? 0, le: lat.map((b) => b[0]), counts: lat.map((b) => b[1]) };
-          // No baseline: the deployment started with the canary, or the daemon restarted since (counters restart too).
-          const b = base.get(key) ?? { requests: 0, errors: 0, le: now.le, counts: now.counts.map(() => 0) };
-          const counts = now.counts.map((c, i) => c - (b.le.length === now.le.length ? b.counts[i] ?? 0 : 0));
-          const requests = now.requests - b.requests;
-          const q = (p: number) => {
-            const v = histogramQuantile(p, now.le, counts);
-            return v === null ? null : v * 1000;
-          };
-          return {
-            deployment: name, role: name === e.primary ? 'primary' : 'canary', version: rt?.row.resolved.version ?? '?', ready: rt?.set.ready().length ?? 0,
-            requests, errors: now.errors - b.errors, rps: seconds ? requests / seconds : 0, p50Ms: q(0.5), p99Ms: q(0.99),
-          };
-        }),
-      };
-    });
-  }
-
-  /** The primary's counters when a canary starts, so canary status compares like with like. */
-  private async captureBaseline(endpoint: string, primary: string): Promise<void> {
-    const started = this.store.getEndpoint(endpoint)?.canaryStartedAt;
-    const st = this.runtimes.get(primary)?.dispatcher.snapshot();
-    const lat = [...((await latencyByDeployment(this.metrics)).get(primary) ?? new Map<number, number>()).entries()].sort((a, b) => a[0] - b[0]);
-    this.canaryBaselines.set(`${endpoint}:${started}:${primary}`, { requests: st?.requests ?? 0, errors: st?.errors ?? 0, le: lat.map((b) => b[0]), counts: lat.map((b) => b[1]) });
-  }
-
-  /** Counters per version when the canary started. */
-  private readonly canaryBaselines = new Map<string, { requests: number; errors: number; le: number[]; counts: number[] }>();
 
   /** Drain and remove one deployment (its endpoint stays when another deployment serves it). */
   private async undeployOne(name: string, endpoint: string): Promise<void> {
@@ -369,7 +252,7 @@ export class Controller {
         if (policy) {
           // The endpoint has a rollout policy: analyse the new version once it is ready.
           for (let i = 0; i < 6000 && this.store.getDeployment(next.name)?.state !== 'ready'; i++) await new Promise((res) => setTimeout(res, 100));
-          await this.startRollout(policy, row.endpoint);
+          await this.canaries.startRollout(policy, row.endpoint);
         }
       },
     });

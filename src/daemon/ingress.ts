@@ -242,7 +242,7 @@ async function inferOip(controller: Controller, rt: Runtime, opts: IngressOption
   const request = binaryHeader === undefined ? { ...decodeInferRequest(parseJson(body), spec), binaryOutputs: null } : decodeBinaryRequest(body, binaryHeader, spec);
   const inputs = checkInputs(request.inputs, spec);
   const result = await rt.dispatcher.submit(inputs, request.outputs, clientGone(req, res));
-  controller.shadow(rt.row.endpoint, rt, inputs, request.outputs, result.outputs);
+  controller.canaries.shadow(rt.row.endpoint, rt, inputs, request.outputs, result.outputs);
   if (request.binaryOutputs) {
     const out = encodeBinaryResponse({
       modelName: rt.row.endpoint, modelVersion: rt.row.resolved.version, id: request.id, outputs: result.outputs, requested: request.outputs, binary: request.binaryOutputs,
@@ -268,6 +268,6 @@ async function invocations(controller: Controller, rt: Runtime, opts: IngressOpt
   const spec = requireSpec(rt);
   const inputs = checkInputs(decodeInvocations(parseJson(body), spec), spec);
   const result = await rt.dispatcher.submit(inputs, undefined, clientGone(req, res));
-  controller.shadow(rt.row.endpoint, rt, inputs, undefined, result.outputs);
+  controller.canaries.shadow(rt.row.endpoint, rt, inputs, undefined, result.outputs);
   return json(200, encodePredictions(result.outputs), servedBy(rt));
 }
