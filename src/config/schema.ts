@@ -207,7 +207,7 @@ export function parseConfig(text: string, opts: { baseDir?: string } = {}): Pars
     }
     depsNode.items.forEach((depNode, i) => {
       if (i > 0) {
-        c.at(depNode, 'an endpoint serves one deployment: several per application come with canary rollouts (canary_weight), which are not built yet');
+        c.at(depNode, 'an endpoint takes one deployment in this file; run a canary beside it with mlserve deploy <model> --endpoint <name> --canary 10% and manage it with mlserve canary');
         return;
       }
       const d = deployment(c, depNode, lc, names);
@@ -284,7 +284,7 @@ function deployment(c: Checker, node: unknown, lc: LineCounter, names: Map<strin
       if (a) request.autoscaling = a;
     } else if (key === 'canary_weight') {
       const w = c.number(keyNode, value, key, { min: 0, max: 100 }, false, 'a number from 0 to 100 (percent of the endpoint\'s traffic)');
-      if (w !== undefined && w !== 0) c.at(keyNode, `canary_weight ${w}: canary rollouts are not built yet; leave canary_weight out or set it to 0`);
+      if (w !== undefined && w !== 0) c.at(keyNode, `canary_weight ${w}: canaries are not managed from this file; leave canary_weight out (or 0) and use mlserve deploy --canary and mlserve canary`);
     }
   }
   exclusive('num_replicas', 'autoscaling_config', 'set a fixed num_replicas, or autoscaling_config for load-based scaling');

@@ -156,7 +156,7 @@ describe('mlserve apply', () => {
     const lines = r.stderr.trim().split('\n');
     expect(lines.slice(0, 4)).toEqual([
       `${bad}:5:9: num_replicas must be a whole number from 1 to 64 (got "two")`,
-      `${bad}:6:9: canary_weight 20: canary rollouts are not built yet; leave canary_weight out or set it to 0`,
+      `${bad}:6:9: canary_weight 20: canaries are not managed from this file; leave canary_weight out (or 0) and use mlserve deploy --canary and mlserve canary`,
       `${bad}:7:5: duplicate endpoint 'alpha' (first at line 2); each application name must be unique`,
       expect.stringMatching(new RegExp(`^${bad}:8:47: unknown key "replicas" in a deployment; accepted: name, model, num_replicas`)),
     ]);
