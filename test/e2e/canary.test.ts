@@ -1,6 +1,7 @@
 // Traffic between versions with real daemons, while mlserve bench drives load: canary set,
 // promote, rollback and blue-green --replace each complete with zero failed requests; sticky keys
 // keep their version; responses say which version served them.
+import { until } from '../helpers/wait.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mlp } from '../../src/models/zoo.js';
 import { TestDaemon } from '../helpers/daemon.js';
@@ -11,15 +12,6 @@ const models = [1, 2, 3, 4].map((seed) => writeOnnx(mlp({ seed, sizes: [8, 16, 2
 const body = { inputs: [{ name: 'x', shape: [1, 8], datatype: 'FP32', data: [1, 2, 3, 4, 5, 6, 7, 8] }] };
 const load = (seconds = 5) => d.cli(['bench', 'ep', '-c', '4', '-d', `${seconds}s`, '--warmup', '0s', '--json']);
 const endpoint = async () => (await d.cli(['status', '--json'])).json.endpoints.find((e: any) => e.name === 'ep');
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  let v = await fn();
-  while (!ok(v) && Date.now() < end) {
-    await new Promise((r) => setTimeout(r, 150));
-    v = await fn();
-  }
-  return v;
-}
 const noErrors = (r: { exitCode: number; json: any; stderr: string }) => {
   expect(r.exitCode, r.stderr).toBe(0);
   expect(r.json.requests).toBeGreaterThan(50);

@@ -2,6 +2,7 @@
 // health checks, a replica SIGKILLed under load loses no request, and a daemon SIGKILLed leaves
 // no replica behind while the next start serves every deployment again.
 import { execFileSync } from 'node:child_process';
+import { until as waitUntil } from '../helpers/wait.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mlp } from '../../src/models/zoo.js';
 import { TestDaemon } from '../helpers/daemon.js';
@@ -20,15 +21,8 @@ const alive = (pid: number) => {
     return false;
   }
 };
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  let v = await fn();
-  while (!ok(v) && Date.now() < end) {
-    await new Promise((r) => setTimeout(r, 100));
-    v = await fn();
-  }
-  return v;
-}
+
+const until = <T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000) => waitUntil(fn, ok, ms);
 
 beforeAll(async () => {
   d = new TestDaemon();

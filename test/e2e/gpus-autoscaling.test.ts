@@ -1,5 +1,6 @@
 // Placement on a simulated GPU inventory (MLSERVE_GPUS=2x80GB: replicas run on CPU, placement and
 // accounting are real) and Ray-style autoscaling, with real daemons and replica processes.
+import { until } from '../helpers/wait.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mlp } from '../../src/models/zoo.js';
 import { TestDaemon } from '../helpers/daemon.js';
@@ -10,15 +11,6 @@ let file: string;
 const body = { inputs: [{ name: 'x', shape: [1, 8], datatype: 'FP32', data: [1, 2, 3, 4, 5, 6, 7, 8] }] };
 const dep = async (name: string) => (await d.cli(['status', '--json'])).json.deployments.find((x: any) => x.name === name);
 const gpuOf = (r: any) => r.gpu?.gpus.map((g: any) => `${g.index}:${g.fraction}`).join(',');
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  let v = await fn();
-  while (!ok(v) && Date.now() < end) {
-    await new Promise((r) => setTimeout(r, 200));
-    v = await fn();
-  }
-  return v;
-}
 
 beforeAll(async () => {
   d = new TestDaemon({ MLSERVE_GPUS: '2x80GB' });

@@ -1,5 +1,6 @@
 // Automated canary analysis with real daemons: a faulty canary (a model that fails on the inputs
 // it gets) is rolled back by itself while load runs, and events say why; a healthy one is promoted.
+import { until as waitUntil } from '../helpers/wait.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../src/models/graph-builder.js';
 import { mlp } from '../../src/models/zoo.js';
@@ -15,16 +16,9 @@ function faulty() {
   b.node('Reshape', ['x', 'shape'], ['y']);
   return { builder: b, signature: b.signature() };
 }
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  let v = await fn();
-  while (!ok(v) && Date.now() < end) {
-    await new Promise((r) => setTimeout(r, 250));
-    v = await fn();
-  }
-  return v;
-}
 const endpoint = async () => (await d.cli(['status', '--json'])).json.endpoints.find((e: any) => e.name === 'ra');
+
+const until = <T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 30_000) => waitUntil(fn, ok, ms);
 
 beforeAll(async () => {
   d = new TestDaemon();

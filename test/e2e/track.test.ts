@@ -3,6 +3,7 @@
 import { mkdtempSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { until } from '../helpers/wait.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerInFileStore, setAlias } from '../../src/models/file-store-writer.js';
 import { onnxFiles } from '../../src/models/mlflow-writer.js';
@@ -16,15 +17,6 @@ const register = (seed: number, aliases: string[]) => {
   const m = mlp({ seed, sizes: [4, 8, 3] });
   return registerInFileStore(mlruns, { name: 'Tracked', modelWriter: { ...onnxFiles(m.builder.toBytes()), signature: m.signature }, aliases });
 };
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  let v = await fn();
-  while (!ok(v) && Date.now() < end) {
-    await new Promise((r) => setTimeout(r, 200));
-    v = await fn();
-  }
-  return v;
-}
 const events = async () => (await d.cli(['events', 'tracked', '--json', '-n', '100'])).json;
 
 beforeAll(async () => {

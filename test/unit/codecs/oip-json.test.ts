@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { badRequestMessage } from '../../helpers/tensors.js';
 import { decodeInferRequest, encodeInferResponse, encodeInferResponseText } from '../../../src/daemon/codecs/oip-json.js';
-import { MlserveError } from '../../../src/errors.js';
 import type { Signature, Tensor } from '../../../src/tensor.js';
 
 const sig: Signature = {
@@ -17,16 +17,7 @@ const sig: Signature = {
 const xIn = { name: 'x', shape: [2, 2], datatype: 'FP32', data: [[1, 2], [3, 4]] };
 const idsIn = { name: 'ids', shape: [2], datatype: 'INT64', data: [1, '9007199254740993'] };
 
-function msg(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MlserveError);
-    expect((e as MlserveError).status).toBe(400);
-    return (e as Error).message;
-  }
-  throw new Error('expected a throw');
-}
+const msg = badRequestMessage;
 
 describe('decodeInferRequest', () => {
   it('decodes, orders by the signature, keeps id and parameters', () => {

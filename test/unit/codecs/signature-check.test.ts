@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { badRequestMessage } from '../../helpers/tensors.js';
 import { checkInputs } from '../../../src/daemon/codecs/signature-check.js';
-import { MlserveError } from '../../../src/errors.js';
 import type { Signature, Tensor } from '../../../src/tensor.js';
 
 const sig: Signature = {
@@ -14,16 +14,7 @@ const sig: Signature = {
 const x = (shape = [2, 4], data: Float32Array = new Float32Array(8)): Tensor => ({ name: 'x', datatype: 'FP32', shape, data });
 const mask: Tensor = { name: 'mask', datatype: 'BOOL', shape: [2], data: new Uint8Array(2) };
 
-function msg(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MlserveError);
-    expect((e as MlserveError).status).toBe(400);
-    return (e as Error).message;
-  }
-  throw new Error('expected a throw');
-}
+const msg = badRequestMessage;
 
 describe('checkInputs', () => {
   it('orders inputs as the signature lists them', () => {
