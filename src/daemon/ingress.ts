@@ -10,6 +10,7 @@ import type { Controller } from './controller.js';
 import type { Runtime } from './runtime.js';
 import { VERSION } from '../version.js';
 import type { Metrics } from './metrics.js';
+import type { ClientGone } from './dispatcher.js';
 
 export interface IngressOptions {
   maxBodyBytes: number;
@@ -115,13 +116,15 @@ function parseJson(buf: Buffer): unknown {
   }
 }
 
-/** An AbortSignal that fires when the client closes the connection before we answer. */
-function clientGone(req: http.IncomingMessage, res: http.ServerResponse): AbortSignal {
-  const ac = new AbortController();
-  res.on('close', () => {
-    if (!res.writableFinished) ac.abort();
+/** Marks the request abandoned when the client closes the connection before we answer. */
+function clientGone(res: http.ServerResponse): ClientGone {
+  const gone: ClientGone = { aborted: false };
+  res.once('close', () => {
+    if (res.writableFinished) return;
+    gone.aborted = true;
+    gone.onAbort?.();
   });
-  return ac.signal;
+  return gone;
 }
 
 function requireSpec(rt: Runtime) {
@@ -241,7 +244,7 @@ async function inferOip(controller: Controller, rt: Runtime, opts: IngressOption
   // Triton's binary tensor extension: a JSON header, then raw tensor bytes (no JSON number parsing).
   const request = binaryHeader === undefined ? { ...decodeInferRequest(parseJson(body), spec), binaryOutputs: null } : decodeBinaryRequest(body, binaryHeader, spec);
   const inputs = checkInputs(request.inputs, spec);
-  const result = await rt.dispatcher.submit(inputs, request.outputs, clientGone(req, res));
+  const result = await rt.dispatcher.submit(inputs, request.outputs, clientGone(res));
   controller.canaries.shadow(rt.row.endpoint, rt, inputs, request.outputs, result.outputs);
   if (request.binaryOutputs) {
     const out = encodeBinaryResponse({
@@ -267,7 +270,7 @@ async function invocations(controller: Controller, rt: Runtime, opts: IngressOpt
   const body = await readBody(req, opts.maxBodyBytes);
   const spec = requireSpec(rt);
   const inputs = checkInputs(decodeInvocations(parseJson(body), spec), spec);
-  const result = await rt.dispatcher.submit(inputs, undefined, clientGone(req, res));
+  const result = await rt.dispatcher.submit(inputs, undefined, clientGone(res));
   controller.canaries.shadow(rt.row.endpoint, rt, inputs, undefined, result.outputs);
   return json(200, encodePredictions(result.outputs), servedBy(rt));
 }
