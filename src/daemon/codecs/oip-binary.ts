@@ -16,7 +16,7 @@ import {
 } from '../../tensor.js';
 import { decodeBytesTensor, encodeBytesTensor } from '../../runtime/frame.js';
 import { flattenJsonData, toJsonData, type JsonScalar } from './json-tensor.js';
-import { checkDatatype, decodeInferRequest, type InferRequest } from './oip-json.js';
+import { checkDatatype, decodeInferRequest, requestedOutputs, type InferRequest } from './oip-json.js';
 import { checkInputs, checkShapeDims, unknownInput } from './signature-check.js';
 
 export interface BinaryInferRequest extends InferRequest {
@@ -209,14 +209,7 @@ export function decodeBinaryRequest(body: Buffer, headerLength: number, sig: Sig
  * Content-Length: headerLength + the blobs' lengths.
  */
 export function encodeBinaryResponse(args: BinaryResponseArgs): BinaryResponse {
-  let tensors = args.outputs;
-  if (args.requested) {
-    tensors = args.requested.map((name) => {
-      const t = args.outputs.find((o) => o.name === name);
-      if (!t) throw new Error(`output '${name}' was requested but the model did not produce it`);
-      return t;
-    });
-  }
+  const tensors = requestedOutputs(args.outputs, args.requested);
   const blobs: Buffer[] = [];
   const outputs = tensors.map((t) => {
     if (args.binary !== 'all' && !args.binary.has(t.name)) {

@@ -101,14 +101,7 @@ export function encodeInferResponse(args: InferResponseArgs): InferResponse {
   const res: InferResponse = { model_name: args.modelName, outputs: [] };
   if (args.modelVersion !== undefined) res.model_version = args.modelVersion;
   if (args.id !== undefined) res.id = args.id;
-  let tensors = args.outputs;
-  if (args.requested) {
-    tensors = args.requested.map((name) => {
-      const t = args.outputs.find((o) => o.name === name);
-      if (!t) throw new Error(`output '${name}' was requested but the model did not produce it`);
-      return t;
-    });
-  }
+  const tensors = requestedOutputs(args.outputs, args.requested);
   res.outputs = tensors.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, data: toJsonData(t) }));
   return res;
 }
@@ -133,4 +126,14 @@ export function checkDatatype(name: string, datatype: unknown, spec: TensorSpec)
     throw datatypeMismatch(name, datatype, spec.datatype);
   }
   return datatype;
+}
+
+/** The outputs a request asked for, in its order (all of them when it named none). */
+export function requestedOutputs(outputs: Tensor[], requested?: string[]): Tensor[] {
+  if (!requested) return outputs;
+  return requested.map((name) => {
+    const t = outputs.find((o) => o.name === name);
+    if (!t) throw new Error(`output '${name}' was requested but the model did not produce it`);
+    return t;
+  });
 }

@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
 import { SHARED_FIXTURES } from '../../helpers/fixtures.js';
+import { caught } from '../../helpers/errors.js';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MlserveError } from '../../../src/errors.js';
 import {
   listRegisteredModels,
   relocateByLayout,
@@ -60,15 +60,6 @@ function copyStore(label: string, rewrite: boolean): string {
 
 const registry = (s: string) => parseModelSource(s) as RegistrySource;
 
-function caught(fn: () => unknown): MlserveError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(MlserveError);
-    return err as MlserveError;
-  }
-  throw new Error('expected an error');
-}
 
 describe.each([
   ['rewritten to the copy', true],

@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
 import { SHARED_FIXTURES } from '../../helpers/fixtures.js';
+import { caught } from '../../helpers/errors.js';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MlserveError } from '../../../src/errors.js';
 import { parseMlmodel, parseSessionOptions, parseSignature, readMlflowModel } from '../../../src/mlflow/mlmodel.js';
 
 const FIXTURES = SHARED_FIXTURES;
@@ -11,15 +11,6 @@ const V1_DIR = path.join(FIXTURES, 'mlruns/0/4b9bbc01307a45d780939b81dae105bf/ar
 const SERVER_ONNX_DIR = path.join(FIXTURES, 'server-artifacts/0/d529411c2bed44fd9b44e1cd867ac47a/artifacts/model');
 const SERVER_SKLEARN_DIR = path.join(FIXTURES, 'server-artifacts/0/7da795aade1e4b6b8a36700e01f279e3/artifacts/model');
 
-function caught(fn: () => unknown): MlserveError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(MlserveError);
-    return err as MlserveError;
-  }
-  throw new Error('expected an error');
-}
 
 let tmp: string;
 beforeAll(() => {
