@@ -19,7 +19,7 @@ import { runLoad, type RequestSpec } from './load.js';
 import { formatTable, type SuiteResult, type Row, ratios } from './suite-report.js';
 
 const QUICK = process.argv.includes('--quick');
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'bin', 'run.js');
 const DIST = fileURLToPath(new URL('./', import.meta.url));
 const DURATION = QUICK ? 2500 : 8000;

@@ -7,7 +7,7 @@ import { table } from '../cli/format.js';
 import { ProgressBar } from '../cli/progress.js';
 import { describeChange, plan, type CurrentDeployment, type PlanAction } from '../config/plan.js';
 import { formatIssues, parseConfig } from '../config/schema.js';
-import type { DeploymentRow } from '../daemon/store.js';
+import type { DeploymentRow } from '../daemon/control/store.js';
 import { MlserveError } from '../errors.js';
 import { MLFLOW_CLIENT_ENV } from '../mlflow/rest-config.js';
 

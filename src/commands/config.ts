@@ -1,7 +1,7 @@
 import { BaseCommand } from '../cli/base.js';
 import { currentToDesired, type CurrentDeployment } from '../config/plan.js';
 import { renderConfig, toFileConfig } from '../config/schema.js';
-import type { DaemonInfo } from '../daemon/control-server.js';
+import type { DaemonInfo } from '../daemon/control/control-server.js';
 import { VERSION } from '../version.js';
 
 export default class Config extends BaseCommand {

@@ -1,10 +1,10 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
-import type { DaemonInfo } from '../daemon/control-server.js';
-import type { DeploymentRow } from '../daemon/store.js';
+import type { DaemonInfo } from '../daemon/control/control-server.js';
+import type { DeploymentRow } from '../daemon/control/store.js';
 import { MLFLOW_CLIENT_ENV } from '../mlflow/rest-config.js';
 import { ProgressBar } from '../cli/progress.js';
-import { parseWeight } from '../daemon/canary.js';
+import { parseWeight } from '../daemon/rollout/canary.js';
 
 
 export type DeploymentStatus = DeploymentRow & { replicas: { idx: number; state: string; pid: number | null }[] };

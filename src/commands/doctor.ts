@@ -4,7 +4,7 @@ import { Flags } from '@oclif/core';
 import { Agent, request } from 'undici';
 import { BaseCommand } from '../cli/base.js';
 import { ControlClient } from '../cli/client.js';
-import { detectInventory, requireCudaProvider } from '../daemon/gpu-inventory.js';
+import { detectInventory, requireCudaProvider } from '../daemon/fleet/gpu-inventory.js';
 import { formatCheck, runChecks, type Check, type DaemonHealth, type DoctorIO } from '../doctor/checks.js';
 
 type Report = { ok: boolean; checks: Check[] };

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
-import type { EventRow } from '../daemon/store.js';
+import type { EventRow } from '../daemon/control/store.js';
 
 export default class Events extends BaseCommand {
   static override description = 'Show what happened and why (deploys, replica starts, crashes, failures)';

@@ -5,7 +5,7 @@ import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
 
 /** templates/ at the package root (from dist/commands or src/commands alike). */
-export const TEMPLATES = fileURLToPath(new URL('../../templates/', import.meta.url));
+export const TEMPLATES = fileURLToPath(new URL('../../templates', import.meta.url));
 
 /** Template (under templates/) -> where init writes it (under --dir), by the flag that asks for it. */
 export const TEMPLATE_FILES = {

@@ -5,8 +5,8 @@ import { execa } from 'execa';
 import { request } from 'undici';
 import { BaseCommand } from '../cli/base.js';
 import { DaemonNotRunning } from '../cli/client.js';
-import type { DaemonInfo } from '../daemon/control-server.js';
-import type { DeploymentRow } from '../daemon/store.js';
+import type { DaemonInfo } from '../daemon/control/control-server.js';
+import type { DeploymentRow } from '../daemon/control/store.js';
 import { ensureHome, homePaths } from '../home.js';
 import { DEMO_INPUTS, DEMO_MODEL, ensureDemoRegistered } from '../models/demo.js';
 

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
-import type { DeploymentRow } from '../daemon/store.js';
+import type { DeploymentRow } from '../daemon/control/store.js';
 
 export default class Scale extends BaseCommand {
   static override description = "Set a deployment's replicas (surplus ones drain, then stop), or its autoscaling bounds";

@@ -1,8 +1,8 @@
 import { BaseCommand } from '../cli/base.js';
 import { formatAge, table } from '../cli/format.js';
-import type { DaemonInfo } from '../daemon/control-server.js';
-import type { DeploymentRow, EndpointRow, ReplicaRow } from '../daemon/store.js';
-import type { DispatchOptions, DispatchStats } from '../daemon/dispatcher.js';
+import type { DaemonInfo } from '../daemon/control/control-server.js';
+import type { DeploymentRow, EndpointRow, ReplicaRow } from '../daemon/control/store.js';
+import type { DispatchOptions, DispatchStats } from '../daemon/dataplane/dispatcher.js';
 
 type StatusView = {
   daemon: DaemonInfo;

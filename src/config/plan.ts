@@ -1,8 +1,8 @@
 // What `mlserve apply` must do to make the daemon match a config file: compare the file's desired
 // deployments with the running ones (GET /v1/status) and list creates, deletes, in-place scales
 // and replacements, each with what differs. PURE: no I/O; the same inputs give the same plan.
-import { AUTOSCALING_DEFAULTS, type AutoscalingConfig } from '../daemon/autoscaler.js';
-import type { DeploymentSettings } from '../daemon/store.js';
+import { AUTOSCALING_DEFAULTS, type AutoscalingConfig } from '../daemon/fleet/autoscaler.js';
+import type { DeploymentSettings } from '../daemon/control/store.js';
 import type { DesiredDeployment, DesiredSettings } from './schema.js';
 
 /** A running deployment as GET /v1/status reports it (only the fields the plan reads). */

@@ -2,11 +2,11 @@
 // the concepts match (applications -> endpoints, deployments, num_replicas, autoscaling_config,
 // ray_actor_options.num_gpus, max_ongoing_requests, health_check_*), checked by a small
 // hand-written schema whose every error names the line and column and what is accepted. PURE.
-import type { DeploymentSettings } from '../daemon/store.js';
+import type { DeploymentSettings } from '../daemon/control/store.js';
 import { resolve } from 'node:path';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, stringify, type Document, type Node, type Pair } from 'yaml';
-import { AUTOSCALING_DEFAULTS, validateAutoscaling, type AutoscalingConfig } from '../daemon/autoscaler.js';
-import { normalizeFraction } from '../daemon/allocator.js';
+import { AUTOSCALING_DEFAULTS, validateAutoscaling, type AutoscalingConfig } from '../daemon/fleet/autoscaler.js';
+import { normalizeFraction } from '../daemon/fleet/allocator.js';
 import { parseModelSource } from '../mlflow/uri.js';
 
 /**

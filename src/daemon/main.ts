@@ -5,14 +5,14 @@ import http from 'node:http';
 import net from 'node:net';
 import { ensureHome, homePaths, type HomePaths } from '../home.js';
 import { VERSION } from '../version.js';
-import { createControlServer, type DaemonInfo } from './control-server.js';
-import { Controller } from './controller.js';
-import { createIngress, serveMetrics } from './ingress.js';
+import { createControlServer, type DaemonInfo } from './control/control-server.js';
+import { Controller } from './control/controller.js';
+import { createIngress, serveMetrics } from './dataplane/ingress.js';
 import { Metrics } from './metrics.js';
-import { createModelSourceResolver } from './model-source.js';
-import { Store } from './store.js';
-import { detectInventory } from './gpu-inventory.js';
-import { GpuBook } from './placement.js';
+import { createModelSourceResolver } from './control/model-source.js';
+import { Store } from './control/store.js';
+import { detectInventory } from './fleet/gpu-inventory.js';
+import { GpuBook } from './fleet/placement.js';
 import { removePartials } from '../mlflow/cache.js';
 
 export interface DaemonOptions {

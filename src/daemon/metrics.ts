@@ -2,8 +2,8 @@
 // Request, batch and load-time metrics are observed as they happen; gauges and totals that the
 // store or the replica sets already know are read at scrape time.
 import client from 'prom-client';
-import type { Controller } from './controller.js';
-import type { Store } from './store.js';
+import type { Controller } from './control/controller.js';
+import type { Store } from './control/store.js';
 
 /** Buckets that resolve sub-millisecond latencies (100 us) up to 30 s. */
 export const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];

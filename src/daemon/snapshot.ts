@@ -1,8 +1,8 @@
 // What `mlserve top` sees once a second: a snapshot of every deployment's counters, replicas,
 // latency histogram buckets, GPUs and the last events. Rates come from two snapshots, in the CLI.
-import type { Controller } from './controller.js';
+import type { Controller } from './control/controller.js';
 import type { Metrics } from './metrics.js';
-import type { Store } from './store.js';
+import type { Store } from './control/store.js';
 
 export interface DeploymentSnapshot {
   name: string;

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { fixedBatch, mlp, seededInput } from '../../src/models/zoo.js';
-import { decodeBinaryResponse } from '../../src/daemon/codecs/oip-binary.js';
+import { decodeBinaryResponse } from '../../src/daemon/dataplane/codecs/oip-binary.js';
 import { TestDaemon } from '../helpers/daemon.js';
 import { runInProcess } from '../helpers/fixtures.js';
 import { writeOnnx } from '../helpers/models.js';

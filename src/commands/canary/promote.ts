@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
-import type { EndpointRow } from '../../daemon/store.js';
+import type { EndpointRow } from '../../daemon/control/store.js';
 
 export default class CanaryPromote extends BaseCommand {
   static override description = 'Make the canary the primary; the old primary drains (in-flight requests finish) and stops';

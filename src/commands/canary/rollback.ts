@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
-import type { EndpointRow } from '../../daemon/store.js';
+import type { EndpointRow } from '../../daemon/control/store.js';
 
 export default class CanaryRollback extends BaseCommand {
   static override description = 'Send no traffic to the canary; it drains and stops, the primary keeps serving';

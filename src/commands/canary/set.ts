@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
-import { parseWeight } from '../../daemon/canary.js';
-import type { EndpointRow } from '../../daemon/store.js';
+import { parseWeight } from '../../daemon/rollout/canary.js';
+import type { EndpointRow } from '../../daemon/control/store.js';
 
 export default class CanarySet extends BaseCommand {
   static override description = "Set the share of an endpoint's traffic its canary gets (10%, 25 or 0.25)";

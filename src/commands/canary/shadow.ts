@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
-import { parseWeight } from '../../daemon/canary.js';
-import type { EndpointRow } from '../../daemon/store.js';
+import { parseWeight } from '../../daemon/rollout/canary.js';
+import type { EndpointRow } from '../../daemon/control/store.js';
 
 export default class CanaryShadow extends BaseCommand {
   static override description = "Mirror a share of requests to the canary without returning its answers; canary status shows how often its outputs differ";

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
-import { validatePolicy, type AnalysisPolicy } from '../../daemon/canary-analysis.js';
-import type { EndpointRow } from '../../daemon/store.js';
+import { validatePolicy, type AnalysisPolicy } from '../../daemon/rollout/canary-analysis.js';
+import type { EndpointRow } from '../../daemon/control/store.js';
 
 export default class CanaryStart extends BaseCommand {
   static override description = "Automated analysis: walk the canary's weights, check its live metrics each interval, roll back by itself when a gate fails, promote at the end";

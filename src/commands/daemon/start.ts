@@ -5,10 +5,10 @@ import { execa } from 'execa';
 import { BaseCommand } from '../../cli/base.js';
 import { ControlClient, DaemonNotRunning } from '../../cli/client.js';
 import { parseSize } from '../../cli/format.js';
-import type { DaemonInfo } from '../../daemon/control-server.js';
+import type { DaemonInfo } from '../../daemon/control/control-server.js';
 import { DaemonStartError, runDaemon } from '../../daemon/main.js';
 import { ensureHome, homePaths } from '../../home.js';
-import { logTail } from '../../daemon/supervisor.js';
+import { logTail } from '../../daemon/fleet/supervisor.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/run.js', import.meta.url));
 

@@ -1,5 +1,5 @@
 import { BaseCommand } from '../../cli/base.js';
-import type { DaemonInfo } from '../../daemon/control-server.js';
+import type { DaemonInfo } from '../../daemon/control/control-server.js';
 import { formatAge } from '../../cli/format.js';
 
 export default class DaemonStatus extends BaseCommand {

@@ -2,8 +2,8 @@
 // (applying a plan to a simulated daemon, then planning again, gives nothing; so does the file
 // `mlserve config` prints).
 import { describe, expect, it } from 'vitest';
-import { validateAutoscaling } from '../../../src/daemon/autoscaler.js';
-import { deploySettings } from '../../../src/daemon/settings.js';
+import { validateAutoscaling } from '../../../src/daemon/fleet/autoscaler.js';
+import { deploySettings } from '../../../src/daemon/control/settings.js';
 import { currentToDesired, describeChange, plan, type CurrentDeployment, type PlanAction } from '../../../src/config/plan.js';
 import { parseConfig, renderConfig, type DesiredDeployment } from '../../../src/config/schema.js';
 

@@ -1,7 +1,7 @@
 // The config file's schema: what it accepts, how it normalizes, and an error (with line:column and
 // what is accepted) for every way a file can be wrong.
 import { describe, expect, it } from 'vitest';
-import { AUTOSCALING_DEFAULTS, validateAutoscaling } from '../../../src/daemon/autoscaler.js';
+import { AUTOSCALING_DEFAULTS, validateAutoscaling } from '../../../src/daemon/fleet/autoscaler.js';
 import { formatIssues, parseConfig, renderConfig } from '../../../src/config/schema.js';
 
 /** One application with one deployment whose body lines are `lines` (each at column 9). */

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   freeShares, normalizeFraction, place, placeAll, roomFor, NO_GPUS_REASON, type Allocation,
-} from '../../../src/daemon/allocator.js';
-import { parseSimulatedGpus } from '../../../src/daemon/gpus.js';
+} from '../../../src/daemon/fleet/allocator.js';
+import { parseSimulatedGpus } from '../../../src/daemon/fleet/gpus.js';
 import { MlserveError } from '../../../src/errors.js';
 
 const gpus = (n: number) => (n === 0 ? [] : parseSimulatedGpus(`${n}x80GB`));

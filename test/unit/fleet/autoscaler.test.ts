@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   AUTOSCALING_DEFAULTS, decide, initialReplicas, validateAutoscaling,
   type AutoscalerState, type AutoscalingConfig, type MetricSample,
-} from '../../../src/daemon/autoscaler.js';
+} from '../../../src/daemon/fleet/autoscaler.js';
 import { MlserveError } from '../../../src/errors.js';
 
 const cfg = (over: Record<string, unknown> = {}): AutoscalingConfig =>

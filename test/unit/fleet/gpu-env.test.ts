@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { Allocation, Assignment } from '../../../src/daemon/allocator.js';
-import { cudaProviderOptions, overShare, replicaGpuEnv, shareMiB } from '../../../src/daemon/gpu-env.js';
-import { parseNvidiaSmi, parseSimulatedGpus } from '../../../src/daemon/gpus.js';
+import type { Allocation, Assignment } from '../../../src/daemon/fleet/allocator.js';
+import { cudaProviderOptions, overShare, replicaGpuEnv, shareMiB } from '../../../src/daemon/fleet/gpu-env.js';
+import { parseNvidiaSmi, parseSimulatedGpus } from '../../../src/daemon/fleet/gpus.js';
 
 // GPU 0: 23789 MiB (0.33 share = 7850 MiB), GPU 1: 81920 MiB, GPU 2: memory unknown.
 const inv = parseNvidiaSmi(

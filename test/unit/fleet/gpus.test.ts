@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseComputeApps, parseNvidiaSmi, parseSimulatedGpus, type Gpu } from '../../../src/daemon/gpus.js';
+import { parseComputeApps, parseNvidiaSmi, parseSimulatedGpus, type Gpu } from '../../../src/daemon/fleet/gpus.js';
 import { MlserveError } from '../../../src/errors.js';
 
 const real = (index: number, uuid: string, name: string, total: number, used: number, util: number): Gpu => ({

@@ -1,0 +1,175 @@
+// The control API: HTTP/1.1 + JSON over the Unix socket, versioned under /v1. It validates and
+// hands work to the controller; the CLI is its only intended client.
+import http from 'node:http';
+import { asMlserveError, MlserveError, notFound } from '../../errors.js';
+import type { Controller, DeployRequest } from './controller.js';
+import type { Store } from './store.js';
+import { readBody } from '../dataplane/ingress.js';
+import { followLogs, readLogs } from '../fleet/logs.js';
+import { listCache, pruneCache } from '../../mlflow/cache.js';
+import { takeSnapshot } from '../snapshot.js';
+import { resolve } from 'node:path';
+
+export interface DaemonInfo {
+  pid: number;
+  version: string;
+  home: string;
+  socket: string;
+  ingress: { host: string; port: number; url: string };
+  startedAt: number;
+  /** How many times a daemon started on this home. */
+  starts: number;
+}
+
+export interface ControlDeps {
+  controller: Controller;
+  store: Store;
+  info: () => DaemonInfo;
+  logDir: string;
+  cacheDir: string;
+  shutdown: () => void;
+}
+
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse, params: string[], query: URLSearchParams) => Promise<unknown>;
+
+export function createControlServer(deps: ControlDeps): http.Server {
+  const snapshot = () => {
+    const i = deps.info();
+    return takeSnapshot(deps.controller, deps.store, { pid: i.pid, version: i.version, startedAt: i.startedAt, url: i.ingress.url });
+  };
+  const routes: Array<[string, RegExp, Handler]> = [
+    ['GET', /^\/v1\/health$/, async () => deps.info()],
+    ['GET', /^\/v1\/status$/, async () => ({ daemon: deps.info(), ...deps.controller.status() })],
+    ['POST', /^\/v1\/deployments$/, async (req, res, _p, q) => {
+      const body = await jsonBody(req);
+      if (typeof body.source !== 'string' || body.source.length === 0) {
+        throw new MlserveError('BAD_REQUEST', 'deploy needs a model source (a path to .onnx, an MLflow model directory, or models:/Name/Version)');
+      }
+      if (q.get('progress') !== '1') return deps.controller.deploy(body as unknown as DeployRequest);
+      // NDJSON: progress lines while the model downloads, then {"result"} or {"error"}.
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      let last = 0;
+      try {
+        const row = await deps.controller.deploy(body as unknown as DeployRequest, (p) => {
+          const now = Date.now();
+          if (now - last < 100 && p.files < p.totalFiles) return;
+          last = now;
+          res.write(`${JSON.stringify({ progress: p })}\n`);
+        });
+        res.end(`${JSON.stringify({ result: row })}\n`);
+      } catch (err) {
+        const e = asMlserveError(err);
+        if (e.code === 'INTERNAL') console.error(`control: deploy: ${e.stack ?? e.message}`);
+        res.end(`${JSON.stringify({ error: e.message, code: e.code })}\n`);
+      }
+      return undefined;
+    }],
+    ['GET', /^\/v1\/canary$/, () => deps.controller.canaries.canaryStatus()],
+    ['POST', /^\/v1\/canary\/weight$/, async (req) => {
+      const b = await jsonBody(req);
+      return deps.controller.setCanaryWeight(Number(b.weight), b.endpoint as string | undefined);
+    }],
+    ['POST', /^\/v1\/canary\/start$/, async (req) => {
+      const b = await jsonBody(req);
+      return deps.controller.canaries.startRollout(b.policy, b.endpoint as string | undefined);
+    }],
+    ['POST', /^\/v1\/canary\/shadow$/, async (req) => {
+      const b = await jsonBody(req);
+      return deps.controller.canaries.setShadow(Number(b.weight), b.endpoint as string | undefined);
+    }],
+    ['POST', /^\/v1\/canary\/promote$/, async (req) => deps.controller.promote((await jsonBody(req)).endpoint as string | undefined)],
+    ['POST', /^\/v1\/canary\/rollback$/, async (req) => deps.controller.rollback((await jsonBody(req)).endpoint as string | undefined)],
+    ['GET', /^\/v1\/gpus$/, async () => deps.controller.gpuReport()],
+    ['GET', /^\/v1\/snapshot$/, async () => snapshot()],
+    ['GET', /^\/v1\/stream$/, async (req, res, _p, q) => {
+      // NDJSON: one snapshot per interval until the client leaves (mlserve top).
+      const interval = Math.max(100, Number(q.get('interval') ?? 1000));
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      const tick = async () => {
+        if (!res.writableEnded) res.write(`${JSON.stringify(await snapshot())}\n`);
+      };
+      await tick();
+      const timer = setInterval(() => void tick(), interval);
+      req.on('close', () => clearInterval(timer));
+      return undefined;
+    }],
+    ['GET', /^\/v1\/cache$/, async () => ({ entries: listCache(deps.cacheDir) })],
+    ['POST', /^\/v1\/cache\/prune$/, async () => {
+      const inUse = new Set(deps.store.listDeployments().map((d) => resolve(d.modelDir)));
+      const removed = pruneCache(deps.cacheDir, inUse);
+      deps.store.addEvent('cache-pruned', 'daemon', `removed ${removed.length} cached model(s)`, { keys: removed.map((e) => e.key) });
+      return { removed };
+    }],
+    ['GET', /^\/v1\/deployments\/([^/]+)$/, async (_req, _res, [name]) => {
+      const d = deps.controller.status().deployments.find((x) => x.name === name || x.endpoint === name);
+      if (!d) throw notFound(`no deployment named '${name}'`);
+      return d;
+    }],
+    ['POST', /^\/v1\/deployments\/([^/]+)\/scale$/, async (req, _res, [name]) => {
+      const body = await jsonBody(req);
+      return deps.controller.scale(name, body as { replicas?: number });
+    }],
+    ['DELETE', /^\/v1\/deployments\/([^/]+)$/, async (_req, _res, [target]) => ({ undeployed: await deps.controller.undeploy(target) })],
+    ['GET', /^\/v1\/events$/, async (_req, _res, _p, q) =>
+      deps.store.listEvents({
+        subject: q.get('subject') ?? undefined,
+        limit: q.has('limit') ? Number(q.get('limit')) : 50,
+        afterId: q.has('after') ? Number(q.get('after')) : undefined,
+      })],
+    ['GET', /^\/v1\/deployments\/([^/]+)\/logs$/, async (req, res, [name], q) => {
+      const d = deps.store.getDeployment(name);
+      if (!d) throw notFound(`no deployment named '${name}'; see mlserve status`);
+      const lines = q.has('lines') ? Number(q.get('lines')) : 100;
+      if (q.get('follow') === '1') {
+        followLogs(deps.logDir, d.name, d.settings.replicas, lines, req, res);
+        return undefined;
+      }
+      return { deployment: d.name, logs: readLogs(deps.logDir, d.name, d.settings.replicas, lines) };
+    }],
+    ['POST', /^\/v1\/shutdown$/, async () => {
+      setImmediate(deps.shutdown);
+      return { stopping: true };
+    }],
+  ];
+
+  return http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://mlserve');
+    const run = async () => {
+      for (const [method, re, handler] of routes) {
+        const m = re.exec(url.pathname);
+        if (!m) continue;
+        if (req.method !== method) continue;
+        return handler(req, res, m.slice(1).map(decodeURIComponent), url.searchParams);
+      }
+      throw notFound(`no control route ${req.method} ${url.pathname}`);
+    };
+    run().then(
+      (body) => {
+        if (body === undefined) return; // streamed
+        reply(res, 200, body);
+      },
+      (err) => {
+        const e = asMlserveError(err);
+        if (e.code === 'INTERNAL') console.error(`control: ${req.method} ${url.pathname}: ${e.stack ?? e.message}`);
+        reply(res, e.status, { error: e.message, code: e.code });
+      },
+    );
+  });
+}
+
+function reply(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function jsonBody(req: http.IncomingMessage): Promise<Record<string, unknown>> {
+  const buf = await readBody(req, 1 << 20);
+  try {
+    const v = JSON.parse(buf.toString('utf8') || '{}');
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('expected a JSON object');
+    return v as Record<string, unknown>;
+  } catch (err) {
+    throw new MlserveError('BAD_REQUEST', `malformed JSON: ${(err as Error).message}`);
+  }
+}

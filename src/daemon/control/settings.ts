@@ -1,0 +1,103 @@
+// A deployment's settings: what a deploy request may set, checked, and the queue/batching
+// policy they give. PURE.
+import { MlserveError } from '../../errors.js';
+import type { Signature, TensorSpec } from '../../tensor.js';
+import { validateAutoscaling, type AutoscalingConfig } from '../fleet/autoscaler.js';
+import { isBatchable } from '../dataplane/batcher.js';
+import type { DispatchOptions } from '../dataplane/dispatcher.js';
+import type { DeploymentSettings } from './store.js';
+
+/** What a deploy asks for: a source, names, and any deployment setting (see store.ts). */
+export interface DeployRequest extends Partial<Omit<DeploymentSettings, 'autoscaling'>> {
+  source: string;
+  endpoint?: string;
+  name?: string;
+  /** Ray Serve's autoscaling_config (snake_case fields); replaces a fixed replica count. */
+  autoscaling?: Partial<AutoscalingConfig>;
+  /** Start beside the endpoint's primary as its canary with this weight (percent). */
+  canary?: number;
+  /** Follow the registry every this many seconds (aliases and stages): new versions roll out by themselves. */
+  trackIntervalS?: number;
+  /** Blue-green: start beside the primary, switch all traffic when every replica is ready, drain the old one. */
+  replace?: boolean;
+  /** The CLI's MLflow environment (tracking URI, auth, ...) and working directory. */
+  env?: Record<string, string>;
+  cwd?: string;
+}
+
+const INT_SETTINGS: Array<[keyof DeployRequest & keyof DeploymentSettings, number, number]> = [
+  ['maxBatchSize', 1, 4096],
+  ['batchWaitMs', 0, 60_000],
+  ['maxConcurrentBatches', 1, 64],
+  ['maxOngoingRequests', 1, 100_000],
+  ['maxQueuedRequests', 1, 1_000_000],
+  ['requestTimeoutMs', 1, 3_600_000],
+  ['healthCheckPeriodS', 1, 3600],
+  ['healthCheckTimeoutS', 1, 3600],
+  ['threads', 1, 256],
+];
+
+const flagName = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+/** The settings a deploy asked for, checked (errors name the flag and the accepted range). */
+export function deploySettings(req: DeployRequest): DeploymentSettings {
+  const out: DeploymentSettings = { replicas: req.replicas ?? 1 };
+  if (!Number.isInteger(out.replicas) || out.replicas < 1 || out.replicas > 64) {
+    throw new MlserveError('BAD_REQUEST', `--replicas must be a whole number from 1 to 64 (got ${req.replicas})`);
+  }
+  for (const [key, min, max] of INT_SETTINGS) {
+    const v = req[key];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      throw new MlserveError('BAD_REQUEST', `${flagName(key)} must be a whole number from ${min} to ${max} (got ${v})`);
+    }
+    (out as unknown as Record<string, number>)[key] = v;
+  }
+  if (req.gpus !== undefined && req.gpus !== null) {
+    if (typeof req.gpus !== 'number' || !(req.gpus > 0)) throw new MlserveError('BAD_REQUEST', `--gpus must be a positive number such as 0.33 or 1 (got ${req.gpus})`);
+    out.gpus = req.gpus;
+  }
+  if (req.trackIntervalS !== undefined) {
+    if (!(req.trackIntervalS >= 1 && req.trackIntervalS <= 86_400)) throw new MlserveError('BAD_REQUEST', `--track-interval must be 1..86400 seconds (got ${req.trackIntervalS})`);
+    const env = Object.fromEntries(['MLFLOW_TRACKING_URI', 'MLFLOW_REGISTRY_URI'].filter((k) => req.env?.[k]).map((k) => [k, req.env![k]]));
+    out.track = { intervalS: req.trackIntervalS, env, cwd: req.cwd ?? process.cwd() };
+  }
+  if (req.autoscaling) {
+    const cfg = validateAutoscaling(req.autoscaling);
+    out.autoscaling = cfg;
+    out.replicas = cfg.initial_replicas ?? cfg.min_replicas;
+  }
+  return out;
+}
+
+/**
+ * The queue and batching policy of a deployment. A model is batched only when every input and
+ * output has a dynamic first dimension, or when the operator set max_batch_size; any other model
+ * runs one request at a time, so batching never changes an answer.
+ */
+export function dispatchOptions(s: DeploymentSettings, spec: Signature | null): DispatchOptions {
+  const maxBatchSize = s.maxBatchSize ?? (spec && isBatchable(spec) ? 32 : 1);
+  const maxConcurrentBatches = s.maxConcurrentBatches ?? 1;
+  return {
+    maxBatchSize,
+    batchWaitMs: s.batchWaitMs ?? 0,
+    maxConcurrentBatches,
+    maxOngoingRequests: s.maxOngoingRequests ?? maxBatchSize * (maxConcurrentBatches + 1),
+    maxQueued: s.maxQueuedRequests ?? 1000,
+    timeoutMs: s.requestTimeoutMs ?? 30_000,
+  };
+}
+
+/** The model's own metadata decides names and dtypes; the MLflow signature may name unnamed dims. */
+export function mergeSignature(mlflow: Signature | null, ort: { inputs: TensorSpec[]; outputs: TensorSpec[] }): Signature {
+  if (!mlflow) return ort;
+  const pick = (m: TensorSpec[], o: TensorSpec[]) =>
+    o.map((spec, i) => {
+      const declared = m.find((s) => s.name === spec.name) ?? (m.length === o.length ? m[i] : undefined);
+      if (declared && declared.shape.length === spec.shape.length) {
+        return { ...spec, shape: spec.shape.map((d, j) => (d >= 0 ? d : declared.shape[j])) };
+      }
+      return spec;
+    });
+  return { inputs: pick(mlflow.inputs, ort.inputs), outputs: pick(mlflow.outputs, ort.outputs) };
+}

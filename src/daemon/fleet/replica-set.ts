@@ -1,0 +1,285 @@
+// The replicas of one deployment: start them, health-check them, restart a crashed one with
+// exponential backoff, scale up and down (draining first), mark the deployment failed when a
+// replica cannot load its model and unhealthy when it crash-loops, stop them gracefully.
+// It reports every change through `hooks`; the controller records them in the store.
+import { join } from 'node:path';
+import type { ReplicaConfig } from '../../runtime/protocol.js';
+import type { TensorSpec } from '../../tensor.js';
+import { describeExit, logTail, spawnReplica, type SpawnedReplica } from './supervisor.js';
+import type { ReplicaLink } from './replica-link.js';
+
+export type ReplicaState = 'starting' | 'ready' | 'restarting' | 'failed' | 'draining' | 'stopping' | 'stopped' | 'pending';
+
+export interface Replica {
+  idx: number;
+  pid: number | null;
+  state: ReplicaState;
+  restarts: number;
+  startedAt: number | null;
+  lastError: string | null;
+  link: ReplicaLink | null;
+  proc: SpawnedReplica | null;
+  /** Consecutive crashes without staying up `stableMs`. */
+  crashStreak: number;
+  healthMisses: number;
+  /** Extra environment (GPU assignment) and execution providers. */
+  env?: Record<string, string>;
+  providers?: string[];
+  /** Its GPU share (allocator.Assignment), recorded in the store. */
+  gpu?: unknown;
+}
+
+export interface ReplicaSetHooks {
+  onReplica(r: Replica): void;
+  onReady(spec: { inputs: TensorSpec[]; outputs: TensorSpec[] }, loadMs: number, idx: number): void;
+  /** A replica could not load the model: retrying will not help. */
+  onLoadFailure(idx: number, message: string): void;
+  onCrash(idx: number, message: string, restartInMs: number): void;
+  /** A replica crashed `crashLoopThreshold` times in a row: `tail` is its last output. */
+  onCrashLoop(idx: number, message: string): void;
+  onHealthFailure(idx: number, message: string): void;
+  /** Requests in flight on a replica (the dispatcher knows). */
+  inflight(idx: number): number;
+}
+
+export interface ReplicaSetOptions {
+  deployment: string;
+  modelFile: string;
+  replicas: number;
+  threads?: number;
+  /** Batches one replica runs at once. */
+  concurrency?: number;
+  logDir: string;
+  /** First restart delay; doubles per consecutive crash up to maxBackoffMs. */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+  stopGraceMs?: number;
+  healthPeriodMs?: number;
+  healthTimeoutMs?: number;
+  /** Misses in a row that replace a replica. */
+  healthMisses?: number;
+  crashLoopThreshold?: number;
+  /** A replica up this long has left its crash streak. */
+  stableMs?: number;
+  /** Restarts counted before this daemon started, by replica index. */
+  priorRestarts?: Map<number, number>;
+}
+
+export function replicaLogFile(logDir: string, deployment: string, idx: number): string {
+  return join(logDir, `${deployment}.${idx}.log`);
+}
+
+export class ReplicaSet {
+  readonly members: Replica[] = [];
+  private stopping = false;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private health: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly opts: ReplicaSetOptions,
+    private readonly hooks: ReplicaSetHooks,
+  ) {}
+
+  /** Start health checks; the controller adds the replicas (it knows their GPU placement). */
+  start(): void {
+    const period = this.opts.healthPeriodMs ?? 10_000;
+    this.health = setInterval(() => void this.checkHealth(), period);
+    this.health.unref();
+  }
+
+  /** The index the next replica gets. */
+  nextIndex(): number {
+    return this.members.reduce((m, r) => Math.max(m, r.idx + 1), 0);
+  }
+
+  /** Add one replica; `env`/`providers` carry its GPU assignment. Returns it. */
+  add(env?: Record<string, string>, providers?: string[], gpu?: unknown): Replica {
+    const r = this.member(this.nextIndex(), 'starting');
+    Object.assign(r, { env, providers, gpu });
+    this.launch(r);
+    return r;
+  }
+
+  /** Add a replica that waits for room on a GPU (`reason` says what it needs). */
+  addPending(reason: string): Replica {
+    const r = this.member(this.nextIndex(), 'pending');
+    r.lastError = reason;
+    this.hooks.onReplica(r);
+    return r;
+  }
+
+  /** Start a pending replica now that its GPU share is reserved. */
+  launchPending(r: Replica, env?: Record<string, string>, providers?: string[], gpu?: unknown): void {
+    if (r.state !== 'pending' || this.stopping) return;
+    Object.assign(r, { env, providers, gpu, lastError: null });
+    this.launch(r);
+  }
+
+  private member(idx: number, state: ReplicaState): Replica {
+    const r: Replica = { idx, pid: null, state, restarts: this.opts.priorRestarts?.get(idx) ?? 0, startedAt: null, lastError: null, link: null, proc: null, crashStreak: 0, healthMisses: 0 };
+    this.members.push(r);
+    return r;
+  }
+
+  /** Replicas that take new work. */
+  ready(): Replica[] {
+    return this.members.filter((r) => r.state === 'ready' && r.link !== null && !r.link.isClosed);
+  }
+
+  /** Replicas that count towards the desired number (not draining or stopped). */
+  active(): Replica[] {
+    return this.members.filter((r) => r.state !== 'draining' && r.state !== 'stopping' && r.state !== 'stopped');
+  }
+
+  private launch(r: Replica): void {
+    const cfg: ReplicaConfig = {
+      deployment: this.opts.deployment,
+      replica: r.idx,
+      modelFile: this.opts.modelFile,
+      threads: this.opts.threads,
+      concurrency: this.opts.concurrency,
+      providers: r.providers,
+    };
+    const logFile = replicaLogFile(this.opts.logDir, this.opts.deployment, r.idx);
+    let proc: SpawnedReplica;
+    try {
+      proc = spawnReplica(cfg, logFile, r.env);
+    } catch (err) {
+      r.state = 'failed';
+      r.lastError = (err as Error).message;
+      this.hooks.onReplica(r);
+      this.hooks.onLoadFailure(r.idx, r.lastError);
+      return;
+    }
+    r.proc = proc;
+    r.pid = proc.pid;
+    r.link = proc.link;
+    r.state = 'starting';
+    r.startedAt = Date.now();
+    r.healthMisses = 0;
+    this.hooks.onReplica(r);
+
+    let wasReady = false;
+    proc.ready.then(
+      (info) => {
+        if (this.stopping || r.proc !== proc || r.state !== 'starting') return;
+        wasReady = true;
+        r.state = 'ready';
+        r.lastError = null;
+        this.hooks.onReplica(r);
+        this.hooks.onReady({ inputs: info.inputs, outputs: info.outputs }, info.loadMs, r.idx);
+      },
+      () => {},
+    );
+    void proc.exited.then((exit) => this.onExit(r, proc, exit, wasReady));
+  }
+
+  private onExit(r: Replica, proc: SpawnedReplica, exit: { code: number | null; signal: string | null; fatal?: string }, wasReady: boolean): void {
+    if (r.proc !== proc) return;
+    r.link = null;
+    r.pid = null;
+    if (this.stopping || r.state === 'stopping' || r.state === 'draining') {
+      r.state = 'stopped';
+      this.hooks.onReplica(r);
+      return;
+    }
+    const tail = logTail(replicaLogFile(this.opts.logDir, this.opts.deployment, r.idx), 5);
+    if (exit.fatal !== undefined || (!wasReady && exit.code === 1)) {
+      // The replica said it cannot load the model: a corrupt or missing file does not heal.
+      r.state = 'failed';
+      r.lastError = exit.fatal ?? (tail || `replica exited before it was ready (${describeExit(exit)})`);
+      this.hooks.onReplica(r);
+      this.hooks.onLoadFailure(r.idx, r.lastError);
+      return;
+    }
+    const upMs = r.startedAt ? Date.now() - r.startedAt : 0;
+    r.crashStreak = upMs >= (this.opts.stableMs ?? 30_000) ? 1 : r.crashStreak + 1;
+    const delay = Math.min(this.opts.maxBackoffMs ?? 30_000, (this.opts.backoffMs ?? 500) * 2 ** Math.min(r.crashStreak - 1, 16));
+    r.state = 'restarting';
+    r.lastError = `replica ${r.idx} ${describeExit(exit)}${tail ? `; last output: ${tail}` : ''}`;
+    r.restarts++;
+    this.hooks.onReplica(r);
+    this.hooks.onCrash(r.idx, r.lastError, delay);
+    if (r.crashStreak === (this.opts.crashLoopThreshold ?? 5)) this.hooks.onCrashLoop(r.idx, r.lastError);
+    this.later(delay, () => this.launch(r));
+  }
+
+  private later(ms: number, fn: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (!this.stopping) fn();
+    }, ms);
+    this.timers.add(timer);
+  }
+
+  /** Ping every ready replica; one that misses `healthMisses` checks in a row is replaced. */
+  private async checkHealth(): Promise<void> {
+    const timeout = this.opts.healthTimeoutMs ?? 30_000;
+    await Promise.all(
+      this.ready().map(async (r) => {
+        const link = r.link;
+        if (!link) return;
+        let timer: NodeJS.Timeout | undefined;
+        try {
+          await Promise.race([link.ping(), new Promise((_, rej) => (timer = setTimeout(() => rej(new Error(`no answer within ${timeout} ms`)), timeout)))]);
+          r.healthMisses = 0;
+        } catch (err) {
+          r.healthMisses++;
+          if (r.healthMisses >= (this.opts.healthMisses ?? 3) && r.state === 'ready') {
+            this.hooks.onHealthFailure(r.idx, `replica ${r.idx} failed ${r.healthMisses} health checks (${(err as Error).message}); replacing it`);
+            r.proc?.kill(); // its exit restarts it
+          }
+        } finally {
+          clearTimeout(timer);
+        }
+      }),
+    );
+  }
+
+  /**
+   * Remove `n` replicas (highest index first): they take no new work, finish what they hold
+   * (up to the grace period), then stop.
+   */
+  async shrink(n: number): Promise<void> {
+    const victims = this.active().sort((a, b) => Number(b.state === 'pending') - Number(a.state === 'pending') || b.idx - a.idx).slice(0, n);
+    await Promise.all(victims.map((r) => this.drainAndStop(r)));
+    for (const r of victims) this.members.splice(this.members.indexOf(r), 1);
+  }
+
+  private async drainAndStop(r: Replica): Promise<void> {
+    if (r.state === 'pending') {
+      r.state = 'stopped';
+      return;
+    }
+    r.state = 'draining';
+    this.hooks.onReplica(r);
+    const grace = Date.now() + (this.opts.stopGraceMs ?? 5000) * 2;
+    while (r.proc && this.hooks.inflight(r.idx) > 0 && Date.now() < grace) await new Promise((res) => setTimeout(res, 20));
+    if (r.proc) await r.proc.stop(this.opts.stopGraceMs ?? 5000);
+    r.state = 'stopped';
+    r.pid = null;
+    this.hooks.onReplica(r);
+  }
+
+  /** Stop every replica: close its pipe so it exits by itself, SIGKILL after the grace period. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.health) clearInterval(this.health);
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    await Promise.all(
+      this.members.map(async (r) => {
+        if (!r.proc) {
+          r.state = 'stopped';
+          return;
+        }
+        r.state = 'stopping';
+        this.hooks.onReplica(r);
+        await r.proc.stop(this.opts.stopGraceMs ?? 5000);
+        r.state = 'stopped';
+        r.pid = null;
+        this.hooks.onReplica(r);
+      }),
+    );
+  }
+}
