@@ -39,7 +39,7 @@ export interface PlanAction {
   scale?: { replicas: number } | { autoscaling: AutoscalingConfig };
 }
 
-type NumKey = Exclude<keyof DesiredSettings, 'replicas' | 'autoscaling'>;
+type NumKey = Exclude<keyof DesiredSettings, 'replicas' | 'autoscaling' | 'runtime'>;
 /**
  * Settings compared for a replacement: file key, and the daemon's default when it does not depend
  * on the model (an unset setting equals its default). max_batch_size and max_ongoing_requests

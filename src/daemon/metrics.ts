@@ -1,9 +1,19 @@
 // Every mlserve_* Prometheus metric is declared here (prom-client, a registry of our own).
 // Request, batch and load-time metrics are observed as they happen; gauges and totals that the
-// store or the replica sets already know are read at scrape time.
+// store or the replica sets already know are read at scrape time, through the read model below.
 import client from 'prom-client';
-import type { Controller } from './control/controller.js';
-import type { Store } from './control/store.js';
+
+/** What the metrics read at scrape time (the daemon's composition root wires it to the fleet and store). */
+export interface MetricsSource {
+  /** Every running deployment revision: its queue and replicas. */
+  runtimes(): Iterable<{ name: string; queued: number; inflight: number; replicaStates: string[] }>;
+  /** Restarts per deployment (kept across daemon restarts). */
+  restarts(): Map<string, number>;
+  daemonStarts(): number;
+  /** Canary weight per endpoint (0 without a canary). */
+  canaryWeights(): Map<string, number>;
+  gpus(): Array<{ index: number; memoryUsedMiB: number; memoryTotalMiB: number; utilizationPct: number; allocated: number }>;
+}
 
 /** Buckets that resolve sub-millisecond latencies (100 us) up to 30 s. */
 export const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -19,7 +29,7 @@ export class Metrics {
   readonly batch: client.Histogram<'deployment'>;
   readonly load: client.Histogram<'deployment'>;
 
-  constructor(controller: () => Controller | undefined, store: Store) {
+  constructor(src: MetricsSource) {
     const registers = [this.registry];
     this.requests = new client.Counter({ name: 'mlserve_requests_total', help: 'Inference requests answered, by status code', labelNames: ['endpoint', 'deployment', 'version', 'code'], registers });
     this.errors = new client.Counter({ name: 'mlserve_request_errors_total', help: 'Inference requests answered with a 4xx or 5xx status', labelNames: ['endpoint', 'deployment', 'version', 'code'], registers });
@@ -29,29 +39,34 @@ export class Metrics {
     this.batch = new client.Histogram({ name: 'mlserve_batch_size', help: 'Requests per batch sent to a replica', labelNames: ['deployment'], buckets: BATCH_BUCKETS, registers });
     this.load = new client.Histogram({ name: 'mlserve_model_load_seconds', help: 'Time a replica took to load its model', labelNames: ['deployment'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120], registers });
 
-    const runtimes = () => [...(controller()?.runtimes.values() ?? [])];
+    // Two revisions of one deployment may run at once (a blue-green replacement): their numbers add up.
+    const sum = (g: client.Gauge<'deployment'>, pick: (r: { queued: number; inflight: number }) => number) => {
+      g.reset();
+      const by = new Map<string, number>();
+      for (const rt of src.runtimes()) by.set(rt.name, (by.get(rt.name) ?? 0) + pick(rt));
+      for (const [deployment, n] of by) g.set({ deployment }, n);
+    };
     new client.Gauge({
       name: 'mlserve_ongoing_requests', help: 'Requests running on replicas', labelNames: ['deployment'], registers,
       collect() {
-        this.reset();
-        for (const rt of runtimes()) this.set({ deployment: rt.row.name }, rt.dispatcher.snapshot().inflight);
+        sum(this, (r) => r.inflight);
       },
     });
     new client.Gauge({
       name: 'mlserve_queued_requests', help: 'Requests waiting in a deployment queue', labelNames: ['deployment'], registers,
       collect() {
-        this.reset();
-        for (const rt of runtimes()) this.set({ deployment: rt.row.name }, rt.dispatcher.snapshot().queued);
+        sum(this, (r) => r.queued);
       },
     });
     new client.Gauge({
       name: 'mlserve_replicas', help: 'Replicas by state', labelNames: ['deployment', 'state'], registers,
       collect() {
         this.reset();
-        for (const rt of runtimes()) {
-          const counts = new Map<string, number>();
-          for (const r of rt.set.members) counts.set(r.state, (counts.get(r.state) ?? 0) + 1);
-          for (const [state, n] of counts) this.set({ deployment: rt.row.name, state }, n);
+        const counts = new Map<string, number>();
+        for (const rt of src.runtimes()) for (const s of rt.replicaStates) counts.set(`${rt.name}\0${s}`, (counts.get(`${rt.name}\0${s}`) ?? 0) + 1);
+        for (const [k, n] of counts) {
+          const [deployment, state] = k.split('\0');
+          this.set({ deployment, state }, n);
         }
       },
     });
@@ -59,23 +74,21 @@ export class Metrics {
       name: 'mlserve_replica_restarts_total', help: 'Replica restarts after a crash or failed health checks', labelNames: ['deployment'], registers,
       collect() {
         this.reset();
-        const byDep = new Map<string, number>();
-        for (const r of store.listReplicas()) byDep.set(r.deployment, (byDep.get(r.deployment) ?? 0) + r.restarts);
-        for (const [deployment, n] of byDep) this.inc({ deployment }, n);
+        for (const [deployment, n] of src.restarts()) this.inc({ deployment }, n);
       },
     });
     new client.Counter({
       name: 'mlserve_daemon_starts_total', help: 'Times a daemon started on this MLSERVE_HOME', registers,
       collect() {
         this.reset();
-        this.inc(store.daemonStarts());
+        this.inc(src.daemonStarts());
       },
     });
     new client.Gauge({
       name: 'mlserve_canary_weight', help: 'Share of an endpoint\'s traffic (percent) sent to its canary', labelNames: ['endpoint'], registers,
       collect() {
         this.reset();
-        for (const e of store.listEndpoints()) this.set({ endpoint: e.name }, e.canary ? e.canaryWeight : 0);
+        for (const [endpoint, w] of src.canaryWeights()) this.set({ endpoint }, w);
       },
     });
     const gpuGauge = (name: string, help: string, value: (g: { memoryUsedMiB: number; memoryTotalMiB: number; utilizationPct: number; allocated: number }) => number) =>
@@ -83,13 +96,7 @@ export class Metrics {
         name, help, labelNames: ['gpu'], registers,
         collect() {
           this.reset();
-          const c = controller();
-          if (!c) return;
-          const inv = c.gpus.inventory.gpus;
-          for (const s of c.gpus.shares()) {
-            const g = inv.find((x) => x.uuid === s.uuid);
-            if (g) this.set({ gpu: String(g.index) }, value({ ...g, allocated: s.allocated }));
-          }
+          for (const g of src.gpus()) this.set({ gpu: String(g.index) }, value(g));
         },
       });
     gpuGauge('mlserve_gpu_memory_used_bytes', 'GPU memory in use (nvidia-smi)', (g) => g.memoryUsedMiB * 2 ** 20);
@@ -104,6 +111,26 @@ export class Metrics {
     this.requests.inc({ ...labels, code });
     if (status >= 400) this.errors.inc({ ...labels, code });
     if (status < 400) this.duration.observe(labels, seconds);
+  }
+
+  observeLoad(deployment: string, seconds: number): void {
+    this.load.observe({ deployment }, seconds);
+  }
+
+  /** Cumulative request-latency buckets per deployment: upper bound (s) -> count. */
+  async latencyByDeployment(): Promise<Map<string, Map<number, number>>> {
+    const out = new Map<string, Map<number, number>>();
+    const h = await this.duration.get();
+    for (const v of h.values) {
+      if (v.metricName !== 'mlserve_request_duration_seconds_bucket') continue;
+      const dep = String(v.labels.deployment);
+      const raw = (v.labels as Record<string, string | number>).le;
+      const le = raw === '+Inf' ? Infinity : Number(raw);
+      const m = out.get(dep) ?? new Map<number, number>();
+      m.set(le, (m.get(le) ?? 0) + v.value);
+      out.set(dep, m);
+    }
+    return out;
   }
 
   /** One batch a replica ran. */

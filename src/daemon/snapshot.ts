@@ -1,8 +1,7 @@
 // What `mlserve top` sees once a second: a snapshot of every deployment's counters, replicas,
 // latency histogram buckets, GPUs and the last events. Rates come from two snapshots, in the CLI.
-import type { Controller } from './control/controller.js';
-import type { Metrics } from './metrics.js';
-import type { Store } from './control/store.js';
+import type { DispatchStats } from './dataplane/dispatcher.js';
+import type { DeploymentRow, EndpointRow, EventRow } from './control/state.js';
 
 export interface DeploymentSnapshot {
   name: string;
@@ -30,28 +29,25 @@ export interface Snapshot {
   events: { ts: number; kind: string; subject: string; message: string }[];
 }
 
-export async function latencyByDeployment(metrics: Metrics | undefined): Promise<Map<string, Map<number, number>>> {
-  const out = new Map<string, Map<number, number>>();
-  if (!metrics) return out;
-  const h = await metrics.duration.get();
-  for (const v of h.values) {
-    if (v.metricName !== 'mlserve_request_duration_seconds_bucket') continue;
-    const dep = String(v.labels.deployment);
-    const raw = (v.labels as Record<string, string | number>).le;
-    const le = raw === '+Inf' ? Infinity : Number(raw);
-    const m = out.get(dep) ?? new Map<number, number>();
-    m.set(le, (m.get(le) ?? 0) + v.value);
-    out.set(dep, m);
-  }
-  return out;
+/** What a snapshot reads (wired to the store, the fleet, the metrics and the GPU book by the daemon). */
+export interface SnapshotSource {
+  deployments(): DeploymentRow[];
+  endpoints(): EndpointRow[];
+  events(limit: number): EventRow[];
+  latency(): Promise<Map<string, Map<number, number>>>;
+  /** The running revisions of a deployment (serving first): their queue counters and replicas. */
+  revisions(deployment: string): Array<{ stats: DispatchStats; replicas: Array<{ idx: number; pid: number | null; state: string; restarts: number; inflight: number; gpu: unknown }> }>;
+  gpus(): Snapshot['gpus'];
 }
 
-export async function takeSnapshot(controller: Controller, store: Store, daemon: Snapshot['daemon']): Promise<Snapshot> {
-  const lat = await latencyByDeployment(controller.metrics);
-  const endpoints = store.listEndpoints();
-  const deployments = store.listDeployments().map((d): DeploymentSnapshot => {
-    const rt = controller.runtimes.get(d.name);
-    const stats = rt?.dispatcher.snapshot();
+const gpuText = (gpu: unknown) => (gpu as { gpus?: { index: number; fraction: number }[] } | undefined)?.gpus?.map((g) => `${g.index}:${g.fraction}`).join(',') ?? '-';
+
+export async function takeSnapshot(src: SnapshotSource, daemon: Snapshot['daemon']): Promise<Snapshot> {
+  const lat = await src.latency();
+  const endpoints = src.endpoints();
+  const deployments = src.deployments().map((d): DeploymentSnapshot => {
+    const revs = src.revisions(d.name);
+    const total = (k: keyof DispatchStats) => revs.reduce((a, r) => a + r.stats[k], 0);
     const buckets = [...(lat.get(d.name) ?? new Map<number, number>()).entries()].sort((a, b) => a[0] - b[0]);
     return {
       name: d.name,
@@ -60,24 +56,16 @@ export async function takeSnapshot(controller: Controller, store: Store, daemon:
       state: d.state,
       message: d.message,
       canaryWeight: endpoints.find((e) => e.canary === d.name)?.canaryWeight ?? 0,
-      replicas: (rt?.set.members ?? []).map((r) => ({
-        idx: r.idx, pid: r.pid, state: r.state, restarts: r.restarts, inflight: rt!.dispatcher.inflightOf(r.idx),
-        gpu: (r.gpu as { gpus?: { index: number; fraction: number }[] } | undefined)?.gpus?.map((g) => `${g.index}:${g.fraction}`).join(',') ?? '-',
-      })),
-      requests: stats?.requests ?? 0,
-      errors: stats?.errors ?? 0,
-      batches: stats?.batches ?? 0,
-      batchedRequests: stats?.batchedRequests ?? 0,
-      queued: stats?.queued ?? 0,
-      inflight: stats?.inflight ?? 0,
+      replicas: revs.flatMap((r) => r.replicas.map((x) => ({ idx: x.idx, pid: x.pid, state: x.state, restarts: x.restarts, inflight: x.inflight, gpu: gpuText(x.gpu) }))),
+      requests: total('requests'),
+      errors: total('errors'),
+      batches: total('batches'),
+      batchedRequests: total('batchedRequests'),
+      queued: total('queued'),
+      inflight: total('inflight'),
       latency: { le: buckets.map((b) => b[0]), counts: buckets.map((b) => b[1]) },
     };
   });
-  const inv = controller.gpus.inventory;
-  const gpus = controller.gpus.shares().map((s) => {
-    const g = inv.gpus.find((x) => x.uuid === s.uuid)!;
-    return { index: g.index, name: g.name, allocated: s.allocated, memoryUsedMiB: g.memoryUsedMiB, memoryTotalMiB: g.memoryTotalMiB, simulated: inv.simulated };
-  });
-  const events = store.listEvents({ limit: 8 }).map((e) => ({ ts: e.ts, kind: e.kind, subject: e.subject, message: e.message }));
-  return { t: Date.now(), daemon, deployments, gpus, events };
+  const events = src.events(8).map((e) => ({ ts: e.ts, kind: e.kind, subject: e.subject, message: e.message }));
+  return { t: Date.now(), daemon, deployments, gpus: src.gpus(), events };
 }

@@ -2,12 +2,13 @@
 // hands work to the controller; the CLI is its only intended client.
 import http from 'node:http';
 import { asMlserveError, MlserveError, notFound } from '../../errors.js';
-import type { Controller, DeployRequest } from './controller.js';
+import type { Commands, DeployRequest } from './commands.js';
 import type { Store } from './store.js';
 import { readBody } from '../dataplane/ingress.js';
 import { followLogs, readLogs } from '../fleet/logs.js';
 import { listCache, pruneCache } from '../../mlflow/cache.js';
-import { takeSnapshot } from '../snapshot.js';
+import type { Snapshot } from '../snapshot.js';
+import type { CanaryCommands } from '../rollout/canary-commands.js';
 import { resolve } from 'node:path';
 
 export interface DaemonInfo {
@@ -22,7 +23,12 @@ export interface DaemonInfo {
 }
 
 export interface ControlDeps {
-  controller: Controller;
+  commands: Commands;
+  canary: CanaryCommands;
+  canaryStatus: () => Promise<unknown>;
+  status: () => { deployments: Array<{ name: string; endpoint: string }> } & Record<string, unknown>;
+  gpus: () => unknown;
+  snapshot: (daemon: Snapshot['daemon']) => Promise<Snapshot>;
   store: Store;
   info: () => DaemonInfo;
   logDir: string;
@@ -35,22 +41,22 @@ type Handler = (req: http.IncomingMessage, res: http.ServerResponse, params: str
 export function createControlServer(deps: ControlDeps): http.Server {
   const snapshot = () => {
     const i = deps.info();
-    return takeSnapshot(deps.controller, deps.store, { pid: i.pid, version: i.version, startedAt: i.startedAt, url: i.ingress.url });
+    return deps.snapshot({ pid: i.pid, version: i.version, startedAt: i.startedAt, url: i.ingress.url });
   };
   const routes: Array<[string, RegExp, Handler]> = [
     ['GET', /^\/v1\/health$/, async () => deps.info()],
-    ['GET', /^\/v1\/status$/, async () => ({ daemon: deps.info(), ...deps.controller.status() })],
+    ['GET', /^\/v1\/status$/, async () => ({ daemon: deps.info(), ...deps.status() })],
     ['POST', /^\/v1\/deployments$/, async (req, res, _p, q) => {
       const body = await jsonBody(req);
       if (typeof body.source !== 'string' || body.source.length === 0) {
         throw new MlserveError('BAD_REQUEST', 'deploy needs a model source (a path to .onnx, an MLflow model directory, or models:/Name/Version)');
       }
-      if (q.get('progress') !== '1') return deps.controller.deploy(body as unknown as DeployRequest);
+      if (q.get('progress') !== '1') return deps.commands.deploy(body as unknown as DeployRequest);
       // NDJSON: progress lines while the model downloads, then {"result"} or {"error"}.
       res.writeHead(200, { 'content-type': 'application/x-ndjson' });
       let last = 0;
       try {
-        const row = await deps.controller.deploy(body as unknown as DeployRequest, (p) => {
+        const row = await deps.commands.deploy(body as unknown as DeployRequest, (p) => {
           const now = Date.now();
           if (now - last < 100 && p.files < p.totalFiles) return;
           last = now;
@@ -64,22 +70,22 @@ export function createControlServer(deps: ControlDeps): http.Server {
       }
       return undefined;
     }],
-    ['GET', /^\/v1\/canary$/, () => deps.controller.canaries.canaryStatus()],
+    ['GET', /^\/v1\/canary$/, () => deps.canaryStatus()],
     ['POST', /^\/v1\/canary\/weight$/, async (req) => {
       const b = await jsonBody(req);
-      return deps.controller.setCanaryWeight(Number(b.weight), b.endpoint as string | undefined);
+      return deps.canary.setWeight(Number(b.weight), b.endpoint as string | undefined);
     }],
     ['POST', /^\/v1\/canary\/start$/, async (req) => {
       const b = await jsonBody(req);
-      return deps.controller.canaries.startRollout(b.policy, b.endpoint as string | undefined);
+      return deps.canary.startRollout(b.policy, b.endpoint as string | undefined);
     }],
     ['POST', /^\/v1\/canary\/shadow$/, async (req) => {
       const b = await jsonBody(req);
-      return deps.controller.canaries.setShadow(Number(b.weight), b.endpoint as string | undefined);
+      return deps.canary.setShadow(Number(b.weight), b.endpoint as string | undefined);
     }],
-    ['POST', /^\/v1\/canary\/promote$/, async (req) => deps.controller.promote((await jsonBody(req)).endpoint as string | undefined)],
-    ['POST', /^\/v1\/canary\/rollback$/, async (req) => deps.controller.rollback((await jsonBody(req)).endpoint as string | undefined)],
-    ['GET', /^\/v1\/gpus$/, async () => deps.controller.gpuReport()],
+    ['POST', /^\/v1\/canary\/promote$/, async (req) => deps.canary.promote((await jsonBody(req)).endpoint as string | undefined)],
+    ['POST', /^\/v1\/canary\/rollback$/, async (req) => deps.canary.rollback((await jsonBody(req)).endpoint as string | undefined)],
+    ['GET', /^\/v1\/gpus$/, async () => deps.gpus()],
     ['GET', /^\/v1\/snapshot$/, async () => snapshot()],
     ['GET', /^\/v1\/stream$/, async (req, res, _p, q) => {
       // NDJSON: one snapshot per interval until the client leaves (mlserve top).
@@ -101,15 +107,15 @@ export function createControlServer(deps: ControlDeps): http.Server {
       return { removed };
     }],
     ['GET', /^\/v1\/deployments\/([^/]+)$/, async (_req, _res, [name]) => {
-      const d = deps.controller.status().deployments.find((x) => x.name === name || x.endpoint === name);
+      const d = deps.status().deployments.find((x) => x.name === name || x.endpoint === name);
       if (!d) throw notFound(`no deployment named '${name}'`);
       return d;
     }],
     ['POST', /^\/v1\/deployments\/([^/]+)\/scale$/, async (req, _res, [name]) => {
       const body = await jsonBody(req);
-      return deps.controller.scale(name, body as { replicas?: number });
+      return deps.commands.scale(name, body as { replicas?: number });
     }],
-    ['DELETE', /^\/v1\/deployments\/([^/]+)$/, async (_req, _res, [target]) => ({ undeployed: await deps.controller.undeploy(target) })],
+    ['DELETE', /^\/v1\/deployments\/([^/]+)$/, async (_req, _res, [target]) => ({ undeployed: await deps.commands.undeploy(target) })],
     ['GET', /^\/v1\/events$/, async (_req, _res, _p, q) =>
       deps.store.listEvents({
         subject: q.get('subject') ?? undefined,

@@ -1,11 +1,11 @@
-// A deployment's settings: what a deploy request may set, checked, and the queue/batching
-// policy they give. PURE.
+// A deployment's settings: what a deploy request may set, checked; the queue/batching policy they
+// give; and the revision they make (what needs new replica processes when it changes). PURE.
+import { createHash } from 'node:crypto';
 import { MlserveError } from '../../errors.js';
-import type { Signature, TensorSpec } from '../../tensor.js';
+import type { Signature } from '../../tensor.js';
 import { validateAutoscaling, type AutoscalingConfig } from '../fleet/autoscaler.js';
-import { isBatchable } from '../dataplane/batcher.js';
 import type { DispatchOptions } from '../dataplane/dispatcher.js';
-import type { DeploymentSettings } from './store.js';
+import type { DeploymentRow, DeploymentSettings } from './state.js';
 
 /** What a deploy asks for: a source, names, and any deployment setting (see store.ts). */
 export interface DeployRequest extends Partial<Omit<DeploymentSettings, 'autoscaling'>> {
@@ -75,8 +75,8 @@ export function deploySettings(req: DeployRequest): DeploymentSettings {
  * output has a dynamic first dimension, or when the operator set max_batch_size; any other model
  * runs one request at a time, so batching never changes an answer.
  */
-export function dispatchOptions(s: DeploymentSettings, spec: Signature | null): DispatchOptions {
-  const maxBatchSize = s.maxBatchSize ?? (spec && isBatchable(spec) ? 32 : 1);
+export function dispatchOptions(s: DeploymentSettings, spec: Signature | null, batchable: (spec: Signature) => boolean): DispatchOptions {
+  const maxBatchSize = s.maxBatchSize ?? (spec && batchable(spec) ? 32 : 1);
   const maxConcurrentBatches = s.maxConcurrentBatches ?? 1;
   return {
     maxBatchSize,
@@ -88,16 +88,20 @@ export function dispatchOptions(s: DeploymentSettings, spec: Signature | null): 
   };
 }
 
-/** The model's own metadata decides names and dtypes; the MLflow signature may name unnamed dims. */
-export function mergeSignature(mlflow: Signature | null, ort: { inputs: TensorSpec[]; outputs: TensorSpec[] }): Signature {
-  if (!mlflow) return ort;
-  const pick = (m: TensorSpec[], o: TensorSpec[]) =>
-    o.map((spec, i) => {
-      const declared = m.find((s) => s.name === spec.name) ?? (m.length === o.length ? m[i] : undefined);
-      if (declared && declared.shape.length === spec.shape.length) {
-        return { ...spec, shape: spec.shape.map((d, j) => (d >= 0 ? d : declared.shape[j])) };
-      }
-      return spec;
-    });
-  return { inputs: pick(mlflow.inputs, ort.inputs), outputs: pick(mlflow.outputs, ort.outputs) };
+/** Settings that need new replica processes (or a new queue) when they change; the rest change in place. */
+const REVISION_SETTINGS = [
+  'runtime', 'threads', 'gpus', 'maxBatchSize', 'batchWaitMs', 'maxConcurrentBatches', 'maxOngoingRequests',
+  'maxQueuedRequests', 'requestTimeoutMs', 'healthCheckPeriodS', 'healthCheckTimeoutS',
+] as const satisfies ReadonlyArray<keyof DeploymentSettings>;
+
+/**
+ * A deployment's revision: a short hash of its model files and every setting that needs new
+ * replicas. Replica counts, autoscaling bounds and registry tracking are not part of it: they
+ * change in place.
+ */
+export function revisionOf(d: Pick<DeploymentRow, 'modelDir' | 'modelFile' | 'settings'>): string {
+  const parts: Record<string, unknown> = { modelDir: d.modelDir, modelFile: d.modelFile };
+  for (const k of REVISION_SETTINGS) if (d.settings[k] !== undefined && d.settings[k] !== null) parts[k] = d.settings[k];
+  if (parts.runtime === 'onnx') delete parts.runtime;
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 12);
 }

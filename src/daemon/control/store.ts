@@ -3,134 +3,10 @@
 // an append-only event log. Schema changes are numbered migrations recorded in schema_version.
 import Database from 'better-sqlite3';
 import type { Signature } from '../../tensor.js';
-import type { AutoscalingConfig } from '../fleet/autoscaler.js';
+import { MIGRATIONS } from './migrations.js';
+import type { DeploymentRow, DeploymentSettings, DeploymentState, EndpointRow, EventRow, ReplicaRow } from './state.js';
 
-export interface DeploymentSettings {
-  replicas: number;
-  threads?: number;
-  gpus?: number;
-  /** Batching and queueing (see dispatcher.ts); unset means the default for the model. */
-  maxBatchSize?: number;
-  batchWaitMs?: number;
-  maxConcurrentBatches?: number;
-  maxOngoingRequests?: number;
-  maxQueuedRequests?: number;
-  requestTimeoutMs?: number;
-  /** Replica health checks (Ray Serve's health_check_period_s / health_check_timeout_s). */
-  healthCheckPeriodS?: number;
-  healthCheckTimeoutS?: number;
-  /** Ray Serve's autoscaling_config, when load decides the replica count. */
-  autoscaling?: AutoscalingConfig;
-  /** Follow the registry: re-resolve the URI every intervalS (tracking/registry URIs only, no secrets). */
-  track?: { intervalS: number; env: Record<string, string>; cwd: string };
-}
-
-/** What the model source resolved to, pinned at deploy time. */
-export interface ResolvedModel {
-  kind: 'registry' | 'run' | 'logged-model' | 'path';
-  name?: string;
-  version: string;
-  runId?: string;
-  source?: string;
-  stage?: string;
-  registry?: string;
-}
-
-export type DeploymentState = 'pending' | 'loading' | 'ready' | 'failed' | 'unhealthy';
-
-export interface DeploymentRow {
-  name: string;
-  endpoint: string;
-  modelUri: string;
-  resolved: ResolvedModel;
-  modelDir: string;
-  modelFile: string;
-  signature: Signature | null;
-  settings: DeploymentSettings;
-  state: DeploymentState;
-  message: string | null;
-  createdAt: number;
-  updatedAt: number;
-}
-
-export interface EndpointRow {
-  name: string;
-  primary: string;
-  createdAt: number;
-  /** The canary deployment beside the primary, its traffic share (percent) and when it started. */
-  canary: string | null;
-  canaryWeight: number;
-  canaryStartedAt: number | null;
-  /** Share of requests (percent) mirrored to the canary, answers discarded. */
-  shadowWeight: number;
-  /** Automated canary analysis: its policy and state (JSON), so a restart resumes it. */
-  rollout: unknown;
-}
-
-export interface ReplicaRow {
-  deployment: string;
-  idx: number;
-  pid: number | null;
-  state: string;
-  restarts: number;
-  startedAt: number | null;
-  lastError: string | null;
-  /** The replica's GPU share (JSON of allocator.Assignment), kept across restarts. */
-  gpu?: unknown;
-}
-
-export interface EventRow {
-  id: number;
-  ts: number;
-  kind: string;
-  subject: string;
-  message: string;
-  data: unknown;
-}
-
-const MIGRATIONS: string[] = [
-  `CREATE TABLE endpoints (
-     name TEXT PRIMARY KEY,
-     primary_deployment TEXT NOT NULL,
-     created_at INTEGER NOT NULL);
-   CREATE TABLE deployments (
-     name TEXT PRIMARY KEY,
-     endpoint TEXT NOT NULL,
-     model_uri TEXT NOT NULL,
-     resolved TEXT NOT NULL,
-     model_dir TEXT NOT NULL,
-     model_file TEXT NOT NULL,
-     signature TEXT,
-     settings TEXT NOT NULL,
-     state TEXT NOT NULL,
-     message TEXT,
-     created_at INTEGER NOT NULL,
-     updated_at INTEGER NOT NULL);
-   CREATE TABLE replicas (
-     deployment TEXT NOT NULL,
-     idx INTEGER NOT NULL,
-     pid INTEGER,
-     state TEXT NOT NULL,
-     restarts INTEGER NOT NULL DEFAULT 0,
-     started_at INTEGER,
-     last_error TEXT,
-     PRIMARY KEY (deployment, idx));
-   CREATE TABLE events (
-     id INTEGER PRIMARY KEY AUTOINCREMENT,
-     ts INTEGER NOT NULL,
-     kind TEXT NOT NULL,
-     subject TEXT NOT NULL,
-     message TEXT NOT NULL,
-     data TEXT);
-   CREATE INDEX events_subject ON events(subject, id);`,
-  `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
-  `ALTER TABLE replicas ADD COLUMN gpu TEXT;`,
-  `ALTER TABLE endpoints ADD COLUMN canary_deployment TEXT;
-   ALTER TABLE endpoints ADD COLUMN canary_weight REAL NOT NULL DEFAULT 0;
-   ALTER TABLE endpoints ADD COLUMN canary_started_at INTEGER;`,
-  `ALTER TABLE endpoints ADD COLUMN shadow_weight REAL NOT NULL DEFAULT 0;
-   ALTER TABLE endpoints ADD COLUMN rollout TEXT;`,
-];
+export type * from './state.js';
 
 interface DeploymentRecord {
   name: string;
@@ -192,6 +68,11 @@ export class Store {
     }
   }
 
+  /** Run `fn` in one SQLite transaction (nested calls join the outer one). */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
   schemaVersion(): number {
     return (this.db.prepare('SELECT version FROM schema_version').get() as { version: number }).version;
   }
@@ -230,10 +111,21 @@ export class Store {
     return r ? toDeployment(r) : undefined;
   }
 
+  deploymentState(name: string): { state: DeploymentState; message: string | null } | undefined {
+    return this.db.prepare('SELECT state, message FROM deployments WHERE name = ?').get(name) as { state: DeploymentState; message: string | null } | undefined;
+  }
+
   setDeploymentState(name: string, state: DeploymentState, message: string | null): void {
     this.db
       .prepare('UPDATE deployments SET state = ?, message = ?, updated_at = ? WHERE name = ?')
       .run(state, message, this.now(), name);
+  }
+
+  /** Point an existing deployment at another model and/or settings (its next revision). */
+  updateModel(name: string, d: Pick<DeploymentRow, 'modelUri' | 'resolved' | 'modelDir' | 'modelFile' | 'signature' | 'settings'>): void {
+    this.db
+      .prepare('UPDATE deployments SET model_uri = ?, resolved = ?, model_dir = ?, model_file = ?, signature = ?, settings = ?, updated_at = ? WHERE name = ?')
+      .run(d.modelUri, JSON.stringify(d.resolved), d.modelDir, d.modelFile, d.signature ? JSON.stringify(d.signature) : null, JSON.stringify(d.settings), this.now(), name);
   }
 
   updateSettings(name: string, settings: DeploymentSettings): void {
@@ -273,6 +165,7 @@ export class Store {
         else {
           this.db.prepare('UPDATE endpoints SET primary_deployment = ? WHERE name = ? AND primary_deployment = ?').run(left.name, d.endpoint, name);
           this.db.prepare('UPDATE endpoints SET canary_deployment = NULL, canary_weight = 0, canary_started_at = NULL WHERE name = ? AND (canary_deployment = ? OR canary_deployment = primary_deployment)').run(d.endpoint, name);
+          this.db.prepare('UPDATE endpoints SET next_primary = NULL WHERE name = ? AND (next_primary = ? OR next_primary = primary_deployment)').run(d.endpoint, name);
         }
       }
     })();
@@ -288,11 +181,12 @@ export class Store {
       canary_started_at: number | null;
       shadow_weight: number;
       rollout: string | null;
+      next_primary: string | null;
     }[];
     return rows.map((r) => ({
       name: r.name, primary: r.primary_deployment, createdAt: r.created_at,
       canary: r.canary_deployment, canaryWeight: r.canary_weight, canaryStartedAt: r.canary_started_at,
-      shadowWeight: r.shadow_weight, rollout: r.rollout ? JSON.parse(r.rollout) : null,
+      shadowWeight: r.shadow_weight, rollout: r.rollout ? JSON.parse(r.rollout) : null, nextPrimary: r.next_primary,
     }));
   }
 
@@ -308,6 +202,11 @@ export class Store {
       .prepare(`UPDATE endpoints SET primary_deployment = ?, canary_deployment = ?, canary_weight = ?, canary_started_at = ?,
                   shadow_weight = CASE WHEN ? IS NULL THEN 0 ELSE shadow_weight END WHERE name = ?`)
       .run(primary, canary, canary ? weight : 0, started, canary, endpoint);
+  }
+
+  /** Let `next` take over as primary once it is ready (null: no replacement pending). */
+  setNextPrimary(endpoint: string, next: string | null): void {
+    this.db.prepare('UPDATE endpoints SET next_primary = ? WHERE name = ?').run(next, endpoint);
   }
 
   setShadow(endpoint: string, weight: number): void {

@@ -5,7 +5,7 @@
 // the oldest member has waited batch_wait_timeout_s).
 // PURE: no I/O, no timers; time comes in as an argument.
 
-import type { Signature, TensorSpec } from '../../tensor.js';
+import type { TensorSpec } from '../../tensor.js';
 
 /** One queued request as the batcher sees it. */
 export interface Pending {
@@ -123,14 +123,4 @@ export function requestRows(inputs: readonly Pick<TensorSpec, 'shape'>[]): numbe
   if (rows === undefined) return undefined;
   for (let i = 1; i < inputs.length; i++) if (inputs[i]!.shape[0] !== rows) return undefined;
   return rows;
-}
-
-/**
- * Can requests to this model be concatenated along dim 0? Every input and output must have a
- * dynamic (-1) first dimension (and there is at least one input and one output).
- */
-export function isBatchable(sig: Signature): boolean {
-  if (sig.inputs.length === 0 || sig.outputs.length === 0) return false;
-  const dyn = (s: TensorSpec) => s.shape.length > 0 && s.shape[0] === -1;
-  return sig.inputs.every(dyn) && sig.outputs.every(dyn);
 }

@@ -2,20 +2,17 @@
 // work-conserving dynamic batching: when a replica has a free slot, the queue leaves at once as one
 // batch of up to max_batch_size compatible requests (batcher.ts decides which), concatenated along
 // dim 0 and split back per request (codecs/batch-tensors.ts). Routing picks the less loaded of two
-// random replicas with a free slot. A batch whose replica dies in flight is retried once.
+// random replicas with a free slot (router.ts); slots, retries and admission are the pure rules of
+// dispatch-rules.ts; each replica's load lives in its link.
 import { MlserveError } from '../../errors.js';
 import type { Tensor } from '../../tensor.js';
 import { batchKey, nextBatch, requestRows, type BatchPolicy, type Pending } from './batcher.js';
 import { concatBatch, splitBatch } from './codecs/batch-tensors.js';
-import { ReplicaLinkClosed, type InferResult } from '../fleet/replica-link.js';
-import type { ReplicaSet } from '../fleet/replica-set.js';
+import { admit, afterReplicaLoss, routerLoads, type SlotPolicy } from './dispatch-rules.js';
+import { ReplicaLinkClosed, type InferResult, type ReplicaLink } from './replica-link.js';
 import { pickReplica } from './router.js';
 
-export interface DispatchOptions extends BatchPolicy {
-  /** Batches one replica runs at once. */
-  maxConcurrentBatches: number;
-  /** Requests one replica holds at once, over all its batches. */
-  maxOngoingRequests: number;
+export interface DispatchOptions extends BatchPolicy, SlotPolicy {
   maxQueued: number;
   timeoutMs: number;
 }
@@ -28,6 +25,16 @@ export const DEFAULT_DISPATCH: DispatchOptions = {
   maxQueued: 1000,
   timeoutMs: 30_000,
 };
+
+/** The replicas a dispatcher sends to (a deployment's replica set). */
+export interface ReplicaPool {
+  /** Replicas that take new work. */
+  ready(): ReadonlyArray<{ idx: number; link: ReplicaLink | null }>;
+  /** Every replica, draining ones too (for the requests in flight). */
+  readonly members: ReadonlyArray<{ idx: number; link: ReplicaLink | null }>;
+  /** Is a replica alive or on its way (starting, restarting)? */
+  alive(): boolean;
+}
 
 interface Item extends Pending {
   inputs: Tensor[];
@@ -58,54 +65,58 @@ export interface DispatchStats {
   computeMsTotal: number;
 }
 
-interface Load {
-  batches: number;
-  requests: number;
+export interface DispatcherHooks {
+  /** No replica runs (autoscaled to zero): may start one; true when one is coming. */
+  onNoReplica?: () => boolean;
+  /** Sees every batch a replica ran: its size, compute time and each request's queue time (ms). */
+  onBatch?: (size: number, computeMs: number, queueMs: number[]) => void;
 }
+
+/** A draining queue closes once nothing arrived for this long and nothing is queued or in flight. */
+const QUIET_MS = 100;
 
 export class Dispatcher {
   private queue: Item[] = [];
-  private readonly load = new Map<number, Load>();
   private waitTimer: NodeJS.Timeout | null = null;
   private closedReason: string | null = null;
-  private idleWaiters: Array<() => void> = [];
+  private lastSubmit = 0;
   readonly stats = { requests: 0, errors: 0, batches: 0, batchedRequests: 0, queueMsTotal: 0, computeMsTotal: 0 };
 
   constructor(
-    private readonly set: ReplicaSet,
+    private readonly pool: ReplicaPool,
     /** Read on every decision: the policy can depend on the model's signature, known once a replica is ready. */
     private readonly options: () => DispatchOptions,
     private readonly rand: () => number = Math.random,
-    /** No replica runs (autoscaled to zero): may start one; true when one is coming. */
-    private readonly onNoReplica: () => boolean = () => false,
-    /** Sees every batch a replica ran: its size, compute time and each request's queue time (ms). */
-    private readonly onBatch: (size: number, computeMs: number, queueMs: number[]) => void = () => {},
+    private readonly hooks: DispatcherHooks = {},
   ) {}
 
   get queued(): number {
     return this.queue.length;
   }
 
-  /** Requests in flight on one replica. */
-  inflightOf(idx: number): number {
-    return this.load.get(idx)?.requests ?? 0;
+  private inflight(): number {
+    let n = 0;
+    for (const r of this.pool.members) n += r.link?.load.requests ?? 0;
+    return n;
   }
 
   snapshot(): DispatchStats {
-    let inflight = 0;
-    for (const l of this.load.values()) inflight += l.requests;
-    return { ...this.stats, queued: this.queued, inflight };
+    return { ...this.stats, queued: this.queued, inflight: this.inflight() };
   }
 
   submit(inputs: Tensor[], outputs?: string[], gone?: ClientGone): Promise<InferResult> {
     this.stats.requests++;
+    this.lastSubmit = performance.now();
     const opts = this.options();
-    if (this.closedReason) return this.refuse(new MlserveError('NOT_READY', this.closedReason, { headers: { 'Retry-After': '1' } }));
-    if (!this.set.members.some((r) => r.state === 'ready' || r.state === 'restarting' || r.state === 'starting') && !this.onNoReplica()) {
-      return this.refuse(new MlserveError('NOT_READY', 'no replica is ready yet; retry shortly (see mlserve status)', { headers: { 'Retry-After': '1' } }));
-    }
-    if (this.queue.length >= opts.maxQueued) {
-      return this.refuse(new MlserveError('OVERLOADED', `queue full (${opts.maxQueued} requests waiting); retry later or add replicas`, { headers: { 'Retry-After': '1' } }));
+    const refusal = admit({
+      closed: this.closedReason,
+      replica: this.closedReason !== null || this.pool.alive() || (this.hooks.onNoReplica?.() ?? false),
+      queued: this.queue.length,
+      maxQueued: opts.maxQueued,
+    });
+    if (refusal) {
+      this.stats.errors++;
+      return Promise.reject(new MlserveError(refusal.code, refusal.message, { headers: { 'Retry-After': '1' } }));
     }
     const now = performance.now();
     const batched = opts.maxBatchSize > 1;
@@ -125,11 +136,6 @@ export class Dispatcher {
     });
   }
 
-  private refuse(err: MlserveError): Promise<never> {
-    this.stats.errors++;
-    return Promise.reject(err);
-  }
-
   private timeout(opts: DispatchOptions): MlserveError {
     return new MlserveError('TIMEOUT', `no answer within ${opts.timeoutMs} ms (request_timeout_ms); the deployment is overloaded or stuck`);
   }
@@ -142,12 +148,6 @@ export class Dispatcher {
     item.reject(err);
   }
 
-  private loadOf(idx: number): Load {
-    let l = this.load.get(idx);
-    if (!l) this.load.set(idx, (l = { batches: 0, requests: 0 }));
-    return l;
-  }
-
   /** While a ready replica has a free slot and requests wait, send the next batch. */
   pump(): void {
     const opts = this.options();
@@ -155,14 +155,8 @@ export class Dispatcher {
       // Requests that finished while queued (timeout, client gone) leave the queue first.
       if (this.queue.some((i) => i.done)) this.queue = this.queue.filter((i) => !i.done);
       if (this.queue.length === 0) break;
-      const ready = this.set.ready();
-      const slots = ready.map((r) => {
-        const l = this.loadOf(r.idx);
-        // One batch more than the replica runs at once: it crosses the pipe while the current one computes.
-        const free = l.batches < opts.maxConcurrentBatches + 1 && l.requests < opts.maxOngoingRequests;
-        return { inflight: l.requests, capacity: free ? l.requests + 1 : l.requests };
-      });
-      const pick = pickReplica(slots, this.rand);
+      const ready = this.pool.ready().filter((r) => r.link !== null && !r.link.isClosed);
+      const pick = pickReplica(routerLoads(ready.map((r) => r.link!.load), opts), this.rand);
       if (pick < 0) return;
       const decision = nextBatch(this.queue, opts, performance.now());
       if (!decision) return;
@@ -179,19 +173,12 @@ export class Dispatcher {
       const taken = new Set(decision.take);
       const batch = decision.take.map((i) => this.queue[i]);
       this.queue = this.queue.filter((_, i) => !taken.has(i) && !expired.has(i));
-      if (batch.length > 0) this.send(ready[pick].idx, ready[pick].link, batch);
+      if (batch.length > 0) this.send(ready[pick].link!, batch);
     }
   }
 
-  private send(idx: number, link: ReturnType<ReplicaSet['ready']>[number]['link'], batch: Item[]): void {
-    if (!link) {
-      this.queue.unshift(...batch);
-      return;
-    }
-    const load = this.loadOf(idx);
+  private send(link: ReplicaLink, batch: Item[]): void {
     const rows = batch.reduce((a, i) => a + i.rows, 0);
-    load.batches++;
-    load.requests += batch.length;
     this.stats.batches++;
     this.stats.batchedRequests += batch.length;
     const now = performance.now();
@@ -201,15 +188,13 @@ export class Dispatcher {
     try {
       inputs = batch.length === 1 ? batch[0].inputs : concatBatch(batch.map((i) => i.inputs)).inputs;
     } catch (err) {
-      load.batches--;
-      load.requests -= batch.length;
       for (const i of batch) this.fail(i, new MlserveError('INTERNAL', (err as Error).message));
       return;
     }
-    link.infer(inputs, batch[0].outputs).then(
+    link.infer(inputs, { outputs: batch[0].outputs, requests: batch.length }).then(
       (res) => {
         this.stats.computeMsTotal += res.computeMs;
-        this.onBatch(batch.length, res.computeMs, queueMs);
+        this.hooks.onBatch?.(batch.length, res.computeMs, queueMs);
         let parts: Tensor[][];
         try {
           parts = batch.length === 1 ? [res.outputs] : splitBatch(res.outputs, batch.map((i) => i.rows));
@@ -226,44 +211,34 @@ export class Dispatcher {
       },
       (err: Error) => {
         if (err instanceof ReplicaLinkClosed) {
-          // Inference is idempotent: each request gets one more try on another replica.
-          const again = batch.filter((i) => !i.done && !i.retried);
-          for (const i of again) i.retried = true;
-          this.queue.unshift(...again);
-          for (const i of batch) if (!again.includes(i)) this.fail(i, new MlserveError('NOT_READY', `replica failed while running the request (${err.message}); retry`, { headers: { 'Retry-After': '1' } }));
+          const { retry, fail } = afterReplicaLoss(batch);
+          for (const i of retry) i.retried = true;
+          this.queue.unshift(...retry);
+          for (const i of fail) this.fail(i, new MlserveError('NOT_READY', `replica failed while running the request (${err.message}); retry`, { headers: { 'Retry-After': '1' } }));
           return;
         }
         for (const i of batch) this.fail(i, new MlserveError('INTERNAL', `the model failed on this input${batch.length > 1 ? ` (batch of ${rows} rows)` : ''}: ${err.message}`));
       },
-    ).finally(() => {
-      load.batches--;
-      load.requests -= batch.length;
-      this.pump();
-      if (this.idleWaiters.length && this.isIdle()) for (const w of this.idleWaiters.splice(0)) w();
-    });
+    ).finally(() => this.pump());
   }
 
-  private isIdle(): boolean {
-    let n = 0;
-    for (const l of this.load.values()) n += l.requests;
-    return n === 0 && this.queue.length === 0;
+  /** Nothing queued and nothing in flight. */
+  isIdle(): boolean {
+    return this.queue.length === 0 && this.inflight() === 0;
   }
 
   /**
-   * Stop taking requests and let queued and in-flight ones finish, for at most graceMs;
-   * whatever is left then is rejected.
+   * The deployment is going away: routes no longer point here, but requests that were already on
+   * their way (body still being read) are still taken and served. Once nothing is queued or in
+   * flight and nothing arrived for a moment (or after graceMs), the queue closes and whatever is
+   * left is refused.
    */
   async drain(reason: string, graceMs: number): Promise<void> {
-    this.closedReason = reason;
-    if (!this.isIdle()) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, graceMs);
-        this.idleWaiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
+    const deadline = performance.now() + graceMs;
+    while (performance.now() < deadline && !(this.isIdle() && performance.now() - this.lastSubmit >= QUIET_MS)) {
+      await new Promise((r) => setTimeout(r, 20));
     }
+    this.closedReason = reason;
     this.drainQueue(reason);
   }
 

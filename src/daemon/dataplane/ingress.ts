@@ -6,11 +6,11 @@ import { decodeInvocations, encodePredictions, checkContentType } from './codecs
 import { decodeInferRequest, encodeInferResponse } from './codecs/oip-json.js';
 import { decodeBinaryRequest, encodeBinaryResponse } from './codecs/oip-binary.js';
 import { checkInputs } from './codecs/signature-check.js';
-import type { Controller } from '../control/controller.js';
-import type { Runtime } from '../fleet/runtime.js';
 import { VERSION } from '../../version.js';
 import type { Metrics } from '../metrics.js';
 import type { ClientGone } from './dispatcher.js';
+import type { RouteTable, ServingTarget } from './routes.js';
+import type { ShadowMirror } from './shadow.js';
 
 export interface IngressOptions {
   maxBodyBytes: number;
@@ -18,6 +18,14 @@ export interface IngressOptions {
   /** Serve /metrics here (false when --metrics-port splits it off). */
   serveMetrics?: boolean;
 }
+
+/** The data plane's view of the daemon: routes (published by the reconcile loop) and the shadow mirror. */
+export interface IngressDeps {
+  routes: RouteTable;
+  shadow: ShadowMirror;
+}
+
+type Runtime = ServingTarget;
 
 /** What a request turned out to be, for its metrics. */
 interface Ctx {
@@ -29,21 +37,21 @@ type Reply = { status: number; body: unknown; headers?: Record<string, string>; 
 
 const json = (status: number, body: unknown, headers?: Record<string, string>): Reply => ({ status, body, headers });
 
-export function createIngress(controller: Controller, opts: IngressOptions): http.Server {
+export function createIngress(deps: IngressDeps, opts: IngressOptions): http.Server {
   const server = http.createServer((req, res) => {
     const started = performance.now();
     const ctx: Ctx = {};
     const done = (status: number) => {
       if (ctx.infer && ctx.rt && opts.metrics) {
-        const { row } = ctx.rt;
-        opts.metrics.observeRequest({ endpoint: row.endpoint, deployment: row.name, version: row.resolved.version }, status, (performance.now() - started) / 1000);
+        const rt = ctx.rt;
+        opts.metrics.observeRequest({ endpoint: rt.endpoint, deployment: rt.name, version: rt.version }, status, (performance.now() - started) / 1000);
       }
     };
     if (opts.serveMetrics && opts.metrics && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
       void serveMetrics(opts.metrics, res);
       return;
     }
-    handle(controller, opts, req, res, ctx).then(
+    handle(deps, opts, req, res, ctx).then(
       (reply) => {
         done(reply.status);
         send(res, reply);
@@ -129,7 +137,7 @@ function clientGone(res: http.ServerResponse): ClientGone {
 
 function requireSpec(rt: Runtime) {
   if (!rt.spec) {
-    throw new MlserveError('NOT_READY', `endpoint ${rt.row.endpoint} is not ready (deployment ${rt.row.name} is ${rt.row.state}); see mlserve status`, {
+    throw new MlserveError('NOT_READY', `endpoint ${rt.endpoint} is not ready (deployment ${rt.name} has no ready replica yet); see mlserve status`, {
       headers: { 'Retry-After': '1' },
     });
   }
@@ -137,17 +145,17 @@ function requireSpec(rt: Runtime) {
 }
 
 function checkVersion(rt: Runtime, version: string | undefined): void {
-  if (version !== undefined && version !== rt.row.resolved.version) {
-    throw notFound(`endpoint ${rt.row.endpoint} has no version ${version}; it serves version ${rt.row.resolved.version}`);
+  if (version !== undefined && version !== rt.version) {
+    throw notFound(`endpoint ${rt.endpoint} has no version ${version}; it serves version ${rt.version}`);
   }
 }
 
 function modelMetadata(rt: Runtime) {
   const spec = requireSpec(rt);
   return {
-    name: rt.row.endpoint,
-    versions: [rt.row.resolved.version],
-    platform: 'onnxruntime_onnx',
+    name: rt.endpoint,
+    versions: [rt.version],
+    platform: rt.platform,
     inputs: spec.inputs,
     outputs: spec.outputs,
   };
@@ -160,7 +168,7 @@ export async function serveMetrics(metrics: Metrics, res: http.ServerResponse): 
   res.end(text);
 }
 
-async function handle(controller: Controller, opts: IngressOptions, req: http.IncomingMessage, res: http.ServerResponse, ctx: Ctx): Promise<Reply> {
+async function handle(deps: IngressDeps, opts: IngressOptions, req: http.IncomingMessage, res: http.ServerResponse, ctx: Ctx): Promise<Reply> {
   const path = (req.url ?? '/').split('?')[0];
   const method = req.method ?? 'GET';
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
@@ -171,13 +179,13 @@ async function handle(controller: Controller, opts: IngressOptions, req: http.In
       if (parts[2] === 'live') return only(method, 'GET', () => json(200, { live: true }));
       if (parts[2] === 'ready') {
         return only(method, 'GET', () => {
-          const ready = controller.allReady();
+          const ready = deps.routes.allReady();
           return json(ready ? 200 : 503, { ready });
         });
       }
     }
     if (parts[1] === 'models' && parts.length >= 3) {
-      const rt = controller.target(parts[2], routeKey(req));
+      const rt = deps.routes.target(parts[2], routeKey(req), Math.random());
       ctx.rt = rt;
       let rest = parts.slice(3);
       let version: string | undefined;
@@ -189,28 +197,28 @@ async function handle(controller: Controller, opts: IngressOptions, req: http.In
       if (rest.length === 0) return only(method, 'GET', () => json(200, modelMetadata(rt)));
       if (rest.length === 1 && rest[0] === 'ready') {
         return only(method, 'GET', () => {
-          const ready = rt.set.ready().length > 0 && rt.spec !== null;
-          return json(ready ? 200 : 503, { name: rt.row.endpoint, ready });
+          const ready = rt.readyReplicas() > 0 && rt.spec !== null;
+          return json(ready ? 200 : 503, { name: rt.endpoint, ready });
         });
       }
       if (rest.length === 1 && rest[0] === 'infer') {
         if (method !== 'POST') throw new MlserveError('METHOD_NOT_ALLOWED', `use POST for ${path}`);
         ctx.infer = true;
-        return inferOip(controller, rt, opts, req, res);
+        return inferOip(deps, rt, opts, req, res);
       }
     }
     throw notFound(`no route ${method} ${path}; see the Open Inference Protocol v2 paths under /v2`);
   }
 
   if (parts.length === 1 && (parts[0] === 'ping' || parts[0] === 'health')) {
-    return only(method, 'GET', () => json(controller.allReady() ? 200 : 503, '\n'));
+    return only(method, 'GET', () => json(deps.routes.allReady() ? 200 : 503, '\n'));
   }
   if (parts.length === 1 && parts[0] === 'version') return only(method, 'GET', () => json(200, VERSION));
   if (parts.length === 2 && parts[1] === 'invocations') {
-    const rt = controller.target(parts[0], routeKey(req));
+    const rt = deps.routes.target(parts[0], routeKey(req), Math.random());
     if (method !== 'POST') throw new MlserveError('METHOD_NOT_ALLOWED', `use POST for ${path}`);
     Object.assign(ctx, { rt, infer: true });
-    return invocations(controller, rt, opts, req, res);
+    return invocations(deps, rt, opts, req, res);
   }
   throw notFound(`no route ${method} ${path}; try POST /v2/models/<endpoint>/infer or POST /<endpoint>/invocations`);
 }
@@ -227,7 +235,7 @@ function routeKey(req: http.IncomingMessage): string | undefined {
 }
 
 /** Which deployment and version answered (also in OIP's model_version). */
-const servedBy = (rt: Runtime) => ({ 'x-mlserve-deployment': rt.row.name, 'x-mlserve-model-version': rt.row.resolved.version });
+const servedBy = (rt: Runtime) => ({ 'x-mlserve-deployment': rt.name, 'x-mlserve-model-version': rt.version });
 
 function headerLength(req: http.IncomingMessage): number | undefined {
   const raw = req.headers['inference-header-content-length'];
@@ -237,7 +245,7 @@ function headerLength(req: http.IncomingMessage): number | undefined {
   return n;
 }
 
-async function inferOip(controller: Controller, rt: Runtime, opts: IngressOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<Reply> {
+async function inferOip(deps: IngressDeps, rt: Runtime, opts: IngressOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<Reply> {
   const body = await readBody(req, opts.maxBodyBytes);
   const spec = requireSpec(rt);
   const binaryHeader = headerLength(req);
@@ -245,18 +253,18 @@ async function inferOip(controller: Controller, rt: Runtime, opts: IngressOption
   const request = binaryHeader === undefined ? { ...decodeInferRequest(parseJson(body), spec), binaryOutputs: null } : decodeBinaryRequest(body, binaryHeader, spec);
   const inputs = checkInputs(request.inputs, spec);
   const result = await rt.dispatcher.submit(inputs, request.outputs, clientGone(res));
-  controller.canaries.shadow(rt.row.endpoint, rt, inputs, request.outputs, result.outputs);
+  deps.shadow.mirror(deps.routes.get(rt.endpoint), rt, inputs, request.outputs, result.outputs);
   if (request.binaryOutputs) {
     const out = encodeBinaryResponse({
-      modelName: rt.row.endpoint, modelVersion: rt.row.resolved.version, id: request.id, outputs: result.outputs, requested: request.outputs, binary: request.binaryOutputs,
+      modelName: rt.endpoint, modelVersion: rt.version, id: request.id, outputs: result.outputs, requested: request.outputs, binary: request.binaryOutputs,
     });
     return { status: 200, body: null, headers: { 'inference-header-content-length': String(out.headerLength), ...servedBy(rt) }, chunks: [out.header, ...out.blobs] };
   }
   return json(
     200,
     encodeInferResponse({
-      modelName: rt.row.endpoint,
-      modelVersion: rt.row.resolved.version,
+      modelName: rt.endpoint,
+      modelVersion: rt.version,
       id: request.id,
       outputs: result.outputs,
       requested: request.outputs,
@@ -265,12 +273,12 @@ async function inferOip(controller: Controller, rt: Runtime, opts: IngressOption
   );
 }
 
-async function invocations(controller: Controller, rt: Runtime, opts: IngressOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<Reply> {
+async function invocations(deps: IngressDeps, rt: Runtime, opts: IngressOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<Reply> {
   checkContentType(req.headers['content-type']);
   const body = await readBody(req, opts.maxBodyBytes);
   const spec = requireSpec(rt);
   const inputs = checkInputs(decodeInvocations(parseJson(body), spec), spec);
   const result = await rt.dispatcher.submit(inputs, undefined, clientGone(res));
-  controller.canaries.shadow(rt.row.endpoint, rt, inputs, undefined, result.outputs);
+  deps.shadow.mirror(deps.routes.get(rt.endpoint), rt, inputs, undefined, result.outputs);
   return json(200, encodePredictions(result.outputs), servedBy(rt));
 }

@@ -2,6 +2,7 @@
 // answers are never returned, only compared with the primary's (max abs difference per output),
 // so a version can be judged on live inputs before it takes traffic.
 import type { Tensor, TensorData } from '../../tensor.js';
+import type { Route, ServingTarget } from './routes.js';
 
 export interface ShadowStats {
   mirrored: number;
@@ -44,4 +45,33 @@ export function recordShadow(stats: ShadowStats, primary: Tensor[], canary: Tens
   }
   if (differs) next.differing++;
   return next;
+}
+
+/**
+ * Mirrors a share of each endpoint's requests to its canary after the primary answered, off the
+ * request path, and keeps the comparison per endpoint. The share is drawn with `rand`.
+ */
+export class ShadowMirror {
+  private readonly stats = new Map<string, ShadowStats>();
+
+  constructor(private readonly rand: () => number = Math.random) {}
+
+  get(endpoint: string): ShadowStats | undefined {
+    return this.stats.get(endpoint);
+  }
+
+  reset(endpoint: string): void {
+    this.stats.set(endpoint, emptyShadowStats());
+  }
+
+  /** After `served` answered on this route: maybe send the same inputs to the canary and compare. */
+  mirror(route: Route | undefined, served: ServingTarget, inputs: Tensor[], outputs: string[] | undefined, answer: Tensor[]): void {
+    if (!route?.canary || !(route.shadow > 0) || served !== route.primary) return;
+    if (this.rand() * 100 >= route.shadow) return;
+    const canary = route.canary;
+    if (canary.readyReplicas() === 0) return;
+    const endpoint = route.endpoint;
+    const fold = (got: Tensor[] | null) => this.stats.set(endpoint, recordShadow(this.stats.get(endpoint) ?? emptyShadowStats(), answer, got));
+    canary.dispatcher.submit(inputs, outputs).then((r) => fold(r.outputs), () => fold(null));
+  }
 }

@@ -3,10 +3,10 @@
 // replica cannot load its model and unhealthy when it crash-loops, stop them gracefully.
 // It reports every change through `hooks`; the controller records them in the store.
 import { join } from 'node:path';
-import type { ReplicaConfig } from '../../runtime/protocol.js';
 import type { TensorSpec } from '../../tensor.js';
+import type { ReplicaLink } from '../dataplane/replica-link.js';
+import type { ReplicaKind, SpawnInput } from './kinds/kind.js';
 import { describeExit, logTail, spawnReplica, type SpawnedReplica } from './supervisor.js';
-import type { ReplicaLink } from './replica-link.js';
 
 export type ReplicaState = 'starting' | 'ready' | 'restarting' | 'failed' | 'draining' | 'stopping' | 'stopped' | 'pending';
 
@@ -38,17 +38,15 @@ export interface ReplicaSetHooks {
   /** A replica crashed `crashLoopThreshold` times in a row: `tail` is its last output. */
   onCrashLoop(idx: number, message: string): void;
   onHealthFailure(idx: number, message: string): void;
-  /** Requests in flight on a replica (the dispatcher knows). */
-  inflight(idx: number): number;
 }
 
 export interface ReplicaSetOptions {
   deployment: string;
-  modelFile: string;
-  replicas: number;
-  threads?: number;
-  /** Batches one replica runs at once. */
-  concurrency?: number;
+  /** What kind of replica process to run, and what every replica of this set is started with. */
+  kind: ReplicaKind;
+  spawn: Omit<SpawnInput, 'replica' | 'gpuEnv' | 'providers' | 'gpuShare'>;
+  /** The first replica index (a replacement revision numbers its replicas after the old ones). */
+  firstIdx?: number;
   logDir: string;
   /** First restart delay; doubles per consecutive crash up to maxBackoffMs. */
   backoffMs?: number;
@@ -89,7 +87,17 @@ export class ReplicaSet {
 
   /** The index the next replica gets. */
   nextIndex(): number {
-    return this.members.reduce((m, r) => Math.max(m, r.idx + 1), 0);
+    return this.members.reduce((m, r) => Math.max(m, r.idx + 1), this.opts.firstIdx ?? 0);
+  }
+
+  /** Is a replica alive or on its way? */
+  alive(): boolean {
+    return this.members.some((r) => r.state === 'ready' || r.state === 'restarting' || r.state === 'starting');
+  }
+
+  /** Requests in flight on one replica. */
+  inflightOf(idx: number): number {
+    return this.members.find((r) => r.idx === idx)?.link?.load.requests ?? 0;
   }
 
   /** Add one replica; `env`/`providers` carry its GPU assignment. Returns it. */
@@ -132,18 +140,17 @@ export class ReplicaSet {
   }
 
   private launch(r: Replica): void {
-    const cfg: ReplicaConfig = {
-      deployment: this.opts.deployment,
+    const plan = this.opts.kind.spawnPlan({
+      ...this.opts.spawn,
       replica: r.idx,
-      modelFile: this.opts.modelFile,
-      threads: this.opts.threads,
-      concurrency: this.opts.concurrency,
       providers: r.providers,
-    };
+      gpuEnv: r.env,
+      gpuShare: (r.gpu as { gpus?: { fraction: number }[] } | undefined)?.gpus?.reduce((a, g) => a + g.fraction, 0),
+    });
     const logFile = replicaLogFile(this.opts.logDir, this.opts.deployment, r.idx);
     let proc: SpawnedReplica;
     try {
-      proc = spawnReplica(cfg, logFile, r.env);
+      proc = spawnReplica(plan, logFile, `${this.opts.deployment}/${r.idx}`);
     } catch (err) {
       r.state = 'failed';
       r.lastError = (err as Error).message;
@@ -254,7 +261,7 @@ export class ReplicaSet {
     r.state = 'draining';
     this.hooks.onReplica(r);
     const grace = Date.now() + (this.opts.stopGraceMs ?? 5000) * 2;
-    while (r.proc && this.hooks.inflight(r.idx) > 0 && Date.now() < grace) await new Promise((res) => setTimeout(res, 20));
+    while (r.proc && (r.link?.load.requests ?? 0) > 0 && Date.now() < grace) await new Promise((res) => setTimeout(res, 20));
     if (r.proc) await r.proc.stop(this.opts.stopGraceMs ?? 5000);
     r.state = 'stopped';
     r.pid = null;

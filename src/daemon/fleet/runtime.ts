@@ -1,79 +1,192 @@
-// One deployment while it runs: its replica set (with GPU placement), its request queue, and its
-// autoscaler. It writes what happens to the store; the controller creates and removes it.
+// One revision of a deployment while it runs: its replica set (of one kind, placed on GPUs), its
+// request queue and its autoscaler. It records what happens (replicas, state, events) through a
+// narrow store interface; the fleet creates, promotes and retires it on the reconcile loop's word.
 import type { Signature } from '../../tensor.js';
-import { decide, INITIAL_AUTOSCALER_STATE, type AutoscalerState, type MetricSample } from './autoscaler.js';
-import { Dispatcher } from '../dataplane/dispatcher.js';
+import { decide, INITIAL_AUTOSCALER_STATE, type AutoscalerState, type AutoscalingConfig, type MetricSample } from './autoscaler.js';
+import { Dispatcher, type DispatchOptions } from '../dataplane/dispatcher.js';
+import type { ServingTarget } from '../dataplane/routes.js';
 import type { Assignment } from './allocator.js';
+import type { ReplicaKind } from './kinds/kind.js';
 import type { GpuBook } from './placement.js';
 import { ReplicaSet, type Replica } from './replica-set.js';
-import { dispatchOptions, mergeSignature } from '../control/settings.js';
-import type { DeploymentRow, Store } from '../control/store.js';
-import type { Metrics } from '../metrics.js';
+import { dispatchOptions } from '../control/settings.js';
+import type { DeploymentRow, DeploymentState, ReplicaRow } from '../control/state.js';
+import type { ObservedRevision, Phase } from '../control/reconcile.js';
 
 /** How often the autoscaler samples load and decides (Ray's controller loop is 0.1 s). */
 const AUTOSCALE_LOOP_S = 0.5;
 
-export class Runtime {
+/** What a runtime records: replicas, the deployment's state, its signature, events. */
+export interface RuntimeStore {
+  upsertReplica(r: ReplicaRow): void;
+  deleteReplica(deployment: string, idx: number): void;
+  deploymentState(name: string): { state: DeploymentState; message: string | null } | undefined;
+  setDeploymentState(name: string, state: DeploymentState, message: string | null): void;
+  setSignature(name: string, signature: Signature): void;
+  addEvent(kind: string, subject: string, message: string, data?: unknown): void;
+}
+
+export interface RuntimeMetrics {
+  observeBatch(deployment: string, size: number, computeMs: number, queueMs: number[]): void;
+  observeLoad(deployment: string, seconds: number): void;
+}
+
+export interface RuntimeDeps {
+  store: RuntimeStore;
+  gpus: GpuBook;
+  logDir: string;
+  /** GPU room may have appeared (a replica released its share). */
+  onRelease: () => void;
+  /** Something changed that the reconcile loop should look at soon (ready, failed). */
+  onChange: () => void;
+  metrics?: RuntimeMetrics;
+}
+
+export interface RuntimeStart {
+  row: DeploymentRow;
+  kind: ReplicaKind;
+  revision: string;
+  /** `active` serves and writes the deployment's state; `next` comes up beside it (blue-green). */
+  role: 'active' | 'next';
+  /** The first replica index (after the serving revision's). */
+  firstIdx: number;
+  /** What earlier replicas of this deployment held (daemon restart): GPU shares and restart counts, by position. */
+  priors: Array<{ gpu?: Assignment | null; restarts: number }>;
+  /** A retry after a failed start: the deployment stays `failed` until this one is ready. */
+  retry: boolean;
+}
+
+export class Runtime implements ServingTarget {
   readonly set: ReplicaSet;
   readonly dispatcher: Dispatcher;
+  readonly row: DeploymentRow;
+  readonly kind: ReplicaKind;
+  readonly revision: string;
+  readonly startedAt = Date.now();
+  role: 'active' | 'next';
   /** Inputs and outputs as the loaded model declares them (from the replica's ready handshake). */
-  spec: Signature | null = null;
+  spec: Signature | null;
+  /** Why its replicas cannot load the model (a load failure does not heal by restarting). */
+  failed: string | null = null;
+  private crashLooping = false;
+  private target: number;
+  private autoscaling: AutoscalingConfig | null;
+  private options: DispatchOptions;
   private samples: MetricSample[] = [];
   private scaler: AutoscalerState = INITIAL_AUTOSCALER_STATE;
   private loop: NodeJS.Timeout | null = null;
   private scaling = false;
 
-  constructor(
-    public row: DeploymentRow,
-    private readonly store: Store,
-    private readonly gpus: GpuBook,
-    logDir: string,
-    /** Called when GPU room may have appeared (a replica released its share). */
-    private readonly onRelease: () => void,
-    metrics?: Metrics,
-  ) {
-    const prior = this.store.listReplicas(row.name);
+  constructor(start: RuntimeStart, private readonly deps: RuntimeDeps) {
+    const { row, kind } = start;
+    this.row = row;
+    this.kind = kind;
+    this.revision = start.revision;
+    this.role = start.role;
+    this.spec = row.signature;
+    this.autoscaling = row.settings.autoscaling ?? null;
+    this.target = row.settings.replicas;
+    this.options = dispatchOptions(row.settings, null, kind.batchable);
+    const s = row.settings;
     this.set = new ReplicaSet(
       {
-        deployment: row.name, modelFile: row.modelFile, replicas: row.settings.replicas, threads: row.settings.threads,
-        concurrency: row.settings.maxConcurrentBatches ?? 1, logDir,
-        priorRestarts: new Map(prior.map((r) => [r.idx, r.restarts])),
-        healthPeriodMs: (row.settings.healthCheckPeriodS ?? 10) * 1000,
-        healthTimeoutMs: (row.settings.healthCheckTimeoutS ?? 30) * 1000,
+        deployment: row.name, kind, firstIdx: start.firstIdx, logDir: deps.logDir,
+        spawn: { deployment: row.name, modelDir: row.modelDir, modelFile: row.modelFile, threads: s.threads, concurrency: s.maxConcurrentBatches ?? 1 },
+        priorRestarts: new Map(start.priors.map((p, i) => [start.firstIdx + i, p.restarts])),
+        healthPeriodMs: (s.healthCheckPeriodS ?? 10) * 1000,
+        healthTimeoutMs: (s.healthCheckTimeoutS ?? 30) * 1000,
       },
       {
         onReplica: (r) => this.record(r),
-        onReady: (spec, loadMs, idx) => {
-          this.spec = mergeSignature(row.signature, spec);
-          if (!row.signature) this.store.setSignature(row.name, this.spec);
-          this.store.addEvent('replica-ready', `${row.name}/${idx}`, `replica ${idx} loaded the model in ${loadMs.toFixed(0)} ms`, { loadMs });
-          metrics?.load.observe({ deployment: row.name }, loadMs / 1000);
+        onReady: (reported, loadMs, idx) => {
+          this.spec = kind.metadata(row.signature, reported);
+          this.options = dispatchOptions(row.settings, this.spec, kind.batchable);
+          if (!row.signature) deps.store.setSignature(row.name, this.spec);
+          deps.store.addEvent('replica-ready', `${row.name}/${idx}`, `replica ${idx} loaded the model in ${loadMs.toFixed(0)} ms${this.role === 'next' ? ' (new revision)' : ''}`, { loadMs });
+          deps.metrics?.observeLoad(row.name, loadMs / 1000);
           this.updateState();
           this.dispatcher.pump();
+          deps.onChange();
         },
         onLoadFailure: (idx, message) => {
-          this.store.setDeploymentState(row.name, 'failed', message);
-          this.store.addEvent('load-failed', `${row.name}/${idx}`, `replica ${idx} could not load the model: ${message}`);
+          this.failed = message;
+          deps.store.addEvent('load-failed', `${row.name}/${idx}`, `replica ${idx} could not load the model: ${message}`);
+          this.updateState();
+          deps.onChange();
         },
-        onCrash: (idx, message, delay) => this.store.addEvent('replica-crashed', `${row.name}/${idx}`, `${message}; restarting in ${delay} ms`),
+        onCrash: (idx, message, delay) => deps.store.addEvent('replica-crashed', `${row.name}/${idx}`, `${message}; restarting in ${delay} ms`),
         onCrashLoop: (idx, message) => {
-          this.store.setDeploymentState(row.name, 'unhealthy', `replica ${idx} is crash-looping: ${message}`);
-          this.store.addEvent('unhealthy', row.name, `replica ${idx} crashed repeatedly; still retrying with backoff. ${message}`);
+          this.crashLooping = true;
+          this.updateState(`replica ${idx} is crash-looping: ${message}`);
+          deps.store.addEvent('unhealthy', row.name, `replica ${idx} crashed repeatedly; still retrying with backoff. ${message}`);
         },
-        onHealthFailure: (idx, message) => this.store.addEvent('health-failed', `${row.name}/${idx}`, message),
-        inflight: (idx) => this.dispatcher.inflightOf(idx),
+        onHealthFailure: (idx, message) => deps.store.addEvent('health-failed', `${row.name}/${idx}`, message),
       },
     );
-    this.dispatcher = new Dispatcher(this.set, () => dispatchOptions(this.row.settings, this.spec), Math.random, () => this.coldStart(), (size, computeMs, queueMs) =>
-      metrics?.observeBatch(row.name, size, computeMs, queueMs));
-    this.store.deleteReplicasFrom(row.name, row.settings.replicas);
+    this.dispatcher = new Dispatcher(this.set, () => this.options, Math.random, {
+      onNoReplica: () => this.coldStart(),
+      onBatch: (size, computeMs, queueMs) => deps.metrics?.observeBatch(row.name, size, computeMs, queueMs),
+    });
+    if (this.role === 'active' && !start.retry) deps.store.setDeploymentState(row.name, 'loading', null);
     this.set.start();
-    for (let i = 0; i < row.settings.replicas; i++) this.addReplica(prior.find((p) => p.idx === i)?.gpu as Assignment | undefined);
+    for (let i = 0; i < this.target; i++) this.addReplica(start.priors[i]?.gpu ?? undefined);
     this.updateState();
-    if (row.settings.autoscaling) {
-      this.loop = setInterval(() => void this.autoscale(), AUTOSCALE_LOOP_S * 1000);
-      this.loop.unref();
-    }
+    this.setAutoscaling(this.autoscaling, this.target);
+  }
+
+  // --- what the data plane sees (ServingTarget) ----------------------------------------------
+
+  get name(): string {
+    return this.row.name;
+  }
+
+  get endpoint(): string {
+    return this.row.endpoint;
+  }
+
+  get version(): string {
+    return this.row.resolved.version;
+  }
+
+  get platform(): string {
+    return this.kind.platform;
+  }
+
+  readyReplicas(): number {
+    return this.set.ready().length;
+  }
+
+  /** Autoscaled deployments may have no replica (scaled to zero) and still count as ready. */
+  get mayScaleToZero(): boolean {
+    return this.autoscaling !== null && this.autoscaling.min_replicas === 0;
+  }
+
+  // --- what the reconcile loop sees ----------------------------------------------------------
+
+  phase(): Phase {
+    if (this.failed) return 'failed';
+    const active = this.set.active();
+    if (active.some((r) => r.state === 'pending')) return 'pending';
+    const ready = this.set.ready().length;
+    if (active.length === this.target && ready === active.length && (ready > 0 || this.autoscaling !== null)) return 'ready';
+    return this.crashLooping ? 'unhealthy' : 'starting';
+  }
+
+  observe(): ObservedRevision {
+    return { revision: this.revision, phase: this.phase(), replicas: this.target, autoscaling: this.autoscaling, startedAt: this.startedAt };
+  }
+
+  /** The batching and queue policy in force. */
+  dispatchOptions(): DispatchOptions {
+    return this.options;
+  }
+
+  // --- changes ---------------------------------------------------------------------------
+
+  /** This revision now serves (cutover): it writes the deployment's state from here on. */
+  promote(): void {
+    this.role = 'active';
+    this.updateState();
   }
 
   private key(idx: number): string {
@@ -88,7 +201,7 @@ export class Runtime {
       return;
     }
     const idx = this.set.nextIndex();
-    const res = this.gpus.reserve(this.key(idx), gpus, prior);
+    const res = this.deps.gpus.reserve(this.key(idx), gpus, prior);
     if (res.ok) this.set.add(res.env, res.providers, res.assignment);
     else this.set.addPending(res.reason);
   }
@@ -99,44 +212,49 @@ export class Runtime {
     if (!gpus) return 0;
     let started = 0;
     for (const r of this.set.members.filter((m) => m.state === 'pending')) {
-      const res = this.gpus.reserve(this.key(r.idx), gpus);
+      const res = this.deps.gpus.reserve(this.key(r.idx), gpus);
       if (!res.ok) {
         r.lastError = res.reason;
         continue;
       }
-      this.store.addEvent('placed', this.key(r.idx), `placed on ${res.assignment.gpus.map((g) => `GPU ${g.index} (${g.fraction})`).join(', ')}`);
+      this.deps.store.addEvent('placed', this.key(r.idx), `placed on ${res.assignment.gpus.map((g) => `GPU ${g.index} (${g.fraction})`).join(', ')}`);
       this.set.launchPending(r, res.env, res.providers, res.assignment);
       started++;
     }
-    this.updateState();
+    if (started) this.updateState();
     return started;
   }
 
-  private updateState(): void {
-    const d = this.store.getDeployment(this.row.name);
-    if (!d || d.state === 'failed') return;
+  /** Write the deployment's state (active revisions only) from its replicas. */
+  private updateState(unhealthy?: string): void {
+    if (this.role !== 'active') return;
+    const cur = this.deps.store.deploymentState(this.row.name);
+    if (!cur) return;
+    const set = (state: DeploymentState, message: string | null, event?: [string, string]) => {
+      if (cur.state === state && cur.message === message) return;
+      this.deps.store.setDeploymentState(this.row.name, state, message);
+      if (event && cur.state !== state) this.deps.store.addEvent(event[0], this.row.name, event[1]);
+    };
+    if (this.failed) return set('failed', this.failed);
+    if (unhealthy) return set('unhealthy', unhealthy);
     const active = this.set.active();
     const pending = active.filter((r) => r.state === 'pending');
     if (pending.length > 0) {
       const msg = `${pending.length} of ${active.length} replica(s) waiting for a GPU: ${pending[0].lastError}`;
-      if (d.state !== 'pending' || d.message !== msg) {
-        this.store.setDeploymentState(this.row.name, 'pending', msg);
-        if (d.state !== 'pending') this.store.addEvent('pending', this.row.name, msg);
-      }
-      return;
+      return set('pending', msg, ['pending', msg]);
     }
-    if (active.length > 0 && this.set.ready().length === active.length && d.state !== 'ready') {
-      this.store.setDeploymentState(this.row.name, 'ready', null);
-      this.store.addEvent('ready', this.row.name, `all ${active.length} replica(s) ready`);
-    } else if (active.length === 0 && d.state !== 'ready') {
-      this.store.setDeploymentState(this.row.name, 'ready', 'scaled to zero: the next request starts a replica');
-    }
+    const ready = this.set.ready().length;
+    if (active.length > 0 && ready === active.length) return set('ready', null, ['ready', `all ${active.length} replica(s) ready`]);
+    if (active.length === 0 && this.autoscaling) return set('ready', 'scaled to zero: the next request starts a replica');
+    if (cur.state === 'failed' || cur.state === 'unhealthy') return; // a retry: stays so until ready
+    if (cur.state === 'ready' && ready > 0) return; // a replica restarting or added: still serving
+    set('loading', null);
   }
 
   private record(r: Replica): void {
     if (r.state === 'stopped') return;
-    if (!this.store.getDeployment(this.row.name)) return;
-    this.store.upsertReplica({
+    if (!this.deps.store.deploymentState(this.row.name)) return;
+    this.deps.store.upsertReplica({
       deployment: this.row.name, idx: r.idx, pid: r.pid, state: r.state, restarts: r.restarts, startedAt: r.startedAt, lastError: r.lastError, gpu: r.gpu ?? null,
     });
   }
@@ -144,28 +262,45 @@ export class Runtime {
   /** Change the replica count: new replicas start (placed on GPUs), surplus ones drain and stop. */
   async scaleTo(replicas: number, why: string, data?: unknown): Promise<void> {
     const before = this.set.active().length;
-    this.row.settings = { ...this.row.settings, replicas };
-    this.store.updateSettings(this.row.name, this.row.settings);
+    this.target = replicas;
     if (replicas > before) {
       for (let i = before; i < replicas; i++) this.addReplica();
-      this.store.setDeploymentState(this.row.name, 'loading', null);
       this.updateState();
     } else if (replicas < before) {
       const gone = this.set.active().sort((a, b) => Number(b.state === 'pending') - Number(a.state === 'pending') || b.idx - a.idx).slice(0, before - replicas).map((r) => r.idx);
       await this.set.shrink(before - replicas);
       for (const idx of gone) {
-        this.store.deleteReplica(this.row.name, idx);
-        this.gpus.release(this.key(idx));
+        this.deps.store.deleteReplica(this.row.name, idx);
+        this.deps.gpus.release(this.key(idx));
       }
       this.updateState();
-      this.onRelease();
+      this.deps.onRelease();
     }
-    if (replicas !== before) this.store.addEvent('scaled', this.row.name, `replicas ${before} -> ${replicas} (${why})`, { from: before, to: replicas, ...((data as object) ?? {}) });
+    if (replicas !== before) this.deps.store.addEvent('scaled', this.row.name, `replicas ${before} -> ${replicas} (${why})`, { from: before, to: replicas, ...((data as object) ?? {}) });
+    this.deps.onChange();
+  }
+
+  /** New autoscaling bounds (null: a fixed count of `replicas`), in place: no replica restarts. */
+  setAutoscaling(cfg: AutoscalingConfig | null, replicas: number): void {
+    const was = this.autoscaling;
+    this.autoscaling = cfg;
+    if (this.loop) clearInterval(this.loop);
+    this.loop = null;
+    this.scaler = INITIAL_AUTOSCALER_STATE;
+    if (cfg) {
+      this.loop = setInterval(() => void this.autoscale(), AUTOSCALE_LOOP_S * 1000);
+      this.loop.unref();
+      const current = this.set.active().length;
+      const clamped = Math.min(cfg.max_replicas, Math.max(cfg.min_replicas, current));
+      if (clamped !== current) void this.scaleTo(clamped, 'autoscaling bounds changed');
+    } else if (was) {
+      void this.scaleTo(replicas, 'autoscaling off');
+    }
   }
 
   /** A request came while no replica runs (autoscaled to zero): start one now. */
   private coldStart(): boolean {
-    const cfg = this.row.settings.autoscaling;
+    const cfg = this.autoscaling;
     if (!cfg || this.set.active().length > 0) return this.set.active().length > 0;
     void this.scaleTo(Math.max(1, cfg.min_replicas), 'cold start: a request arrived with no replica running');
     return true;
@@ -173,14 +308,14 @@ export class Runtime {
 
   /** One autoscaler tick: sample ongoing + queued requests, decide (Ray's policy), act. */
   private async autoscale(): Promise<void> {
-    const cfg = this.row.settings.autoscaling;
+    const cfg = this.autoscaling;
     if (!cfg || this.scaling) return;
     const now = performance.now() / 1000;
     const snap = this.dispatcher.snapshot();
     this.samples.push({ t: now, ongoing: snap.inflight + snap.queued });
     this.samples = this.samples.filter((s) => s.t > now - cfg.look_back_period_s);
     const current = this.set.active().length;
-    const room = this.row.settings.gpus ? this.gpus.room(this.row.settings.gpus) : undefined;
+    const room = this.row.settings.gpus ? this.deps.gpus.room(this.row.settings.gpus) : undefined;
     const d = decide(cfg, this.scaler, this.samples, now, current, room, AUTOSCALE_LOOP_S);
     this.scaler = d.state;
     if (d.target === current) return;
@@ -193,10 +328,15 @@ export class Runtime {
     }
   }
 
-  async stop(reason: string): Promise<void> {
+  /** Drain (requests already on their way are served), stop the replicas, release their GPU shares. */
+  async stop(reason: string, forget: boolean): Promise<void> {
     if (this.loop) clearInterval(this.loop);
     await this.dispatcher.drain(reason, 10_000);
     await this.set.stop();
-    for (const r of this.set.members) this.gpus.release(this.key(r.idx));
+    for (const r of this.set.members) {
+      this.deps.gpus.release(this.key(r.idx));
+      if (forget) this.deps.store.deleteReplica(this.row.name, r.idx);
+    }
+    this.deps.onRelease();
   }
 }

@@ -1,14 +1,12 @@
-// The only process code in mlserve: spawn a replica child (execa, no shell), wire its framed pipe
+// The only process code in mlserve: spawn a replica child as its kind planned it (execa, no shell), wire its framed pipe
 // on fd 3 and its stdout/stderr to a log file, and report ready / exit.
 import { closeSync, openSync, readSync, fstatSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import type { Duplex } from 'node:stream';
-import type { FromReplica, ReplicaConfig } from '../../runtime/protocol.js';
+import type { FromReplica } from '../../runtime/protocol.js';
 import type { TensorSpec } from '../../tensor.js';
-import { ReplicaLink } from './replica-link.js';
-
-const REPLICA_MAIN = fileURLToPath(new URL('../../runtime/replica.js', import.meta.url));
+import type { SpawnPlan } from './kinds/kind.js';
+import { ReplicaLink } from '../dataplane/replica-link.js';
 
 export interface ReadyInfo {
   inputs: TensorSpec[];
@@ -33,19 +31,20 @@ export interface SpawnedReplica {
   kill(): void;
 }
 
-export function spawnReplica(cfg: ReplicaConfig, logFile: string, env: NodeJS.ProcessEnv = {}): SpawnedReplica {
+/** Start one replica as its kind planned it (`what` names it in errors). */
+export function spawnReplica(plan: SpawnPlan, logFile: string, what: string): SpawnedReplica {
   const fd = openSync(logFile, 'a', 0o600);
-  const child = execa(process.execPath, [REPLICA_MAIN, JSON.stringify(cfg)], {
+  const child = execa(plan.command, plan.args, {
     // execa's types only list fds 3-9; any open fd works (it is handed to spawn as is).
     stdio: ['ignore', fd as 3, fd as 3, 'pipe'],
     buffer: false,
     reject: false,
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...plan.env },
     extendEnv: false,
     cleanup: true,
   });
   closeSync(fd);
-  if (child.pid === undefined) throw new Error(`could not start a replica process for ${cfg.deployment}`);
+  if (child.pid === undefined) throw new Error(`could not start a replica process for ${what} (${plan.command})`);
 
   let fatal: string | undefined;
   let onReady: (r: ReadyInfo) => void = () => {};

@@ -52,7 +52,11 @@ export class Tracker {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.stopped = true;
   }
+
+  /** Stopped (it rolled out, or its deployment no longer serves): the tracking loop makes a new one when needed. */
+  stopped = false;
 
   async tick(): Promise<void> {
     if (this.busy) return;

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Store } from '../../../src/daemon/control/store.js';
+import { MIGRATIONS } from '../../../src/daemon/control/migrations.js';
 
 const dirs: string[] = [];
 const dbFile = () => {
@@ -21,12 +22,12 @@ describe('Store', () => {
   it('migrates a new file to the latest schema in WAL mode, and reopens without migrating again', () => {
     const f = dbFile();
     const s = new Store(f);
-    expect(s.schemaVersion()).toBe(5);
+    expect(s.schemaVersion()).toBe(MIGRATIONS.length);
     expect(s.db.pragma('journal_mode', { simple: true })).toBe('wal');
     s.createDeployment(dep('a-v1', 'a'));
     s.close();
     const again = new Store(f);
-    expect(again.schemaVersion()).toBe(5);
+    expect(again.schemaVersion()).toBe(MIGRATIONS.length);
     expect(again.getDeployment('a-v1')?.settings).toEqual({ replicas: 2 });
     again.close();
   });

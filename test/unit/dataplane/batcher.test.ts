@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
-  batchKey, isBatchable, nextBatch, requestRows, type BatchDecision, type BatchPolicy, type Pending,
+  batchKey, nextBatch, requestRows, type BatchDecision, type BatchPolicy, type Pending,
 } from '../../../src/daemon/dataplane/batcher.js';
+import { dynamicFirstDim } from '../../../src/daemon/fleet/kinds/onnx.js';
 import type { Signature } from '../../../src/tensor.js';
 
 /** p(rows, key, enqueuedAt, deadline = never) */
@@ -132,7 +133,7 @@ describe('requestRows', () => {
   });
 });
 
-describe('isBatchable', () => {
+describe('dynamicFirstDim (the onnx kind batches these)', () => {
   const spec = (shape: number[], name = 'x') => ({ name, datatype: 'FP32' as const, shape });
   const sig = (ins: number[][], outs: number[][]): Signature => ({
     inputs: ins.map((s, i) => spec(s, `i${i}`)), outputs: outs.map((s, i) => spec(s, `o${i}`)),
@@ -146,5 +147,5 @@ describe('isBatchable', () => {
     ['scalar output', sig([[-1]], [[]]), false],
     ['scalar input', sig([[]], [[-1]]), false],
     ['no inputs', sig([], [[-1]]), false],
-  ] as [string, Signature, boolean][])('%s', (_n, s, want) => expect(isBatchable(s)).toBe(want));
+  ] as [string, Signature, boolean][])('%s', (_n, s, want) => expect(dynamicFirstDim(s)).toBe(want));
 });

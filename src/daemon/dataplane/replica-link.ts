@@ -1,7 +1,9 @@
-// The daemon's end of the framed pipe to one replica: send a batch, match replies by id.
+// The daemon's end of the framed pipe to one replica: send a batch, match replies by id. The link
+// is the one place that knows a replica's load (batches and requests in flight on it).
 import type { Duplex } from 'node:stream';
 import { encodeFrame, FrameDecoder } from '../../runtime/frame.js';
 import type { FromReplica, ToReplica } from '../../runtime/protocol.js';
+import type { LinkLoad } from './dispatch-rules.js';
 import type { Tensor } from '../../tensor.js';
 
 export interface InferResult {
@@ -21,7 +23,15 @@ export class ReplicaLinkClosed extends Error {
   }
 }
 
+/** One batch as sent: the requested outputs, how many requests it carries, extra header fields of its kind. */
+export interface InferOptions {
+  outputs?: string[];
+  requests?: number;
+  header?: Record<string, unknown>;
+}
+
 export class ReplicaLink {
+  readonly load: LinkLoad = { batches: 0, requests: 0 };
   private readonly decoder = new FrameDecoder();
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
@@ -46,12 +56,28 @@ export class ReplicaLink {
     return this.pending.size;
   }
 
-  infer(inputs: Tensor[], outputs?: string[]): Promise<InferResult> {
+  infer(inputs: Tensor[], opts: InferOptions = {}): Promise<InferResult> {
+    const requests = opts.requests ?? 1;
     return new Promise((resolve, reject) => {
       if (this.closed) return reject(new ReplicaLinkClosed(this.closed));
       const id = this.nextId++;
-      this.pending.set(id, { resolve, reject });
-      const msg: ToReplica = outputs && outputs.length ? { t: 'infer', id, outputs } : { t: 'infer', id };
+      this.load.batches++;
+      this.load.requests += requests;
+      const settle = () => {
+        this.load.batches--;
+        this.load.requests -= requests;
+      };
+      this.pending.set(id, {
+        resolve: (r) => {
+          settle();
+          resolve(r);
+        },
+        reject: (e) => {
+          settle();
+          reject(e);
+        },
+      });
+      const msg = { ...opts.header, t: 'infer', id, ...(opts.outputs && opts.outputs.length ? { outputs: opts.outputs } : {}) } as ToReplica;
       this.write(msg, inputs);
     });
   }

@@ -1,0 +1,74 @@
+// The data plane's routing table: endpoint -> the deployment revisions that serve it (primary,
+// canary with its weight, shadow share). The reconcile loop publishes it after every change; the
+// ingress reads only this (never the store). Picking a target takes its random draw as an argument.
+import { notFound } from '../../errors.js';
+import type { Signature } from '../../tensor.js';
+import { toCanary } from '../rollout/canary.js';
+import type { DispatchOptions, Dispatcher } from './dispatcher.js';
+
+/** What the ingress needs of one serving deployment revision. */
+export interface ServingTarget {
+  readonly name: string;
+  readonly endpoint: string;
+  readonly version: string;
+  /** OIP model metadata platform. */
+  readonly platform: string;
+  /** Inputs and outputs (null until a replica reported them). */
+  readonly spec: Signature | null;
+  readonly dispatcher: Dispatcher;
+  readyReplicas(): number;
+  /** May have no replica and still be ready (autoscaled to zero). */
+  readonly mayScaleToZero: boolean;
+  dispatchOptions(): DispatchOptions;
+}
+
+export interface Route {
+  endpoint: string;
+  primary: ServingTarget | null;
+  canary: ServingTarget | null;
+  /** Percent of traffic to the canary (0..100). */
+  weight: number;
+  /** Percent of requests mirrored to the canary (answers discarded). */
+  shadow: number;
+}
+
+export class RouteTable {
+  private routes = new Map<string, Route>();
+
+  /** Replace the whole table (the reconcile loop's view after a pass). */
+  publish(routes: Route[]): void {
+    this.routes = new Map(routes.map((r) => [r.endpoint, r]));
+  }
+
+  get(endpoint: string): Route | undefined {
+    return this.routes.get(endpoint);
+  }
+
+  list(): Route[] {
+    return [...this.routes.values()];
+  }
+
+  /**
+   * The revision that serves this request: the canary for its share of traffic (by sticky key when
+   * given, else by `draw` in [0, 1)) once the canary has a ready replica, else the primary.
+   */
+  target(endpoint: string, routeKey: string | undefined, draw: number): ServingTarget {
+    const r = this.routes.get(endpoint);
+    if (r) {
+      if (r.canary && r.canary.readyReplicas() > 0 && toCanary(r.weight, routeKey, () => draw)) return r.canary;
+      if (r.primary) return r.primary;
+      if (r.canary) return r.canary;
+    }
+    const known = [...this.routes.keys()];
+    throw notFound(`unknown endpoint '${endpoint}'${known.length ? `; endpoints: ${known.join(', ')}` : '; nothing is deployed (mlserve deploy <model>)'}`);
+  }
+
+  /** Server readiness: every endpoint's primary has a ready replica (or may scale from zero). */
+  allReady(): boolean {
+    for (const r of this.routes.values()) {
+      const p = r.primary;
+      if (!p || (p.readyReplicas() === 0 && !p.mayScaleToZero)) return false;
+    }
+    return true;
+  }
+}

@@ -1,0 +1,14 @@
+// The replica kinds mlserve knows, by name.
+import { MlserveError } from '../../../errors.js';
+import type { ReplicaKind } from './kind.js';
+import { onnxKind } from './onnx.js';
+
+const KINDS: Record<string, ReplicaKind> = { onnx: onnxKind };
+
+export const KIND_NAMES = Object.keys(KINDS);
+
+export function kindOf(name: string | undefined): ReplicaKind {
+  const k = KINDS[name ?? 'onnx'];
+  if (!k) throw new MlserveError('BAD_REQUEST', `unknown runtime '${name}'; mlserve runs: ${KIND_NAMES.join(', ')}`);
+  return k;
+}

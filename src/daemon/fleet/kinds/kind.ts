@@ -1,0 +1,55 @@
+// A replica kind: the one seam every kind of replica process plugs into (onnxruntime today; Python
+// pyfunc models and LLM engines next). The dispatcher, batcher, router, canaries, autoscaler,
+// metrics and `top` see only this interface and the frame protocol (src/runtime/frame.ts).
+//
+// Contract of a replica process, whatever its kind:
+// - It is started from a SpawnPlan (a program and its arguments, never a shell string) with fd 3 a
+//   stream socket to the daemon, stdout/stderr going to its log file.
+// - On fd 3 it speaks length-prefixed frames (JSON header + raw tensor bytes). Once its model is
+//   loaded it sends {t:'ready', inputs, outputs, loadMs, pid}; if it cannot load it sends
+//   {t:'fatal', message} and exits 1 (a load failure: not retried by restarts).
+// - It answers {t:'ping', id} with {t:'pong', id} (health), and {t:'infer', id, ...} with
+//   {t:'result', id, computeMs} + output tensors (dim 0 = the batch's rows) or {t:'error', id, message}.
+// - It exits by itself when fd 3 closes, so a daemon killed with SIGKILL leaves no replica behind.
+// PURE: a kind only describes; the supervisor spawns.
+import type { Signature } from '../../../tensor.js';
+
+/** What a kind needs to know to start one replica. */
+export interface SpawnInput {
+  deployment: string;
+  replica: number;
+  /** The cached MLflow model directory (or the folder holding the model file). */
+  modelDir: string;
+  /** The model file inside modelDir that the kind loads (ONNX: the .onnx file). */
+  modelFile: string;
+  /** CPU threads for the engine (onnxruntime intra-op threads, OMP/MKL/torch threads). */
+  threads?: number;
+  /** Batches the replica runs at once. */
+  concurrency: number;
+  /** GPU share of this replica (sum over its GPUs) and its environment (CUDA_VISIBLE_DEVICES, MPS). */
+  gpuShare?: number;
+  gpuEnv?: Record<string, string>;
+  /** Execution providers when placed on a real GPU (ONNX: ['cuda', 'cpu']). */
+  providers?: string[];
+}
+
+/** A program to run for one replica: no shell is involved. */
+export interface SpawnPlan {
+  command: string;
+  args: string[];
+  /** Added to the daemon's environment. */
+  env: Record<string, string>;
+}
+
+export interface ReplicaKind {
+  /** The kind's name as stored with a deployment and shown in status ('onnx'). */
+  readonly name: string;
+  /** The Open Inference Protocol model metadata `platform` (Triton's names). */
+  readonly platform: string;
+  /** How to start one replica of this kind. */
+  spawnPlan(input: SpawnInput): SpawnPlan;
+  /** The model as served: what MLflow declared merged with what the replica reported when ready. */
+  metadata(declared: Signature | null, reported: Signature): Signature;
+  /** May requests be concatenated along dim 0 (when the operator did not set max_batch_size)? */
+  batchable(spec: Signature): boolean;
+}

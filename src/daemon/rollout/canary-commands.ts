@@ -1,0 +1,104 @@
+// What `mlserve canary set|promote|rollback|shadow|start` do: write the endpoint's desired traffic
+// split (one transaction), then hand over to the reconcile loop, which publishes the routes and
+// drains what is no longer wanted.
+import { MlserveError, notFound } from '../../errors.js';
+import type { EndpointRow } from '../control/state.js';
+import type { Store } from '../control/store.js';
+import { initialState, validatePolicy, type CanaryCounters } from './canary-analysis.js';
+
+export interface CanaryDeps {
+  store: Store;
+  kick: () => Promise<void>;
+  whenStopped: (deployment: string) => Promise<void>;
+  counters: (deployment: string) => Promise<CanaryCounters>;
+  /** Shadow comparison restarts when the share changes. */
+  resetShadow: (endpoint: string) => void;
+}
+
+export class CanaryCommands {
+  constructor(private readonly deps: CanaryDeps) {}
+
+  /** The endpoint with a canary: the one named, or the only one that has one. */
+  canaryEndpoint(endpoint?: string): EndpointRow {
+    const { store } = this.deps;
+    if (endpoint) {
+      const e = store.getEndpoint(endpoint);
+      if (!e) throw notFound(`no endpoint named '${endpoint}'`);
+      if (!e.canary) throw new MlserveError('NOT_FOUND', `endpoint ${endpoint} has no canary; start one with mlserve deploy <model> --endpoint ${endpoint} --canary 10%`);
+      return e;
+    }
+    const withCanary = store.listEndpoints().filter((e) => e.canary);
+    if (withCanary.length === 1) return withCanary[0];
+    if (withCanary.length === 0) throw new MlserveError('NOT_FOUND', 'no endpoint has a canary; start one with mlserve deploy <model> --endpoint <name> --canary 10%');
+    throw new MlserveError('BAD_REQUEST', `several endpoints have canaries (${withCanary.map((e) => e.name).join(', ')}); pass --endpoint`);
+  }
+
+  async setWeight(weight: number, endpoint?: string): Promise<EndpointRow> {
+    const { store } = this.deps;
+    const e = this.canaryEndpoint(endpoint);
+    if (!(weight >= 0 && weight <= 100)) throw new MlserveError('BAD_REQUEST', `weight must be 0..100% (got ${weight})`);
+    store.transaction(() => {
+      store.setRouting(e.name, e.primary, e.canary, weight);
+      store.addEvent('canary-weight', e.name, `canary ${e.canary} weight ${e.canaryWeight}% -> ${weight}%`, { from: e.canaryWeight, to: weight });
+    });
+    await this.deps.kick();
+    return store.getEndpoint(e.name)!;
+  }
+
+  /** The canary becomes the primary; the old primary drains and stops (resolves once it did). */
+  async promote(endpoint?: string): Promise<EndpointRow> {
+    const { store } = this.deps;
+    const e = this.canaryEndpoint(endpoint);
+    store.transaction(() => {
+      store.setRouting(e.name, e.canary!, null, 0);
+      store.deleteDeployment(e.primary);
+      store.addEvent('canary-promoted', e.name, `${e.canary} is now primary; draining ${e.primary}`, { from: e.primary, to: e.canary });
+    });
+    await this.deps.kick();
+    await this.deps.whenStopped(e.primary);
+    return store.getEndpoint(e.name)!;
+  }
+
+  /** Weight 0 and the canary drains and stops (resolves once it did). */
+  async rollback(endpoint?: string, why = 'mlserve canary rollback'): Promise<EndpointRow> {
+    const { store } = this.deps;
+    const e = this.canaryEndpoint(endpoint);
+    store.transaction(() => {
+      store.setRouting(e.name, e.primary, null, 0);
+      store.deleteDeployment(e.canary!);
+      store.addEvent('canary-rolled-back', e.name, `canary ${e.canary} rolled back (${why}); draining it`, { canary: e.canary });
+    });
+    await this.deps.kick();
+    await this.deps.whenStopped(e.canary!);
+    return store.getEndpoint(e.name)!;
+  }
+
+  /** Mirror `weight` percent of an endpoint's requests to its canary (answers discarded, compared). */
+  async setShadow(weight: number, endpoint?: string): Promise<EndpointRow> {
+    const { store } = this.deps;
+    const e = this.canaryEndpoint(endpoint);
+    if (!(weight >= 0 && weight <= 100)) throw new MlserveError('BAD_REQUEST', `shadow share must be 0..100% (got ${weight})`);
+    store.transaction(() => {
+      store.setShadow(e.name, weight);
+      store.addEvent('canary-shadow', e.name, `mirroring ${weight}% of requests to canary ${e.canary}`, { weight });
+    });
+    this.deps.resetShadow(e.name);
+    await this.deps.kick();
+    return store.getEndpoint(e.name)!;
+  }
+
+  /** Start the automated analysis: walk the steps, check each interval, promote or roll back by itself. */
+  async startRollout(raw: unknown, endpoint?: string): Promise<EndpointRow> {
+    const { store } = this.deps;
+    const e = this.canaryEndpoint(endpoint);
+    const policy = validatePolicy(raw);
+    const state = initialState(policy, Date.now(), await this.deps.counters(e.canary!));
+    store.transaction(() => {
+      store.setRollout(e.name, { policy, state });
+      store.setRouting(e.name, e.primary, e.canary, policy.steps[0]);
+      store.addEvent('rollout-started', e.name, `analysis of ${e.canary}: steps ${policy.steps.join(', ')}% every ${policy.intervalS}s, max error rate ${policy.maxErrorRate * 100}%${policy.maxP99Ms ? `, max p99 ${policy.maxP99Ms} ms` : ''}, min ${policy.minRequests} requests`, { policy });
+    });
+    await this.deps.kick();
+    return store.getEndpoint(e.name)!;
+  }
+}

@@ -1,0 +1,90 @@
+// Registry tracking for every endpoint whose primary was deployed with --track: one Tracker per
+// endpoint, made and dropped as the desired state changes (checked once a second). When a tracker
+// sees its alias or stage name a new version, the endpoint rolls to it: through the automated
+// analysis when the endpoint has a rollout policy, else blue-green. Credentials from the deploy
+// that asked for tracking stay in memory only (never in SQLite).
+import type { DeployRequest } from '../control/settings.js';
+import type { DeploymentRow } from '../control/state.js';
+import type { Store } from '../control/store.js';
+import type { AnalysisPolicy } from './canary-analysis.js';
+import { Tracker } from './tracker.js';
+
+export interface TrackingDeps {
+  store: Store;
+  deploy: (req: DeployRequest) => Promise<DeploymentRow>;
+  startRollout: (policy: AnalysisPolicy, endpoint: string) => Promise<unknown>;
+}
+
+export class TrackingLoop {
+  private readonly trackers = new Map<string, { deployment: string; tracker: Tracker }>();
+  private readonly env = new Map<string, Record<string, string>>();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly deps: TrackingDeps) {}
+
+  /** The MLflow environment (with credentials) of the deploy that asked to track this endpoint. */
+  remember(endpoint: string, env: Record<string, string>): void {
+    this.env.set(endpoint, env);
+  }
+
+  start(periodMs = 1000): void {
+    this.sync();
+    this.timer = setInterval(() => this.sync(), periodMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    for (const t of this.trackers.values()) t.tracker.stop();
+    this.trackers.clear();
+  }
+
+  /** One tracker per endpoint whose primary tracks the registry; none for the others. */
+  sync(): void {
+    const want = new Map<string, DeploymentRow>();
+    for (const e of this.deps.store.listEndpoints()) {
+      const p = this.deps.store.getDeployment(e.primary);
+      // While a canary or a replacement runs, tracking waits (it resumes on whatever then serves).
+      if (p?.settings.track && !e.canary && !e.nextPrimary) want.set(e.name, p);
+    }
+    for (const [endpoint, t] of this.trackers) {
+      if (want.get(endpoint)?.name !== t.deployment || t.tracker.stopped) {
+        t.tracker.stop();
+        this.trackers.delete(endpoint);
+      }
+    }
+    for (const [endpoint, row] of want) if (!this.trackers.has(endpoint)) this.follow(endpoint, row);
+  }
+
+  private follow(endpoint: string, row: DeploymentRow): void {
+    const t = row.settings.track!;
+    const { store } = this.deps;
+    const env = this.env.get(endpoint) ?? t.env;
+    const tracker = new Tracker(row.modelUri, env, t.cwd, t.intervalS * 1000, {
+      stillPrimary: () => store.getEndpoint(endpoint)?.primary === row.name,
+      currentVersion: () => row.resolved.version,
+      event: (kind, message, data) => store.addEvent(kind, endpoint, message, data),
+      rollTo: async () => {
+        const ep = store.getEndpoint(endpoint);
+        if (ep?.canary || ep?.nextPrimary) {
+          store.addEvent('track-waiting', endpoint, `${ep.canary ? `a canary (${ep.canary})` : `a replacement (${ep.nextPrimary})`} is already running; the new version waits for it to finish`);
+          return;
+        }
+        const { replicas: _r, track: _t, ...rest } = row.settings;
+        const policy = (ep?.rollout as { policy?: AnalysisPolicy } | null)?.policy;
+        const next = await this.deps.deploy({
+          ...rest, replicas: row.settings.replicas, source: row.modelUri, endpoint,
+          ...(policy ? { canary: 0 } : { replace: true }),
+          trackIntervalS: t.intervalS, env, cwd: t.cwd,
+        });
+        if (policy) {
+          // The endpoint has a rollout policy: analyse the new version once it is ready.
+          for (let i = 0; i < 6000 && store.getDeployment(next.name)?.state !== 'ready'; i++) await new Promise((res) => setTimeout(res, 100));
+          await this.deps.startRollout(policy, endpoint);
+        }
+      },
+    });
+    this.trackers.set(endpoint, { deployment: row.name, tracker });
+    tracker.start();
+  }
+}
