@@ -104,7 +104,7 @@ describe('canary', () => {
 
   it('says what to do when the endpoint is taken or has no canary', async () => {
     const taken = await d.cli(['deploy', models[0], '--endpoint', 'ep']);
-    expect(taken.stderr).toMatch(/--canary .*--replace/);
+    expect(taken.stderr).toMatch(/--replace .*--canary .*mlserve undeploy ep/);
     const none = await d.cli(['canary', 'promote']);
     expect(none.exitCode).toBe(1);
     expect(none.stderr).toMatch(/no endpoint has a canary/);

@@ -48,7 +48,7 @@ describe('fleet', () => {
     expect(after.replicas.map((r: any) => r.idx)).toEqual([0]);
     for (const r of ready3.replicas.filter((x: any) => x.idx > 0)) expect(alive(r.pid)).toBe(false);
     const ev = await d.cli(['events', 'fleet-v1', '--json']);
-    expect(ev.json.filter((e: any) => e.kind === 'scaled').map((e: any) => e.message)).toEqual(['replicas 2 -> 3 (mlserve scale)', 'replicas 3 -> 1 (mlserve scale)']);
+    expect(ev.json.filter((e: any) => e.kind === 'scaled').map((e: any) => e.message)).toEqual(['replicas 2 -> 3 (desired replica count)', 'replicas 3 -> 1 (desired replica count)']);
     expect((await d.cli(['scale', 'fleet', '--replicas', '2'])).exitCode).toBe(0);
     await until(() => dep('fleet-v1'), (x) => x.replicas.filter((r: any) => r.state === 'ready').length === 2);
   });

@@ -147,6 +147,7 @@ export class Commands {
     }
     store.updateSettings(d.name, settings);
     await this.deps.kick();
+    await this.deps.whenStopped(d.name); // surplus replicas have drained
     return store.getDeployment(d.name)!;
   }
 }

@@ -16,6 +16,7 @@ export interface FleetStore extends RuntimeStore {
 interface Slot {
   active: Runtime | null;
   next: Runtime | null;
+  /** Drains under way: retired revisions and surplus replicas. */
   retiring: Set<Promise<void>>;
   failures: ObservedDeployment['failures'];
   /** The runtime whose failure was last counted (each failed start counts once). */
@@ -146,7 +147,13 @@ export class Fleet {
 
   scale(name: string, revision: string, replicas: number, why: string): void {
     const rt = this.revision(name, revision);
-    if (rt) void rt.scaleTo(replicas, why);
+    if (!rt) return;
+    const s = this.slot(name);
+    const done = rt.scaleTo(replicas, why).catch((err: Error) => {
+      this.deps.store.addEvent('scale-failed', name, `scaling revision ${revision} to ${replicas}: ${err.message}`);
+    });
+    s.retiring.add(done);
+    void done.then(() => s.retiring.delete(done));
   }
 
   setAutoscaling(name: string, revision: string, config: AutoscalingConfig | null, replicas: number): void {
@@ -179,7 +186,7 @@ export class Fleet {
     });
   }
 
-  /** Resolves once nothing of this deployment runs or drains. */
+  /** Resolves once no drain (retired revision, surplus replicas) of this deployment is under way. */
   async whenStopped(name: string): Promise<void> {
     for (;;) {
       const s = this.slots.get(name);
