@@ -7,6 +7,7 @@ import { ensureHome, homePaths, type HomePaths } from '../home.js';
 import { VERSION } from '../version.js';
 import { createControlServer, type DaemonInfo } from './control/control-server.js';
 import { Commands } from './control/commands.js';
+import { applyConfig, type ApplyRequest } from './control/apply.js';
 import { Reconciler } from './control/reconciler.js';
 import { gpuReport, status } from './control/status.js';
 import { createIngress, serveMetrics } from './dataplane/ingress.js';
@@ -163,7 +164,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   };
 
   const control = createControlServer({
-    commands, canary, store, info,
+    commands, canary, store, info, apply: parts.apply,
     canaryStatus: () => canaryStats.status(),
     status: () => status(store, fleet, parts.gpus),
     gpus: () => gpuReport(parts.gpus),
@@ -246,5 +247,6 @@ export function assemble(store: Store, inventory: Inventory, logDir: string, res
       return { index: g.index, name: g.name, allocated: s.allocated, memoryUsedMiB: g.memoryUsedMiB, memoryTotalMiB: g.memoryTotalMiB, simulated: inventory.simulated };
     }),
   };
-  return { gpus, routes, shadow, metrics, fleet, reconciler, commands, canary, canaryStats, analysis, tracking, snapshotSource };
+  const apply = (req: ApplyRequest, onProgress: (p: unknown) => void) => applyConfig(req, { store, resolver, inventory, kick, onProgress });
+  return { gpus, routes, shadow, metrics, fleet, reconciler, commands, canary, canaryStats, analysis, tracking, snapshotSource, apply };
 }

@@ -3,6 +3,7 @@
 import http from 'node:http';
 import { asMlserveError, MlserveError, notFound } from '../../errors.js';
 import type { Commands, DeployRequest } from './commands.js';
+import type { ApplyRequest } from './apply.js';
 import type { Store } from './store.js';
 import { readBody } from '../dataplane/ingress.js';
 import { followLogs, readLogs } from '../fleet/logs.js';
@@ -24,6 +25,7 @@ export interface DaemonInfo {
 
 export interface ControlDeps {
   commands: Commands;
+  apply: (req: ApplyRequest, onProgress: (p: unknown) => void) => Promise<unknown>;
   canary: CanaryCommands;
   canaryStatus: () => Promise<unknown>;
   status: () => { deployments: Array<{ name: string; endpoint: string }> } & Record<string, unknown>;
@@ -52,23 +54,12 @@ export function createControlServer(deps: ControlDeps): http.Server {
         throw new MlserveError('BAD_REQUEST', 'deploy needs a model source (a path to .onnx, an MLflow model directory, or models:/Name/Version)');
       }
       if (q.get('progress') !== '1') return deps.commands.deploy(body as unknown as DeployRequest);
-      // NDJSON: progress lines while the model downloads, then {"result"} or {"error"}.
-      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
-      let last = 0;
-      try {
-        const row = await deps.commands.deploy(body as unknown as DeployRequest, (p) => {
-          const now = Date.now();
-          if (now - last < 100 && p.files < p.totalFiles) return;
-          last = now;
-          res.write(`${JSON.stringify({ progress: p })}\n`);
-        });
-        res.end(`${JSON.stringify({ result: row })}\n`);
-      } catch (err) {
-        const e = asMlserveError(err);
-        if (e.code === 'INTERNAL') console.error(`control: deploy: ${e.stack ?? e.message}`);
-        res.end(`${JSON.stringify({ error: e.message, code: e.code })}\n`);
-      }
-      return undefined;
+      return ndjson(res, (progress) => deps.commands.deploy(body as unknown as DeployRequest, progress));
+    }],
+    ['POST', /^\/v1\/apply$/, async (req, res) => {
+      const body = await jsonBody(req, 16 << 20);
+      if (!Array.isArray(body.endpoints)) throw new MlserveError('BAD_REQUEST', 'apply needs endpoints: the parsed config file (use mlserve apply -f)');
+      return ndjson(res, (progress) => deps.apply(body as unknown as ApplyRequest, progress));
     }],
     ['GET', /^\/v1\/canary$/, () => deps.canaryStatus()],
     ['POST', /^\/v1\/canary\/weight$/, async (req) => {
@@ -169,8 +160,32 @@ function reply(res: http.ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-async function jsonBody(req: http.IncomingMessage): Promise<Record<string, unknown>> {
-  const buf = await readBody(req, 1 << 20);
+/**
+ * Answer as NDJSON: progress lines (at most 10 a second) while `work` runs (a model downloads),
+ * then {"result"} or {"error", "code"}.
+ */
+async function ndjson(res: http.ServerResponse, work: (progress: (p: unknown) => void) => Promise<unknown>): Promise<undefined> {
+  res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+  let last = 0;
+  try {
+    const result = await work((p) => {
+      const now = Date.now();
+      const x = p as { files?: number; totalFiles?: number };
+      if (now - last < 100 && (x.files ?? 0) < (x.totalFiles ?? 1)) return;
+      last = now;
+      res.write(`${JSON.stringify({ progress: p })}\n`);
+    });
+    res.end(`${JSON.stringify({ result })}\n`);
+  } catch (err) {
+    const e = asMlserveError(err);
+    if (e.code === 'INTERNAL') console.error(`control: ${e.stack ?? e.message}`);
+    res.end(`${JSON.stringify({ error: e.message, code: e.code })}\n`);
+  }
+  return undefined;
+}
+
+async function jsonBody(req: http.IncomingMessage, limit = 1 << 20): Promise<Record<string, unknown>> {
+  const buf = await readBody(req, limit);
   try {
     const v = JSON.parse(buf.toString('utf8') || '{}');
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('expected a JSON object');

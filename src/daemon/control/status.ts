@@ -15,6 +15,7 @@ export function status(store: Store, fleet: Fleet, gpus: GpuBook) {
       ...d,
       runtime: kind.name,
       revision: revisionOf(d),
+      failure: fleet.failure(d.name),
       revisions: [active, next].filter((r) => r !== null).map((r) => ({ revision: r.revision, role: r === active ? 'serving' : 'next', phase: r.phase() })),
       replicas: store.listReplicas(d.name),
       stats: active ? active.dispatcher.snapshot() : null,

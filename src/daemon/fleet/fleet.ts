@@ -21,6 +21,7 @@ interface Slot {
   failures: ObservedDeployment['failures'];
   /** The runtime whose failure was last counted (each failed start counts once). */
   counted: Runtime | null;
+  failureMessage: string | null;
 }
 
 export class Fleet {
@@ -30,7 +31,7 @@ export class Fleet {
 
   private slot(name: string): Slot {
     let s = this.slots.get(name);
-    if (!s) this.slots.set(name, (s = { active: null, next: null, retiring: new Set(), failures: null, counted: null }));
+    if (!s) this.slots.set(name, (s = { active: null, next: null, retiring: new Set(), failures: null, counted: null, failureMessage: null }));
     return s;
   }
 
@@ -44,6 +45,7 @@ export class Fleet {
         if (phase === 'failed' && s.counted !== rt) {
           s.counted = rt;
           s.failures = { revision: rt.revision, count: s.failures?.revision === rt.revision ? s.failures.count + 1 : 1, at: now };
+          s.failureMessage = rt.failed;
         } else if (phase === 'ready' && s.failures?.revision === rt.revision) {
           s.failures = null;
         }
@@ -55,6 +57,12 @@ export class Fleet {
       deployments.push({ name, active: s.active?.observe() ?? null, next: s.next?.observe() ?? null, failures: s.failures });
     }
     return { deployments };
+  }
+
+  /** The last failed start of a deployment's revision (cleared when that revision becomes ready). */
+  failure(name: string): { revision: string; count: number; message: string | null } | null {
+    const s = this.slots.get(name);
+    return s?.failures ? { revision: s.failures.revision, count: s.failures.count, message: s.failureMessage } : null;
   }
 
   /** The revision that serves a deployment. */

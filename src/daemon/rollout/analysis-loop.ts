@@ -32,7 +32,7 @@ export class AnalysisLoop {
     try {
       for (const e of this.store.listEndpoints()) {
         const r = e.rollout as { policy: AnalysisPolicy; state: AnalysisState } | null;
-        if (!r || r.state.status !== 'running' || !e.canary) continue;
+        if (!r?.state || r.state.status !== 'running' || !e.canary) continue;
         try {
           const v = analyze(r.policy, r.state, await this.counters(e.canary), Date.now());
           if (v.action === 'wait') continue;

@@ -1,11 +1,14 @@
-// The apply plan: create / delete / scale / update with what differs, run order, and idempotence
-// (applying a plan to a simulated daemon, then planning again, gives nothing; so does the file
-// `mlserve config` prints).
+// The apply plan: per endpoint create / replace / update / scale / canary / rollout with what
+// differs; endpoints missing from the file left alone without --prune; and idempotence: for any
+// state the daemon can be in, the file `mlserve config` prints plans nothing (a property test).
 import { describe, expect, it } from 'vitest';
 import { validateAutoscaling } from '../../../src/daemon/fleet/autoscaler.js';
 import { deploySettings } from '../../../src/daemon/control/settings.js';
-import { currentToDesired, describeChange, plan, type CurrentDeployment, type PlanAction } from '../../../src/config/plan.js';
-import { parseConfig, renderConfig, type DesiredDeployment } from '../../../src/config/schema.js';
+import { validatePolicy } from '../../../src/daemon/rollout/canary-analysis.js';
+import { changesOf, describeChange, plan, type PlanAction } from '../../../src/config/plan.js';
+import { parseConfig } from '../../../src/config/schema.js';
+import { renderConfig } from '../../../src/config/render.js';
+import { stateToDesired, type CurrentDeployment, type CurrentEndpoint, type CurrentState } from '../../../src/config/desired.js';
 
 const file = (text: string) => {
   const r = parseConfig(text, { baseDir: '/srv' });
@@ -16,37 +19,16 @@ const app = (endpoint: string, ...lines: string[]) =>
   [`  - name: ${endpoint}`, '    deployments:', ...lines.map((l, i) => `${i === 0 ? '      - ' : '        '}${l}`)].join('\n');
 const yaml = (...apps: string[]) => `applications:\n${apps.join('\n')}\n`;
 
-/** What the daemon stores for a deploy request (the real settings code), as GET /v1/status shows it. */
-function deployed(body: NonNullable<PlanAction['deploy']>, version = '1'): CurrentDeployment {
-  const path = body.source.startsWith('/');
+/** A deployment as the daemon stores it for a deploy request (the real settings code). */
+function dep(name: string, endpoint: string, source: string, req: Record<string, unknown> = {}): CurrentDeployment {
+  const path = source.startsWith('/');
   return {
-    name: body.name ?? `${body.endpoint}-v${version}`, endpoint: body.endpoint, modelUri: body.source,
-    resolved: path ? { kind: 'path', source: body.source } : { kind: 'registry' },
-    settings: deploySettings(JSON.parse(JSON.stringify(body))),
+    name, endpoint, modelUri: source, resolved: path ? { kind: 'path', source } : { kind: 'registry' },
+    settings: deploySettings(JSON.parse(JSON.stringify({ source, ...req }))),
   };
 }
-
-/** Carry a plan out on a simulated daemon, the way the controller does. */
-function run(actions: PlanAction[], current: CurrentDeployment[]): CurrentDeployment[] {
-  let state = JSON.parse(JSON.stringify(current)) as CurrentDeployment[];
-  for (const a of actions) {
-    if (a.undeploy !== undefined) {
-      const byEndpoint = state.some((d) => d.endpoint === a.undeploy);
-      state = state.filter((d) => (byEndpoint ? d.endpoint !== a.undeploy : d.name !== a.undeploy));
-    }
-    if (a.deploy) {
-      const row = deployed(a.deploy);
-      if (state.some((d) => d.name === row.name || d.endpoint === row.endpoint)) throw new Error(`conflict: ${row.name}`);
-      state.push(row);
-    }
-    if (a.scale) {
-      const d = state.find((x) => x.name === a.deployment)!;
-      if ('autoscaling' in a.scale) d.settings.autoscaling = validateAutoscaling({ ...d.settings.autoscaling, ...a.scale.autoscaling });
-      else d.settings = { ...d.settings, autoscaling: undefined, replicas: a.scale.replicas };
-    }
-  }
-  return JSON.parse(JSON.stringify(state));
-}
+const ep = (name: string, primary: string, more: Partial<CurrentEndpoint> = {}): CurrentEndpoint =>
+  ({ name, primary, canary: null, canaryWeight: 0, shadowWeight: 0, rollout: null, nextPrimary: null, ...more });
 
 const rows = (actions: PlanAction[]) => actions.map((a) => [a.action, a.endpoint, a.deployment, describeChange(a)]);
 
@@ -54,138 +36,209 @@ const BASE = yaml(
   app('resnet', 'name: resnet-v7', 'model: models:/ResNet50/Production', 'num_replicas: 2', 'max_batch_size: 16'),
   app('mnist', 'model: ./models/mnist.onnx'),
 );
-const baseState = () => run(plan(file(BASE), []), []);
+const baseState = (): CurrentState => ({
+  endpoints: [ep('mnist', 'mnist-v1'), ep('resnet', 'resnet-v7')],
+  deployments: [
+    dep('resnet-v7', 'resnet', 'models:/ResNet50/Production', { replicas: 2, maxBatchSize: 16 }),
+    dep('mnist-v1', 'mnist', '/srv/models/mnist.onnx'),
+  ],
+});
 
 describe('plan', () => {
   it('creates every endpoint of a file on an empty daemon', () => {
-    const p = plan(file(BASE), []);
-    expect(rows(p)).toEqual([
+    const p = plan(file(BASE), { endpoints: [], deployments: [] });
+    expect(rows(p.actions)).toEqual([
       ['create', 'resnet', 'resnet-v7', 'new endpoint: model models:/ResNet50/Production, num_replicas 2, max_batch_size 16'],
       ['create', 'mnist', null, 'new endpoint: model /srv/models/mnist.onnx, num_replicas 1'],
     ]);
-    expect(p[0].deploy).toEqual({ source: 'models:/ResNet50/Production', endpoint: 'resnet', name: 'resnet-v7', replicas: 2, maxBatchSize: 16 });
-    expect(p[1].deploy).toEqual({ source: '/srv/models/mnist.onnx', endpoint: 'mnist', replicas: 1 });
+    expect(p.endpoints.map((e) => [e.endpoint, e.primary.op])).toEqual([['resnet', 'create'], ['mnist', 'create']]);
   });
 
-  // [what, the new file, the plan rows, the scale/undeploy details checked]
-  const CHANGES: Array<[string, string, unknown[][], Partial<PlanAction>[]]> = [
-    ['nothing', BASE, [], []],
-    ['num_replicas', BASE.replace('num_replicas: 2', 'num_replicas: 4'),
-      [['scale', 'resnet', 'resnet-v7', 'num_replicas 2 -> 4']], [{ scale: { replicas: 4 } }]],
-    ['fixed -> autoscaling', BASE.replace('num_replicas: 2', 'autoscaling_config: {min_replicas: 1, max_replicas: 3}'),
-      [['scale', 'resnet', 'resnet-v7', 'num_replicas 2 -> autoscaling_config (min_replicas 1, max_replicas 3, target_ongoing_requests 2)']],
-      [{ scale: { autoscaling: validateAutoscaling({ min_replicas: 1, max_replicas: 3 }) } }]],
-    ['a model', BASE.replace('models:/ResNet50/Production', 'models:/ResNet50/8'),
-      [['update', 'resnet', 'resnet-v7', 'model models:/ResNet50/Production -> models:/ResNet50/8']], [{ undeploy: 'resnet' }]],
-    ['a setting', BASE.replace('max_batch_size: 16', 'max_batch_size: 8'),
-      [['update', 'resnet', 'resnet-v7', 'max_batch_size 16 -> 8']], [{ undeploy: 'resnet' }]],
-    ['a setting dropped (back to the model default)', BASE.replace('\n        max_batch_size: 16', ''),
-      [['update', 'resnet', 'resnet-v7', 'max_batch_size 16 -> default']], []],
-    ['a setting and the replicas: one replacement', BASE.replace('max_batch_size: 16', 'threads: 4').replace('num_replicas: 2', 'num_replicas: 1'),
-      [['update', 'resnet', 'resnet-v7', 'threads 1 (default) -> 4; max_batch_size 16 -> default; num_replicas 2 -> 1']], []],
-    ['a deployment name', BASE.replace('name: resnet-v7', 'name: resnet-next'),
-      [['update', 'resnet', 'resnet-v7', 'deployment resnet-v7 -> resnet-next']], [{ deploy: expect.objectContaining({ name: 'resnet-next' }) }]],
-    ['an endpoint removed', yaml(app('resnet', 'name: resnet-v7', 'model: models:/ResNet50/Production', 'num_replicas: 2', 'max_batch_size: 16')),
-      [['delete', 'mnist', 'mnist-v1', 'endpoint not in the file (serves /srv/models/mnist.onnx)']], [{ undeploy: 'mnist' }]],
-    ['an endpoint added', BASE + app('bert', 'model: models:/Bert@champion', 'gpus: 0.5', 'request_timeout_s: 2'),
-      [['create', 'bert', null, 'new endpoint: model models:/Bert@champion, num_replicas 1, num_gpus 0.5, request_timeout_s 2']], []],
-    ['everything removed', 'applications: []\n',
-      [['delete', 'resnet', 'resnet-v7', 'endpoint not in the file (serves models:/ResNet50/Production)'],
-        ['delete', 'mnist', 'mnist-v1', 'endpoint not in the file (serves /srv/models/mnist.onnx)']], []],
+  const canaryApp = (weight: number, extra: string[] = []) => `${app('resnet', 'name: resnet-v7', 'model: models:/ResNet50/Production', 'num_replicas: 2', 'max_batch_size: 16')}
+    canary: {name: resnet-v8, model: models:/ResNet50/8, weight: ${weight}${extra.length ? `, ${extra.join(', ')}` : ''}}`;
+  const withCanary = (weight: number, shadow = 0): CurrentState => {
+    const s = baseState();
+    s.deployments.push(dep('resnet-v8', 'resnet', 'models:/ResNet50/8'));
+    s.endpoints[1] = ep('resnet', 'resnet-v7', { canary: 'resnet-v8', canaryWeight: weight, shadowWeight: shadow });
+    return s;
+  };
+
+  // [what, the new file, the state it is planned against, the plan rows, the primary's op]
+  const CHANGES: Array<[string, string, () => CurrentState, unknown[][], string]> = [
+    ['nothing', BASE, baseState, [], 'none'],
+    ['num_replicas (in place)', BASE.replace('num_replicas: 2', 'num_replicas: 4'), baseState, [['scale', 'resnet', 'resnet-v7', 'num_replicas 2 -> 4']], 'update'],
+    ['fixed -> autoscaling', BASE.replace('num_replicas: 2', 'autoscaling_config: {min_replicas: 1, max_replicas: 3}'), baseState,
+      [['scale', 'resnet', 'resnet-v7', 'num_replicas 2 -> autoscaling_config (min_replicas 1, max_replicas 3, target_ongoing_requests 2)']], 'update'],
+    ['a model, the deployment named in the file (same deployment, new revision)', BASE.replace('models:/ResNet50/Production', 'models:/ResNet50/8'), baseState,
+      [['update', 'resnet', 'resnet-v7', 'model models:/ResNet50/Production -> models:/ResNet50/8']], 'update'],
+    ['a model, the name left to the daemon (another deployment replaces it)', yaml(app('resnet', 'model: models:/ResNet50/8', 'num_replicas: 2', 'max_batch_size: 16'), app('mnist', 'model: ./models/mnist.onnx')), baseState,
+      [['replace', 'resnet', 'resnet-v7', 'model models:/ResNet50/Production -> models:/ResNet50/8']], 'replace'],
+    ['a setting (new revision)', BASE.replace('max_batch_size: 16', 'max_batch_size: 8'), baseState, [['update', 'resnet', 'resnet-v7', 'max_batch_size 16 -> 8']], 'update'],
+    ['a setting dropped (back to the model default)', BASE.replace('\n        max_batch_size: 16', ''), baseState, [['update', 'resnet', 'resnet-v7', 'max_batch_size 16 -> default']], 'update'],
+    ['a setting and the replicas: one update', BASE.replace('max_batch_size: 16', 'threads: 4').replace('num_replicas: 2', 'num_replicas: 1'), baseState,
+      [['update', 'resnet', 'resnet-v7', 'threads 1 (default) -> 4; max_batch_size 16 -> default; num_replicas 2 -> 1']], 'update'],
+    ['tracking the registry', BASE.replace('num_replicas: 2', 'num_replicas: 2\n        track_interval_s: 30'), baseState,
+      [['update', 'resnet', 'resnet-v7', 'track_interval_s off -> 30s']], 'update'],
+    ['a deployment name', BASE.replace('name: resnet-v7', 'name: resnet-next'), baseState, [['replace', 'resnet', 'resnet-v7', 'deployment resnet-v7 -> resnet-next']], 'replace'],
+    ['an endpoint missing from the file (left alone)', yaml(app('resnet', 'name: resnet-v7', 'model: models:/ResNet50/Production', 'num_replicas: 2', 'max_batch_size: 16')), baseState,
+      [['unmanaged', 'mnist', 'mnist-v1', 'not in the file (serves /srv/models/mnist.onnx); left alone (mlserve apply --prune deletes it)']], 'none'],
+    ['an endpoint added', BASE + app('bert', 'model: models:/Bert@champion', 'gpus: 0.5', 'request_timeout_s: 2'), baseState,
+      [['create', 'bert', null, 'new endpoint: model models:/Bert@champion, num_replicas 1, num_gpus 0.5, request_timeout_s 2']], 'none'],
+    ['a canary added', yaml(canaryApp(10, ['shadow: 5']), app('mnist', 'model: ./models/mnist.onnx')), baseState,
+      [['canary', 'resnet', 'resnet-v8', 'add canary at 10%, shadow 5%: model models:/ResNet50/8, num_replicas 1']], 'none'],
+    ['a canary weight and shadow', yaml(canaryApp(25, ['shadow: 5']), app('mnist', 'model: ./models/mnist.onnx')), () => withCanary(10),
+      [['canary', 'resnet', 'resnet-v8', 'weight 10% -> 25%; shadow 0% -> 5%']], 'none'],
+    ['a canary setting', yaml(canaryApp(10, ['threads: 2']), app('mnist', 'model: ./models/mnist.onnx')), () => withCanary(10),
+      [['canary', 'resnet', 'resnet-v8', 'threads 1 (default) -> 2']], 'none'],
+    ['a canary removed', BASE, () => withCanary(10), [['canary', 'resnet', 'resnet-v8', 'remove canary resnet-v8 (serves models:/ResNet50/8)']], 'none'],
+    ['a rollout policy', BASE.replace('  - name: mnist', '    rollout: {steps: [10, 100], interval_s: 30, max_error_rate: 0.02}\n  - name: mnist'), baseState,
+      [['rollout', 'resnet', null, 'rollout policy: steps 10,100% every 30s, max error rate 0.02']], 'none'],
   ];
 
-  it.each(CHANGES)('changing %s', (_what, next, want, details) => {
-    const before = baseState();
-    const p = plan(file(next), before);
-    expect(rows(p)).toEqual(want);
-    details.forEach((d, i) => expect(p[i]).toMatchObject(d));
-    // Applying it converges: planning again gives nothing.
-    expect(plan(file(next), run(p, before))).toEqual([]);
+  it.each(CHANGES)('changing %s', (_what, next, state, want, primaryOp) => {
+    const p = plan(file(next), state());
+    expect(rows(p.actions)).toEqual(want);
+    const resnet = p.endpoints.find((e) => e.endpoint === 'resnet');
+    expect(resnet?.primary.op ?? 'none').toBe(primaryOp);
   });
 
-  it('orders deletes, updates, creates, scales', () => {
-    const next = yaml(
-      app('resnet', 'name: resnet-v7', 'model: models:/ResNet50/Production', 'num_replicas: 3', 'max_batch_size: 16'),
-      app('new', 'model: /m/new.onnx'),
-      app('mnist', 'model: ./models/mnist.onnx', 'threads: 2'),
-    );
-    const before = [...baseState(), deployed({ source: '/old.onnx', endpoint: 'old', replicas: 1 })];
-    const p = plan(file(next), before);
-    expect(p.map((a) => `${a.action} ${a.endpoint}`)).toEqual(['delete old', 'update mnist', 'create new', 'scale resnet']);
-    expect(plan(file(next), run(p, before))).toEqual([]);
+  it('deletes endpoints missing from the file only with prune', () => {
+    const next = yaml(app('resnet', 'name: resnet-v7', 'model: models:/ResNet50/Production', 'num_replicas: 2', 'max_batch_size: 16'));
+    expect(changesOf(plan(next ? file(next) : [], baseState()))).toEqual([]);
+    const p = plan(file(next), baseState(), { prune: true });
+    expect(rows(p.actions)).toEqual([['delete', 'mnist', 'mnist-v1', 'endpoint not in the file (serves /srv/models/mnist.onnx)']]);
+    expect(p.endpoints).toEqual([{ endpoint: 'mnist', remove: true, primary: { op: 'none' }, canary: { op: 'none' } }]);
+    expect(rows(plan([], baseState(), { prune: true }).actions).map((r) => r[0])).toEqual(['delete', 'delete']);
   });
 
   it('treats unset settings as the defaults, explicit defaults as equal to unset', () => {
-    const before = baseState();
     const explicit = BASE.replace('model: ./models/mnist.onnx', [
-      'model: ./models/mnist.onnx', 'threads: 1', 'batch_wait_ms: 0', 'max_concurrent_batches: 1', 'max_queued_requests: 1000',
+      'model: ./models/mnist.onnx', 'runtime: onnx', 'threads: 1', 'batch_wait_ms: 0', 'max_concurrent_batches: 1', 'max_queued_requests: 1000',
       'request_timeout_s: 30', 'health_check_period_s: 10', 'health_check_timeout_s: 30', 'ray_actor_options: {num_gpus: 0}', 'canary_weight: 0',
     ].join('\n        '));
-    expect(plan(file(explicit), before)).toEqual([]);
+    expect(plan(file(explicit), baseState()).actions).toEqual([]);
   });
 
   it('matches a file without a deployment name to whatever runs on the endpoint', () => {
-    const current = [deployed({ source: '/m/a.onnx', endpoint: 'a', name: 'custom', replicas: 1 })];
-    expect(plan(file(yaml(app('a', 'model: /m/a.onnx'))), current)).toEqual([]);
-    expect(rows(plan(file(yaml(app('a', 'name: other', 'model: /m/a.onnx'))), current))).toEqual([['update', 'a', 'custom', 'deployment custom -> other']]);
+    const current: CurrentState = { endpoints: [ep('a', 'custom')], deployments: [dep('custom', 'a', '/m/a.onnx')] };
+    expect(plan(file(yaml(app('a', 'model: /m/a.onnx'))), current).actions).toEqual([]);
+    expect(rows(plan(file(yaml(app('a', 'name: other', 'model: /m/a.onnx'))), current).actions)).toEqual([['replace', 'a', 'custom', 'deployment custom -> other']]);
+  });
+
+  it('compares with the deployment a pending blue-green replacement will make the primary', () => {
+    const s = baseState();
+    s.deployments.push(dep('resnet-v8', 'resnet', 'models:/ResNet50/8', { replicas: 2, maxBatchSize: 16 }));
+    s.endpoints[1] = ep('resnet', 'resnet-v7', { nextPrimary: 'resnet-v8' });
+    const next = BASE.replace('name: resnet-v7', 'name: resnet-v8').replace('models:/ResNet50/Production', 'models:/ResNet50/8');
+    expect(plan(file(next), s).actions).toEqual([]);
+    expect(rows(plan(file(BASE), s).actions)).toEqual([['replace', 'resnet', 'resnet-v8', 'deployment resnet-v8 -> resnet-v7; model models:/ResNet50/8 -> models:/ResNet50/Production']]);
   });
 
   it('compares local paths by where they point (a relative deploy, a file: URI)', () => {
-    const current: CurrentDeployment[] = [{
-      name: 'a-v1', endpoint: 'a', modelUri: './a.onnx', resolved: { kind: 'path', version: '1', source: '/srv/a.onnx' } as never, settings: { replicas: 1 },
-    }];
-    expect(plan(file(yaml(app('a', 'model: file:///srv/a.onnx'))), current)).toEqual([]);
-    expect(rows(plan(file(yaml(app('a', 'model: /srv/b.onnx'))), current))).toEqual([['update', 'a', 'a-v1', 'model /srv/a.onnx -> /srv/b.onnx']]);
+    const current: CurrentState = {
+      endpoints: [ep('a', 'a-v1')],
+      deployments: [{ name: 'a-v1', endpoint: 'a', modelUri: './a.onnx', resolved: { kind: 'path', source: '/srv/a.onnx' }, settings: { replicas: 1 } }],
+    };
+    expect(plan(file(yaml(app('a', 'model: file:///srv/a.onnx'))), current).actions).toEqual([]);
+    expect(rows(plan(file(yaml(app('a', 'model: /srv/b.onnx'))), current).actions)).toEqual([['replace', 'a', 'a-v1', 'model /srv/a.onnx -> /srv/b.onnx']]);
   });
 
-  it('scales autoscaling bounds in place, sending the whole config (fields left out go back to Ray defaults)', () => {
+  it('compares autoscaling bounds field by field (fields left out are Ray defaults); the autoscaler\'s own count is no change', () => {
     const auto = (cfg: string) => yaml(app('a', 'model: /m/a.onnx', `autoscaling_config: {${cfg}}`));
-    const before = run(plan(file(auto('min_replicas: 0, max_replicas: 4, upscale_delay_s: 5')), []), []);
-    expect(before[0].settings.replicas).toBe(0);
-    expect(plan(file(auto('min_replicas: 0, max_replicas: 4, upscale_delay_s: 5')), before)).toEqual([]);
-    // The autoscaler moves the replica count: not a change of the file's settings.
-    expect(plan(file(auto('min_replicas: 0, max_replicas: 4, upscale_delay_s: 5')), [{ ...before[0], settings: { ...before[0].settings, replicas: 3 } }])).toEqual([]);
-    const p = plan(file(auto('min_replicas: 1, max_replicas: 8')), before);
-    expect(rows(p)).toEqual([['scale', 'a', 'a-v1', 'autoscaling_config.min_replicas 0 -> 1; autoscaling_config.max_replicas 4 -> 8; autoscaling_config.upscale_delay_s 5 -> 30']]);
-    expect(p[0].scale).toEqual({ autoscaling: validateAutoscaling({ min_replicas: 1, max_replicas: 8 }) });
-    expect(plan(file(auto('min_replicas: 1, max_replicas: 8')), run(p, before))).toEqual([]);
-    const fixed = plan(file(yaml(app('a', 'model: /m/a.onnx', 'num_replicas: 2'))), before);
-    expect(rows(fixed)).toEqual([['scale', 'a', 'a-v1', 'autoscaling_config -> num_replicas 2']]);
-    expect(fixed[0].scale).toEqual({ replicas: 2 });
+    const state = (replicas: number): CurrentState => ({
+      endpoints: [ep('a', 'a-v1')],
+      deployments: [{ ...dep('a-v1', 'a', '/m/a.onnx', { autoscaling: { min_replicas: 0, max_replicas: 4, upscale_delay_s: 5 } }) }].map((d) => ({ ...d, settings: { ...d.settings, replicas } })),
+    });
+    expect(plan(file(auto('min_replicas: 0, max_replicas: 4, upscale_delay_s: 5')), state(0)).actions).toEqual([]);
+    expect(plan(file(auto('min_replicas: 0, max_replicas: 4, upscale_delay_s: 5')), state(3)).actions).toEqual([]);
+    const p = plan(file(auto('min_replicas: 1, max_replicas: 8')), state(0));
+    expect(rows(p.actions)).toEqual([['scale', 'a', 'a-v1', 'autoscaling_config.min_replicas 0 -> 1; autoscaling_config.max_replicas 4 -> 8; autoscaling_config.upscale_delay_s 5 -> 30']]);
+    expect(rows(plan(file(yaml(app('a', 'model: /m/a.onnx', 'num_replicas: 2'))), state(0)).actions)).toEqual([['scale', 'a', 'a-v1', 'autoscaling_config -> num_replicas 2']]);
   });
 
   it('compares GPU shares as the allocator does (to two decimals)', () => {
-    const current = [deployed({ source: '/m/a.onnx', endpoint: 'a', replicas: 1, gpus: 0.333 })];
-    expect(plan(file(yaml(app('a', 'model: /m/a.onnx', 'ray_actor_options: {num_gpus: 0.33}'))), current)).toEqual([]);
-    expect(rows(plan(file(yaml(app('a', 'model: /m/a.onnx', 'gpus: 0.5'))), current))).toEqual([['update', 'a', 'a-v1', 'num_gpus 0.333 -> 0.5']]);
-  });
-
-  it('removes a deployment by name when its endpoint keeps another (several per endpoint)', () => {
-    const current = [
-      deployed({ source: '/m/a.onnx', endpoint: 'a', name: 'a-1', replicas: 1 }),
-      { ...deployed({ source: '/m/b.onnx', endpoint: 'a', name: 'a-2', replicas: 1 }) },
-    ];
-    const p = plan(file(yaml(app('a', 'name: a-1', 'model: /m/a.onnx'))), current);
-    expect(rows(p)).toEqual([['delete', 'a', 'a-2', 'deployment not in the file (serves /m/b.onnx)']]);
-    expect(p[0].undeploy).toBe('a-2');
+    const current: CurrentState = { endpoints: [ep('a', 'a-v1')], deployments: [dep('a-v1', 'a', '/m/a.onnx', { gpus: 0.333 })] };
+    expect(plan(file(yaml(app('a', 'model: /m/a.onnx', 'ray_actor_options: {num_gpus: 0.33}'))), current).actions).toEqual([]);
+    expect(rows(plan(file(yaml(app('a', 'model: /m/a.onnx', 'gpus: 0.5'))), current).actions)).toEqual([['update', 'a', 'a-v1', 'num_gpus 0.333 -> 0.5']]);
   });
 });
 
-describe('mlserve config output', () => {
-  it('parses back to the running state, and applying it plans nothing', () => {
-    const text = yaml(
-      BASE.replace('applications:\n', '').trimEnd(),
-      app('bert', 'model: models:/Bert@champion', 'autoscaling_config: {min_replicas: 0, max_replicas: 3, look_back_period_s: 10}', 'gpus: 0.25',
-        'batch_wait_timeout_s: 0.003', 'request_timeout_s: 0.25', 'max_ongoing_requests: 7', 'max_queued_requests: 50', 'health_check_period_s: 2'),
-    );
-    const state = run(plan(file(text), []), []);
-    const desired: DesiredDeployment[] = state.map(currentToDesired);
-    const printed = renderConfig(desired, ['mlserve config']);
-    const back = parseConfig(printed, { baseDir: '/elsewhere' });
-    expect(back.issues).toEqual([]);
-    expect(back.desired).toEqual(desired);
-    expect(plan(back.desired, state)).toEqual([]);
-    // The printed file names every deployment, so it pins them.
-    expect(back.desired.map((d) => d.name)).toEqual(['resnet-v7', 'mnist-v1', 'bert-v1']);
+/** A small seeded PRNG (mulberry32), so a failing state can be reproduced from its seed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A random state the daemon can be in: endpoints with a primary, maybe a pending replacement, a canary (weight, shadow), a rollout policy. */
+function randomState(r: () => number): CurrentState {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
+  const maybe = <T>(p: number, v: () => T): T | undefined => (r() < p ? v() : undefined);
+  const settings = (): Record<string, unknown> => {
+    const s: Record<string, unknown> = {};
+    if (r() < 0.3) s.autoscaling = { min_replicas: pick([0, 1]), max_replicas: pick([2, 5]), ...(r() < 0.5 ? { upscale_delay_s: pick([1, 5, 30]) } : {}) };
+    else s.replicas = pick([1, 2, 3, 8]);
+    for (const [k, vals] of [['threads', [1, 2, 4]], ['maxBatchSize', [1, 8, 32]], ['batchWaitMs', [0, 2, 5]], ['maxConcurrentBatches', [1, 2]],
+      ['maxOngoingRequests', [4, 64]], ['maxQueuedRequests', [10, 1000]], ['requestTimeoutMs', [250, 1500, 30_000]], ['healthCheckPeriodS', [2, 10]],
+      ['healthCheckTimeoutS', [5, 30]], ['gpus', [0.25, 0.33, 1, 2]], ['trackIntervalS', [5, 30]]] as const) {
+      if (r() < 0.25) s[k] = pick(vals);
+    }
+    return s;
+  };
+  const state: CurrentState = { endpoints: [], deployments: [] };
+  const n = 1 + Math.floor(r() * 4);
+  for (let i = 0; i < n; i++) {
+    const name = `e${i}`;
+    const source = () => pick([`/models/${name}-${Math.floor(r() * 3)}.onnx`, `models:/M${i}/${1 + Math.floor(r() * 5)}`, `models:/M${i}@champion`, `models:/M${i}/Production`]);
+    const primary = dep(`${name}-v1`, name, source(), settings());
+    state.deployments.push(primary);
+    const e = ep(name, primary.name);
+    const next = maybe(0.2, () => dep(`${name}-v2`, name, source(), settings()));
+    if (next) {
+      state.deployments.push(next);
+      e.nextPrimary = next.name;
+    }
+    const canary = maybe(0.4, () => dep(`${name}-c`, name, source(), settings()));
+    if (canary) {
+      state.deployments.push(canary);
+      e.canary = canary.name;
+      e.canaryWeight = pick([0, 1, 12.5, 25, 99.99, 100]);
+      e.shadowWeight = pick([0, 0, 5, 50]);
+    }
+    const policy = maybe(0.3, () => validatePolicy({ steps: pick(['10,100', '5,25,50,100']), intervalS: pick([10, 60]), maxErrorRate: pick([0, 0.01]), ...(r() < 0.5 ? { maxP99Ms: 200 } : {}), minRequests: pick([0, 100]) }));
+    if (policy) e.rollout = { policy, state: r() < 0.5 ? { status: 'running', step: 0 } : undefined };
+    state.endpoints.push(e);
+  }
+  return state;
+}
+
+describe('mlserve config | mlserve apply -f - --dry-run', () => {
+  it('plans nothing for any state the daemon can be in (500 generated states: canaries, shadows, replacements, policies, tracking)', () => {
+    for (let seed = 1; seed <= 500; seed++) {
+      const state = randomState(prng(seed));
+      const printed = renderConfig(stateToDesired(state), ['mlserve config']);
+      const back = parseConfig(printed, { baseDir: '/elsewhere' });
+      expect(back.issues, `seed ${seed}:\n${printed}`).toEqual([]);
+      expect(back.desired, `seed ${seed}`).toEqual(stateToDesired(state));
+      expect(plan(back.desired, state, { prune: true }).actions, `seed ${seed}:\n${printed}`).toEqual([]);
+    }
+  });
+
+  it('plans nothing with a canary at 25% (the issue\'s bar), and the printed file names every deployment', () => {
+    const s = baseState();
+    s.deployments.push(dep('resnet-v8', 'resnet', 'models:/ResNet50/8', { threads: 2 }));
+    s.endpoints[1] = ep('resnet', 'resnet-v7', { canary: 'resnet-v8', canaryWeight: 25 });
+    const printed = renderConfig(stateToDesired(s));
+    expect(printed).toContain('canary:');
+    expect(printed).toContain('weight: 25');
+    const back = file(printed);
+    expect(plan(back, s).actions).toEqual([]);
+    expect(back.map((d) => [d.primary.name, d.canary?.name])).toEqual([['mnist-v1', undefined], ['resnet-v7', 'resnet-v8']]);
+    expect(validateAutoscaling).toBeTypeOf('function');
   });
 });

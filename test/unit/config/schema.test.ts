@@ -2,7 +2,8 @@
 // what is accepted) for every way a file can be wrong.
 import { describe, expect, it } from 'vitest';
 import { AUTOSCALING_DEFAULTS, validateAutoscaling } from '../../../src/daemon/fleet/autoscaler.js';
-import { formatIssues, parseConfig, renderConfig } from '../../../src/config/schema.js';
+import { formatIssues, parseConfig } from '../../../src/config/schema.js';
+import { renderConfig } from '../../../src/config/render.js';
 
 /** One application with one deployment whose body lines are `lines` (each at column 9). */
 const oneDeployment = (...lines: string[]) =>
@@ -41,37 +42,43 @@ applications:
     expect(r.issues).toEqual([]);
     expect(r.desired).toEqual([
       {
-        endpoint: 'resnet50', name: 'resnet50-v7', source: 'models:/ResNet50/Production',
-        request: {
-          replicas: 2, gpus: 0.33, threads: 2, maxBatchSize: 32, batchWaitMs: 5, maxConcurrentBatches: 2, maxOngoingRequests: 64,
-          maxQueuedRequests: 1000, requestTimeoutMs: 30_000, healthCheckPeriodS: 10, healthCheckTimeoutS: 30,
+        endpoint: 'resnet50',
+        primary: {
+          name: 'resnet50-v7', source: 'models:/ResNet50/Production',
+          request: {
+            replicas: 2, gpus: 0.33, threads: 2, maxBatchSize: 32, batchWaitMs: 5, maxConcurrentBatches: 2, maxOngoingRequests: 64,
+            maxQueuedRequests: 1000, requestTimeoutMs: 30_000, healthCheckPeriodS: 10, healthCheckTimeoutS: 30,
+          },
         },
       },
       {
-        endpoint: 'mnist', source: '/srv/conf/models/mnist.onnx',
-        request: { autoscaling: validateAutoscaling({ min_replicas: 0, max_replicas: 4, target_ongoing_requests: 3 }), gpus: 0.33, batchWaitMs: 2 },
+        endpoint: 'mnist',
+        primary: {
+          source: '/srv/conf/models/mnist.onnx',
+          request: { autoscaling: validateAutoscaling({ min_replicas: 0, max_replicas: 4, target_ongoing_requests: 3 }), gpus: 0.33, batchWaitMs: 2 },
+        },
       },
     ]);
   });
 
   it('defaults: one replica, no name, and only what the file sets', () => {
     const r = parseConfig(oneDeployment());
-    expect(r.desired).toEqual([{ endpoint: 'resnet50', source: 'models:/ResNet50/Production', request: { replicas: 1 } }]);
+    expect(r.desired).toEqual([{ endpoint: 'resnet50', primary: { source: 'models:/ResNet50/Production', request: { replicas: 1 } } }]);
   });
 
   it('resolves local paths (and file: URIs) against the base dir, leaves registry URIs alone', () => {
     const text = (m: string) => `applications:\n  - name: a\n    deployments:\n      - model: ${m}\n`;
-    expect(parseConfig(text('m.onnx'), { baseDir: '/x/y' }).desired[0].source).toBe('/x/y/m.onnx');
-    expect(parseConfig(text('../m'), { baseDir: '/x/y' }).desired[0].source).toBe('/x/m');
-    expect(parseConfig(text('/abs/m.onnx'), { baseDir: '/x/y' }).desired[0].source).toBe('/abs/m.onnx');
-    expect(parseConfig(text('file:///abs/m.onnx'), { baseDir: '/x/y' }).desired[0].source).toBe('/abs/m.onnx');
-    expect(parseConfig(text('runs:/0123abcd/model'), { baseDir: '/x/y' }).desired[0].source).toBe('runs:/0123abcd/model');
-    expect(parseConfig(text('m.onnx')).desired[0].source).toBe('m.onnx');
+    expect(parseConfig(text('m.onnx'), { baseDir: '/x/y' }).desired[0].primary.source).toBe('/x/y/m.onnx');
+    expect(parseConfig(text('../m'), { baseDir: '/x/y' }).desired[0].primary.source).toBe('/x/m');
+    expect(parseConfig(text('/abs/m.onnx'), { baseDir: '/x/y' }).desired[0].primary.source).toBe('/abs/m.onnx');
+    expect(parseConfig(text('file:///abs/m.onnx'), { baseDir: '/x/y' }).desired[0].primary.source).toBe('/abs/m.onnx');
+    expect(parseConfig(text('runs:/0123abcd/model'), { baseDir: '/x/y' }).desired[0].primary.source).toBe('runs:/0123abcd/model');
+    expect(parseConfig(text('m.onnx')).desired[0].primary.source).toBe('m.onnx');
   });
 
   it('takes gpus: as ray_actor_options.num_gpus, and 0 as no GPU', () => {
-    expect(parseConfig(oneDeployment('gpus: 2')).desired[0].request.gpus).toBe(2);
-    expect(parseConfig(oneDeployment('ray_actor_options: {num_gpus: 0}')).desired[0].request).toEqual({ replicas: 1 });
+    expect(parseConfig(oneDeployment('gpus: 2')).desired[0].primary.request.gpus).toBe(2);
+    expect(parseConfig(oneDeployment('ray_actor_options: {num_gpus: 0}')).desired[0].primary.request).toEqual({ replicas: 1 });
   });
 
   it('accepts an explicit empty list (remove every endpoint) and YAML anchors', () => {
@@ -80,7 +87,7 @@ applications:
     expect(errors(text)).toEqual([expect.stringMatching(/^mlserve.yaml:1:1: unknown key "x" in the file; accepted: applications$/)]);
     const alias = 'applications:\n  - name: a\n    deployments:\n      - &d {model: a.onnx, num_replicas: 3}\n  - name: b\n    deployments: [*d]\n';
     expect(parseConfig(alias).issues).toEqual([]);
-    expect(parseConfig(alias).desired.map((d) => [d.endpoint, d.request.replicas])).toEqual([['a', 3], ['b', 3]]);
+    expect(parseConfig(alias).desired.map((d) => [d.endpoint, d.primary.request.replicas])).toEqual([['a', 3], ['b', 3]]);
   });
 });
 
@@ -117,12 +124,18 @@ const CASES: Array<[string, string, string[]]> = [
   ['1.5 GPUs', oneDeployment('gpus: 1.5'), ['^mlserve.yaml:5:9: gpus: a GPU share above 1 must be a whole number of GPUs \\(got 1.5\\)']],
   ['gpus twice', oneDeployment('gpus: 1', 'ray_actor_options: {num_gpus: 1}'),
     ['mlserve.yaml:6:29: gpus and ray_actor_options.num_gpus exclude each other: give the GPUs per replica once']],
-  ['a canary weight', oneDeployment('canary_weight: 10'), ['mlserve.yaml:5:9: canary_weight 10: canaries are not managed from this file; leave canary_weight out (or 0) and use mlserve deploy --canary and mlserve canary']],
-  ['a canary weight out of range', oneDeployment('canary_weight: 101'),
-    ["mlserve.yaml:5:9: canary_weight must be a number from 0 to 100 (percent of the endpoint's traffic) (got 101)"]],
+  ['a canary weight on the deployment', oneDeployment('canary_weight: 10'), ["mlserve.yaml:5:9: canary_weight 10: a canary is the application's canary: mapping (model:, weight:, shadow:), beside deployments:"]],
+  ['a canary weight out of range', oneDeployment('canary_weight: 101'), ['mlserve.yaml:5:9: canary_weight must be a number from 0 to 100 (got 101)']],
+  ['an unknown runtime', oneDeployment('runtime: tensorflow'), ['^mlserve.yaml:5:9: runtime must be one of onnx.* \\(got "tensorflow"\\)$']],
+  ['a track interval of 0', oneDeployment('track_interval_s: 0'), ['^mlserve.yaml:5:9: track_interval_s must be a whole number of seconds from 1 to 86400']],
+  ['a canary without weight', `${oneDeployment()}\n    canary: {model: b.onnx}`, ["mlserve.yaml:5:13: the canary needs weight: the percent of the endpoint's traffic it takes (0 to start dark)"]],
+  ['a canary weight above 100', `${oneDeployment()}\n    canary: {model: b.onnx, weight: 150}`, ["mlserve.yaml:5:29: weight must be a number from 0 to 100 (percent of the endpoint's traffic) (got 150)"]],
+  ['a canary with an unknown key', `${oneDeployment()}\n    canary: {model: b.onnx, weight: 5, mirror: 2}`, ['^mlserve.yaml:5:40: unknown key "mirror" in the canary; accepted: name, model, .*weight, shadow$']],
+  ['rollout steps that go down', `${oneDeployment()}\n    rollout: {steps: [50, 10], interval_s: 60, max_error_rate: 0.01}`, ['^mlserve.yaml:5:5: rollout: invalid canary analysis policy: steps \\[50,10\\]: weights must ascend']],
+  ['rollout without its interval', `${oneDeployment()}\n    rollout: {steps: [10, 100], max_error_rate: 0.01}`, ['^mlserve.yaml:5:5: rollout: invalid canary analysis policy: interval is missing; give interval_s']],
   ['an unknown deployment key with a Ray hint', oneDeployment('route_prefix: /r'),
-    ['^mlserve.yaml:5:9: unknown key "route_prefix" in a deployment \\(every endpoint is served at .*\\); accepted: name, model, num_replicas, .*canary_weight$']],
-  ['a misspelt key', oneDeployment('replicas: 2'), ['^mlserve.yaml:5:9: unknown key "replicas" in a deployment; accepted: name, model, num_replicas,']],
+    ['^mlserve.yaml:5:9: unknown key "route_prefix" in a deployment \\(every endpoint is served at .*\\); accepted: name, model, runtime, num_replicas, .*canary_weight$']],
+  ['a misspelt key', oneDeployment('replicas: 2'), ['^mlserve.yaml:5:9: unknown key "replicas" in a deployment; accepted: name, model, runtime, num_replicas,']],
   ['a model URI mlserve cannot read', 'applications:\n  - name: a\n    deployments:\n      - model: s3://bucket/model\n',
     ['^mlserve.yaml:4:9: model: model source \'s3://bucket/model\' uses the s3: scheme, .*Accepted forms: models:/<name>/<version>']],
   ['no model', 'applications:\n  - name: a\n    deployments:\n      - num_replicas: 2\n',
@@ -137,14 +150,14 @@ const CASES: Array<[string, string, string[]]> = [
     'applications:\n  - name: a\n    deployments: [{name: m-v1, model: a.onnx}]\n  - name: b\n    deployments: [{name: m-v1, model: b.onnx}]\n',
     ["mlserve.yaml:5:20: duplicate deployment name 'm-v1' (first at line 3); deployment names are unique across endpoints"]],
   ['two deployments on one endpoint', 'applications:\n  - name: a\n    deployments:\n      - model: a.onnx\n      - model: b.onnx\n',
-    ['mlserve.yaml:5:9: an endpoint takes one deployment in this file; run a canary beside it with mlserve deploy <model> --endpoint <name> --canary 10% and manage it with mlserve canary']],
+    ['mlserve.yaml:5:9: an endpoint takes one deployment under deployments:; put a second version under canary: (model:, weight:, shadow:) beside deployments:']],
   ['no deployments', 'applications:\n  - name: a\n', ['mlserve.yaml:2:5: an application needs deployments: a list with one deployment (name:, model:, num_replicas:, ...)']],
   ['empty deployments', 'applications:\n  - name: a\n    deployments: []\n',
     ['mlserve.yaml:3:5: deployments must be a list with one deployment (name:, model:, num_replicas:, ...) (got an empty list)']],
   ['an application without a name', 'applications:\n  - deployments: [{model: a.onnx}]\n',
     ["mlserve.yaml:2:5: an application needs name: its endpoint's name (lowercase letters, digits, '.', '_' and '-', starting with a letter or digit, at most 63 characters)"]],
   ['an unknown application key', 'applications:\n  - name: a\n    import_path: app:model\n    deployments: [{model: a.onnx}]\n',
-    ['^mlserve.yaml:3:5: unknown key "import_path" in an application \\(mlserve serves models, not Python code.*\\); accepted: name, deployments$']],
+    ['^mlserve.yaml:3:5: unknown key "import_path" in an application \\(mlserve serves models, not Python code.*\\); accepted: name, deployments, canary, rollout$']],
   ['applications not a list', 'applications: resnet\n',
     ['mlserve.yaml:1:1: applications must be a list of endpoints, each with name: and deployments: (got "resnet"); to remove every endpoint write applications: []']],
   ['applications left empty', 'applications:\n',
@@ -173,6 +186,34 @@ describe('config schema: every error names line:column and what is accepted', ()
   });
 });
 
+describe('config schema: canaries and rollout policies', () => {
+  it('reads a canary (deployment keys + weight and shadow) and a rollout policy in the file\'s snake_case', () => {
+    const text = `${oneDeployment('name: r-v1', 'threads: 2', 'track_interval_s: 30')}
+    canary:
+      name: r-v2
+      model: models:/ResNet50/2
+      weight: 12.5
+      shadow: 5
+      max_batch_size: 8
+    rollout:
+      steps: [10, 25, 50, 100]
+      interval_s: 60
+      max_error_rate: 0.01
+      max_p99_ms: 200
+      min_requests: 50
+`;
+    const r = parseConfig(text);
+    expect(r.issues).toEqual([]);
+    expect(r.desired).toEqual([{
+      endpoint: 'resnet50',
+      primary: { name: 'r-v1', source: 'models:/ResNet50/Production', request: { replicas: 1, threads: 2, trackIntervalS: 30 } },
+      canary: { name: 'r-v2', source: 'models:/ResNet50/2', request: { replicas: 1, maxBatchSize: 8 }, weight: 12.5, shadow: 5 },
+      rollout: { steps: [10, 25, 50, 100], intervalS: 60, maxErrorRate: 0.01, maxP99Ms: 200, minRequests: 50 },
+    }]);
+    expect(parseConfig(renderConfig(r.desired))).toEqual(r);
+  });
+});
+
 describe('config schema: rendering', () => {
   it('prints a file that parses back to the same desired state, with a header comment', () => {
     const text = `applications:
@@ -196,6 +237,6 @@ describe('config schema: rendering', () => {
     expect(out).toContain('batch_wait_ms: 2');
     expect(out).not.toContain('smoothing_factor'); // Ray defaults are left out
     expect(parseConfig(out)).toEqual(first);
-    expect(first.desired[1].request.autoscaling).toEqual({ ...AUTOSCALING_DEFAULTS, min_replicas: 0, max_replicas: 5, downscale_to_zero_delay_s: 60, aggregation_function: 'max' });
+    expect(first.desired[1].primary.request.autoscaling).toEqual({ ...AUTOSCALING_DEFAULTS, min_replicas: 0, max_replicas: 5, downscale_to_zero_delay_s: 60, aggregation_function: 'max' });
   });
 });

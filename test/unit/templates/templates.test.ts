@@ -111,12 +111,12 @@ describe('templates', () => {
     const asIs = parseConfig(text);
     expect(asIs.issues).toEqual([]);
     expect(asIs.desired).toHaveLength(1);
-    expect(asIs.desired[0]).toMatchObject({ endpoint: 'resnet50', source: 'models:/ResNet50/Production' });
+    expect(asIs.desired[0]).toMatchObject({ endpoint: 'resnet50', primary: { source: 'models:/ResNet50/Production' } });
 
     const autoscaled = text.replace(/^ +num_replicas: 2\n/m, '').replace(/^ {8}# (autoscaling_config:.*|  [a-z_]+: .*)$/gm, '        $1');
     const a = parseConfig(autoscaled);
     expect(a.issues).toEqual([]);
-    expect(a.desired[0].request.autoscaling).toMatchObject({ min_replicas: 1, max_replicas: 4, target_ongoing_requests: 2 });
+    expect(a.desired[0].primary.request.autoscaling).toMatchObject({ min_replicas: 1, max_replicas: 4, target_ongoing_requests: 2 });
 
     const two = parseConfig(text.replace(/^ {2}# (.*)$/gm, '  $1'));
     expect(two.issues).toEqual([]);
