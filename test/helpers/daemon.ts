@@ -27,10 +27,11 @@ export class TestDaemon {
   }
 
   /** Run the CLI with this daemon's home. */
-  async cli(args: string[], opts: { env?: Record<string, string>; cwd?: string; timeout?: number } = {}): Promise<CliResult> {
+  async cli(args: string[], opts: { env?: Record<string, string>; cwd?: string; timeout?: number; input?: string } = {}): Promise<CliResult> {
     const r = await execa(process.execPath, [BIN, ...args], {
       env: { ...this.env, ...opts.env },
       cwd: opts.cwd,
+      ...(opts.input !== undefined ? { input: opts.input } : {}),
       reject: false,
       timeout: opts.timeout ?? 120_000,
     });
