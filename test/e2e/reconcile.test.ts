@@ -1,0 +1,151 @@
+// The control plane under load: `mlserve apply` with a changed setting (a new revision), a new
+// model version (another deployment replaces the primary) and a new replica count each roll out
+// while `mlserve bench` runs, failing zero requests. And a daemon killed with SIGKILL in the middle
+// of a blue-green replacement finishes it after a restart, with no orphan replica processes.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerInFileStore } from '../../src/models/file-store-writer.js';
+import { onnxFiles } from '../../src/models/mlflow-writer.js';
+import { mlp } from '../../src/models/zoo.js';
+import { TestDaemon } from '../helpers/daemon.js';
+import { writeOnnx } from '../helpers/models.js';
+import { until } from '../helpers/wait.js';
+
+const body = { inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }] };
+const register = (mlruns: string, seed: number) => {
+  const m = mlp({ seed, sizes: [4, 16, 3] });
+  return registerInFileStore(mlruns, { name: 'Live', modelWriter: { ...onnxFiles(m.builder.toBytes()), signature: m.signature } });
+};
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+/** Replica processes of this daemon's home still running. */
+const replicasOf = (home: string) => execFileSync('ps', ['-eo', 'pid,args']).toString().split('\n').filter((l) => l.includes('runtime/replica.js') && l.includes(home));
+
+describe('apply under load', () => {
+  let d: TestDaemon;
+  let mlruns: string;
+  let file: string;
+  const cfg = (version: number, replicas: number, threads: number) => `applications:
+  - name: live
+    deployments:
+      - model: models:/Live/${version}
+        num_replicas: ${replicas}
+        threads: ${threads}
+`;
+  const status = async () => (await d.cli(['status', '--json'])).json;
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'reconcile-'));
+    mlruns = join(dir, 'mlruns');
+    register(mlruns, 1);
+    register(mlruns, 2);
+    file = join(dir, 'mlserve.yaml');
+    d = new TestDaemon({ MLFLOW_TRACKING_URI: `file://${mlruns}` });
+    await d.start();
+    writeFileSync(file, cfg(1, 2, 1));
+    const r = await d.cli(['apply', '-f', file]);
+    expect(r.exitCode, r.stderr).toBe(0);
+  });
+  afterAll(async () => {
+    await d.cleanup();
+  });
+
+  /** Apply `text` while mlserve bench runs; returns the bench result. */
+  async function applyUnderLoad(text: string) {
+    writeFileSync(file, text);
+    const bench = d.cli(['bench', 'live', '-c', '8', '-d', '6s', '--warmup', '0s', '--json']);
+    await new Promise((r) => setTimeout(r, 1000));
+    const applied = await d.cli(['apply', '-f', file]);
+    expect(applied.exitCode, `${applied.stdout}\n${applied.stderr}`).toBe(0);
+    const b = await bench;
+    expect(b.exitCode, b.stderr).toBe(0);
+    return b.json;
+  }
+
+  it('a changed setting (threads) rolls out a new revision with zero failed requests', async () => {
+    const before = (await status()).deployments[0];
+    const b = await applyUnderLoad(cfg(1, 2, 2));
+    expect(b.requests).toBeGreaterThan(100);
+    expect(b.errors, JSON.stringify(b.errors)).toMatchObject({ total: 0 });
+    const after = (await status()).deployments[0];
+    expect([after.name, after.settings.threads]).toEqual(['live-v1', 2]);
+    expect(after.revision).not.toBe(before.revision);
+    const old = before.replicas.map((r: any) => r.pid);
+    expect(old.filter(alive)).toEqual([]);
+    console.log(`threads 1 -> 2 under load: ${b.requests} requests, ${b.errors.total} failed`);
+  });
+
+  it('a new model version (another deployment takes over) rolls out with zero failed requests', async () => {
+    const b = await applyUnderLoad(cfg(2, 2, 2));
+    expect(b.errors, JSON.stringify(b.errors)).toMatchObject({ total: 0 });
+    const s = await status();
+    expect(s.deployments.map((x: any) => x.name)).toEqual(['live-v2']);
+    expect(s.endpoints[0]).toMatchObject({ primary: 'live-v2', nextPrimary: null });
+    const res = await d.http('POST', '/v2/models/live/infer', body);
+    expect(res.json.model_version).toBe('2');
+    console.log(`version 1 -> 2 under load: ${b.requests} requests, ${b.errors.total} failed`);
+  });
+
+  it('a new replica count changes in place with zero failed requests (up, then down)', async () => {
+    const pids = (await status()).deployments[0].replicas.map((r: any) => r.pid);
+    const up = await applyUnderLoad(cfg(2, 3, 2));
+    expect(up.errors, JSON.stringify(up.errors)).toMatchObject({ total: 0 });
+    const mid = (await status()).deployments[0];
+    expect(mid.replicas.filter((r: any) => r.state === 'ready').length).toBe(3);
+    for (const p of pids) expect(alive(p)).toBe(true); // in place: no replica restarted
+    const down = await applyUnderLoad(cfg(2, 1, 2));
+    expect(down.errors, JSON.stringify(down.errors)).toMatchObject({ total: 0 });
+    expect((await status()).deployments[0].replicas.length).toBe(1);
+    console.log(`replicas 2 -> 3 -> 1 under load: ${up.requests + down.requests} requests, ${up.errors.total + down.errors.total} failed`);
+  });
+});
+
+describe('a daemon killed in the middle of a blue-green replacement', () => {
+  let d: TestDaemon;
+  afterAll(async () => {
+    await d.cleanup();
+  });
+
+  it('finishes the replacement after a restart, with no orphan replicas', async () => {
+    // One simulated GPU: the holder takes it, so the replacement (which needs it) waits, pending.
+    d = new TestDaemon({ MLSERVE_GPUS: '1x16GB' });
+    await d.start();
+    const m1 = writeOnnx(mlp({ seed: 1, sizes: [4, 8, 3] }), 'a');
+    const m2 = writeOnnx(mlp({ seed: 2, sizes: [4, 8, 3] }), 'b');
+    const holder = writeOnnx(mlp({ seed: 3, sizes: [4, 8, 3] }), 'h');
+    expect((await d.deploy(m1, ['--endpoint', 'svc', '--name', 'svc-a'])).exitCode).toBe(0);
+    expect((await d.deploy(holder, ['--endpoint', 'holder', '--gpus', '1'])).exitCode).toBe(0);
+    const r = await d.deploy(m2, ['--endpoint', 'svc', '--name', 'svc-b', '--replace', '--gpus', '1', '--no-wait']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const pending = await until(async () => (await d.cli(['status', '--json'])).json, (s) => s.deployments.find((x: any) => x.name === 'svc-b')?.state === 'pending');
+    expect(pending.endpoints.find((e: any) => e.name === 'svc')).toMatchObject({ primary: 'svc-a', nextPrimary: 'svc-b' });
+    const pids = pending.deployments.flatMap((x: any) => x.replicas.map((rep: any) => rep.pid)).filter(Boolean);
+    expect(pids.length).toBe(2);
+
+    process.kill(d.pid, 'SIGKILL');
+    await until(async () => pids.filter(alive).length, (n) => n === 0, 10_000);
+    expect(pids.filter(alive)).toEqual([]);
+    await d.start();
+    // Still mid-replacement after the restart: svc-a serves, svc-b waits for the GPU.
+    const again = await until(async () => (await d.cli(['status', '--json'])).json, (s) => s.deployments.find((x: any) => x.name === 'svc-a')?.state === 'ready');
+    expect(again.endpoints.find((e: any) => e.name === 'svc').nextPrimary).toBe('svc-b');
+    expect((await d.http('POST', '/v2/models/svc/infer', body)).headers['x-mlserve-deployment']).toBe('svc-a');
+    // Room appears: the replacement completes by itself.
+    expect((await d.cli(['undeploy', 'holder'])).exitCode).toBe(0);
+    const done = await until(async () => (await d.cli(['status', '--json'])).json, (s) => s.deployments.map((x: any) => x.name).join() === 'svc-b' && s.deployments[0].state === 'ready');
+    expect(done.endpoints).toMatchObject([{ name: 'svc', primary: 'svc-b', nextPrimary: null }]);
+    expect((await d.http('POST', '/v2/models/svc/infer', body)).headers['x-mlserve-deployment']).toBe('svc-b');
+    const kinds = (await d.cli(['events', 'svc', '--json', '-n', '100'])).json.map((e: any) => e.kind);
+    expect(kinds).toEqual(expect.arrayContaining(['replacing', 'switched']));
+    expect(replicasOf(d.home).length).toBe(1); // only svc-b's replica: nothing of svc-a or the holder is left
+  });
+});
