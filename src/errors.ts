@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'UNSUPPORTED_MODEL' // non-ONNX flavor, unsupported input types (400)
   | 'NO_GPU' // GPUs asked for where there are none / none left (400)
   | 'MLFLOW_UNAVAILABLE' // registry server down or misbehaving (502)
+  | 'STORAGE' // the model cache cannot be written: read-only, no permission, disk full (507)
   | 'INTERNAL'; // our own fault (500)
 
 export const STATUS: Record<ErrorCode, number> = {
@@ -32,6 +33,7 @@ export const STATUS: Record<ErrorCode, number> = {
   UNSUPPORTED_MODEL: 400,
   NO_GPU: 400,
   MLFLOW_UNAVAILABLE: 502,
+  STORAGE: 507,
   INTERNAL: 500,
 };
 

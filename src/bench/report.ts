@@ -92,6 +92,51 @@ export function compareBaseline(r: BenchResult, base: BenchResult, maxRegression
   ];
 }
 
+/**
+ * PURE: the JSON of an earlier `bench --json` run, checked before a new run starts. Throws with
+ * `path` in the message when it is not JSON or not a bench result.
+ */
+export function readBaseline(text: string, path: string): BenchResult {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`--baseline ${path} is not JSON (${(err as Error).message}); pass the output of an earlier mlserve bench --json`);
+  }
+  const r = data as Partial<BenchResult> | null;
+  const num = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+  if (!r || typeof r !== 'object' || !num(r.throughput) || !num(r.latencyMs?.p99) || (r.mode !== 'open' && r.mode !== 'closed')) {
+    throw new Error(`--baseline ${path} is not the output of mlserve bench --json (it needs mode, throughput and latencyMs.p99)`);
+  }
+  return r as BenchResult;
+}
+
+export type RunShape = Pick<BenchResult, 'endpoint' | 'mode' | 'protocol' | 'batch' | 'concurrency' | 'rate'>;
+
+const loadText = (r: Partial<RunShape>) =>
+  r.mode === 'open' ? `an open loop${r.rate ? ` at ${r.rate} req/s` : ''}` : `a closed loop${r.concurrency ? ` at concurrency ${r.concurrency}` : ''}`;
+
+/**
+ * PURE: why a baseline may not compare with this run: another loop (open vs closed) or load,
+ * another protocol, another batch size, another endpoint. One line each.
+ */
+export function baselineWarnings(run: RunShape, base: Partial<RunShape>, path: string): string[] {
+  const out: string[] = [];
+  const was = `baseline ${path} was measured`;
+  const sameLoad = run.mode === base.mode && (run.mode === 'open' ? run.rate === base.rate : run.concurrency === base.concurrency);
+  if (!sameLoad) out.push(`${was} with ${loadText(base)}, this run with ${loadText(run)}: throughput and latency do not compare`);
+  if (base.protocol !== undefined && run.protocol !== base.protocol) out.push(`${was} with the ${base.protocol} protocol, this run with ${run.protocol}`);
+  if (base.batch !== undefined && run.batch !== base.batch) out.push(`${was} with ${base.batch} row(s) per request, this run with ${run.batch}`);
+  if (base.endpoint !== undefined && run.endpoint !== base.endpoint) out.push(`${was} on endpoint ${base.endpoint}, this run on ${run.endpoint}`);
+  return out;
+}
+
+/** PURE: one plain progress line (no carriage return, no escape codes). */
+export function progressText(t: { elapsedMs: number; ok: number; errors: number; p99Ms: number }): string {
+  const s = t.elapsedMs / 1000;
+  return `  ${s.toFixed(0)}s  ${t.ok} ok  ${t.errors} errors  ${(s > 0 ? t.ok / s : 0).toFixed(0)} req/s  p99 ${t.p99Ms.toFixed(2)} ms`;
+}
+
 const fmt = (n: number) => (Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 10 ? n.toFixed(1) : n.toFixed(2));
 
 export function summaryRows(r: BenchResult): [string, string][] {
@@ -111,8 +156,10 @@ export function summaryRows(r: BenchResult): [string, string][] {
   return rows;
 }
 
-export function markdownSummary(r: BenchResult, verdicts: Verdict[]): string {
-  const lines = [`### mlserve bench ${r.endpoint} (${r.mode} loop, ${r.protocol}${r.concurrency ? `, concurrency ${r.concurrency}` : ''}${r.rate ? `, ${r.rate} req/s` : ''})`, '', '| metric | value |', '|---|---|'];
+export function markdownSummary(r: BenchResult, verdicts: Verdict[], warnings: string[] = []): string {
+  const lines = [`### mlserve bench ${r.endpoint} (${r.mode} loop, ${r.protocol}${r.concurrency ? `, concurrency ${r.concurrency}` : ''}${r.rate ? `, ${r.rate} req/s` : ''})`, ''];
+  for (const w of warnings) lines.push(`> **Warning:** ${w}`, '');
+  lines.push('| metric | value |', '|---|---|');
   for (const [k, v] of summaryRows(r)) lines.push(`| ${k} | ${v} |`);
   if (verdicts.length) {
     lines.push('', '| check | actual | limit | result |', '|---|---|---|---|');

@@ -1,7 +1,38 @@
-// The base of every command: --json, the control client, errors as one clear line and exit 1.
-import { Command } from '@oclif/core';
+// The base of every command: --json, the control client, errors as one clear line and exit 1;
+// usage errors (unknown flags, missing arguments, bad values) as one line and exit 2.
+import { Command, type Interfaces } from '@oclif/core';
 import { ControlClient, ControlError, DaemonNotRunning } from './client.js';
 import { MlserveError } from '../errors.js';
+
+type FlagOutput = { [name: string]: any };
+type ArgOutput = { [name: string]: any };
+
+/** Flags or arguments the command cannot take: exit 2, code USAGE. */
+export class UsageError extends Error {
+  readonly code = 'USAGE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/**
+ * PURE: oclif's parse error text as one line: no colours, no "See more help with --help" (the
+ * caller adds its own hint), the argument list of "Missing 1 required arg:" as `name (description)`.
+ */
+export function usageMessage(text: string): string {
+  const lines = text
+    // eslint-disable-next-line no-control-regex
+    .replace(/\x1b\[[0-9;]*m/g, '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !/^See more help with --help$/i.test(l));
+  return lines
+    .map((l, i) => (i > 0 && /^\S+\s{2,}\S/.test(l) ? l.replace(/^(\S+)\s{2,}(.*)$/, '$1 ($2)') : /^Parsing --\S+$/.test(l) ? `${l}:` : l))
+    .join(' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
 
 export abstract class BaseCommand extends Command {
   static override enableJsonFlag = true;
@@ -19,7 +50,8 @@ export abstract class BaseCommand extends Command {
 
   /** A failure the operator can fix: one plain message on stderr, then exit 1 (2 for usage). */
   fail(message: string, exit = 1): never {
-    if (this.jsonEnabled()) this.logJson({ error: message });
+    if (exit === 2) this.usageFailure(message);
+    if (this.jsonEnabled()) this.jsonError({ error: message });
     else process.stderr.write(`Error: ${message}\n`);
     this.exit(exit);
   }
@@ -29,12 +61,37 @@ export abstract class BaseCommand extends Command {
     if (!this.jsonEnabled()) process.stderr.write(`${text}\n`);
   }
 
+  /** Every parse failure (oclif's CLIError family, a flag's own parse error) is a usage error. */
+  protected override async parse<F extends FlagOutput, B extends FlagOutput, A extends ArgOutput>(
+    options?: Interfaces.Input<F, B, A>,
+    argv?: string[],
+  ): Promise<Interfaces.ParserOutput<F, B, A>> {
+    try {
+      return await super.parse(options, argv);
+    } catch (err) {
+      throw new UsageError(usageMessage(err instanceof Error ? err.message : String(err)));
+    }
+  }
+
+  /** An error as one line of JSON on stdout (scripts read it with one JSON.parse per line). */
+  private jsonError(body: { error: string; code?: string }): void {
+    process.stdout.write(`${JSON.stringify(body)}\n`);
+  }
+
+  /** A usage error: `{"error", "code": "USAGE"}` with --json, else the message and a hint; exit 2. */
+  private usageFailure(message: string): never {
+    if (this.jsonEnabled()) this.jsonError({ error: message, code: 'USAGE' });
+    else process.stderr.write(`Error: ${message}\nsee ${[this.config.bin, ...(this.id?.split(':') ?? []), '--help'].join(' ')}\n`);
+    this.exit(2);
+  }
+
   protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number }; code?: string }): Promise<unknown> {
     // this.exit(n) after we already printed what went wrong: leave with that code, print nothing more.
     if (err.code === 'EEXIT') throw err;
+    if (err instanceof UsageError) this.usageFailure(err.message);
     if (err instanceof DaemonNotRunning || err instanceof ControlError || err instanceof MlserveError) {
       if (this.jsonEnabled()) {
-        this.logJson({ error: err.message, code: (err as ControlError).code ?? err.name });
+        this.jsonError({ error: err.message, code: (err as ControlError).code ?? err.name });
         this.exit(1);
       }
       // One plain line (no oclif wrapping): scripts and people both read it.

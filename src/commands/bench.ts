@@ -7,9 +7,14 @@ import type { DispatchStats } from '../daemon/dataplane/dispatcher.js';
 import type { Signature } from '../tensor.js';
 import { buildRequest, requestFromFile } from '../bench/inputs.js';
 import { runLoad } from '../bench/load.js';
-import { checkAssertions, compareBaseline, markdownSummary, parseAssertions, summaryRows, type BenchResult, type Verdict } from '../bench/report.js';
+import {
+  baselineWarnings, checkAssertions, compareBaseline, markdownSummary, parseAssertions, progressText, readBaseline, summaryRows, type BenchResult, type Verdict,
+} from '../bench/report.js';
 
 type Deployment = { name: string; endpoint: string; spec: Signature | null; signature: Signature | null; stats: DispatchStats | null };
+
+/** Without a terminal, one progress line this often. */
+const PLAIN_PROGRESS_MS = 5000;
 
 function parseDuration(s: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(s.trim());
@@ -38,13 +43,28 @@ export default class Bench extends BaseCommand {
     'max-regression': Flags.string({ description: 'allowed drop in throughput / rise in p99 against --baseline', default: '10%' }),
   };
 
-  async run(): Promise<BenchResult & { checks: Verdict[] }> {
+  async run(): Promise<BenchResult & { checks: Verdict[]; warnings: string[] }> {
     const { args, flags } = await this.parse(Bench);
-    let asserts, durationMs, warmupMs;
+    let asserts, durationMs, warmupMs, maxRegression;
+    // Everything the flags name is checked before any load is sent.
+    let base: BenchResult | undefined;
     try {
       asserts = flags.assert ? parseAssertions(flags.assert) : [];
       durationMs = parseDuration(flags.duration);
       warmupMs = parseDuration(flags.warmup);
+      const reg = flags['max-regression'].trim();
+      maxRegression = Number(reg.replace(/%$/, '')) / (reg.endsWith('%') ? 100 : 1);
+      if (!Number.isFinite(maxRegression) || maxRegression < 0) throw new Error(`--max-regression ${reg} is not a percentage (e.g. 10%) or a fraction (0.1)`);
+      if (flags.baseline) {
+        let text: string;
+        try {
+          text = readFileSync(flags.baseline, 'utf8');
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          throw new Error(`--baseline ${flags.baseline} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? (err as Error).message})`}; pass the output of an earlier mlserve bench --json`);
+        }
+        base = readBaseline(text, flags.baseline);
+      }
     } catch (err) {
       return this.fail((err as Error).message, 2);
     }
@@ -56,8 +76,14 @@ export default class Bench extends BaseCommand {
     const request = flags.input ? requestFromFile(dep.endpoint, readFileSync(flags.input, 'utf8')) : buildRequest(dep.endpoint, sig, flags.batch, protocol);
 
     const mode = flags.rate ? 'open' : 'closed';
+    const warnings = base
+      ? baselineWarnings({ endpoint: dep.endpoint, mode, protocol, batch: flags.batch, concurrency: flags.rate ? undefined : flags.concurrency, rate: flags.rate }, base, flags.baseline!)
+      : [];
+    for (const w of warnings) if (!this.jsonEnabled()) process.stderr.write(`Warning: ${w}\n`);
     this.progress(`bench ${dep.endpoint}: ${mode} loop, ${flags.rate ? `${flags.rate} req/s` : `concurrency ${flags.concurrency}`}, ${protocol}, batch ${flags.batch}, ${flags.warmup} warmup + ${flags.duration}`);
     const before = dep.stats;
+    const tty = process.stderr.isTTY === true;
+    let nextPlain = PLAIN_PROGRESS_MS;
     const load = await runLoad({
       url: info.ingress.url,
       request,
@@ -66,10 +92,16 @@ export default class Bench extends BaseCommand {
       concurrency: flags.rate ? undefined : flags.concurrency,
       rate: flags.rate,
       onTick: (t) => {
-        if (!this.jsonEnabled()) process.stderr.write(`\r  ${(t.elapsedMs / 1000).toFixed(0)}s  ${t.ok} ok  ${t.errors} errors  ${(t.ok / (t.elapsedMs / 1000)).toFixed(0)} req/s  p99 ${t.p99Ms.toFixed(2)} ms\x1b[K`);
+        if (this.jsonEnabled()) return;
+        // A terminal gets one line redrawn in place; a pipe or CI log a plain line every 5 s.
+        if (tty) process.stderr.write(`\r${progressText(t)}\x1b[K`);
+        else if (t.elapsedMs >= nextPlain) {
+          process.stderr.write(`${progressText(t)}\n`);
+          nextPlain += PLAIN_PROGRESS_MS;
+        }
       },
     });
-    if (!this.jsonEnabled()) process.stderr.write('\n');
+    if (tty && !this.jsonEnabled()) process.stderr.write('\n');
     const after = (await this.client.call<Deployment>('GET', `/v1/deployments/${encodeURIComponent(args.endpoint)}`)).stats;
 
     const h = load.histogram;
@@ -105,19 +137,15 @@ export default class Bench extends BaseCommand {
       };
     }
     let checks = checkAssertions(result, asserts);
-    if (flags.baseline) {
-      const base = JSON.parse(readFileSync(flags.baseline, 'utf8')) as BenchResult;
-      const max = Number(flags['max-regression'].replace('%', '')) / (flags['max-regression'].endsWith('%') ? 100 : 1);
-      checks = [...checks, ...compareBaseline(result, base, max)];
-    }
+    if (base) checks = [...checks, ...compareBaseline(result, base, maxRegression)];
     this.say(table(['METRIC', 'VALUE'], summaryRows(result)));
-    if (process.env.GITHUB_STEP_SUMMARY) appendFileSync(process.env.GITHUB_STEP_SUMMARY, markdownSummary(result, checks));
+    if (process.env.GITHUB_STEP_SUMMARY) appendFileSync(process.env.GITHUB_STEP_SUMMARY, markdownSummary(result, checks, warnings));
     const failed = checks.filter((c) => !c.ok);
     if (checks.length) {
       this.say('');
       this.say(table(['CHECK', 'ACTUAL', 'LIMIT', 'RESULT'], checks.map((c) => [c.assertion, `${c.actual.toFixed(2)} ${c.unit}`, `${c.limit.toFixed(2)} ${c.unit}`, c.ok ? 'pass' : 'FAIL'])));
     }
-    const out = { ...result, checks };
+    const out = { ...result, checks, warnings };
     if (failed.length) {
       if (this.jsonEnabled()) this.logJson(out);
       else process.stderr.write(`Error: ${failed.length} of ${checks.length} check(s) failed\n`);

@@ -1,12 +1,15 @@
 // Fetch a whole model directory from where MLflow says it is: the proxied artifact API
 // (mlflow-artifacts:), a local path (file://), or, for anything else, the run-artifact routes an
 // MLflow server offers over its own artifact store. ONNX weights may live in external-data files
-// beside model.onnx, so every file is fetched, and each one's size is checked against the listing.
+// beside model.onnx, so every file is fetched. A download is bounded before it starts (the
+// listing's total against MLSERVE_MAX_ARTIFACT_BYTES and the cache's free disk space) and while it
+// runs: each file stops the moment it passes its listed size (or, unlisted, what the cap leaves).
 import { existsSync, mkdirSync } from 'node:fs';
+import { statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { MlserveError } from '../errors.js';
 import { copyLocal, safeJoin } from './cache.js';
-import type { MlflowRestClient } from './client.js';
+import type { DownloadLimit, MlflowRestClient } from './client.js';
 import { fileUriToPath, uriScheme } from './uri.js';
 
 export interface FetchProgress {
@@ -24,8 +27,9 @@ export interface FetchContext {
   onProgress?: (p: FetchProgress) => void;
 }
 
-interface RemoteFile {
+export interface RemoteFile {
   rel: string;
+  /** The size the server's listing gives, if any. */
   size?: number;
 }
 
@@ -41,6 +45,97 @@ function checkName(name: string): string {
 }
 
 const encodePath = (p: string) => p.split('/').map(encodeURIComponent).join('/');
+
+/** A listing's file_size as a byte count; anything that is not one (absent, negative, text) counts as no size. */
+function listedSize(v: unknown): number | undefined {
+  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+/** 1341 -> "1.3 KiB"; 68719476736 -> "64 GiB". */
+function human(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let v = n / 1024;
+  let i = 0;
+  for (; v >= 1024 && i < units.length - 1; i++) v /= 1024;
+  return `${Number(v.toFixed(v < 10 ? 1 : 0))} ${units[i]}`;
+}
+
+/** 1341 -> "1,341 bytes"; 68719476736 -> "64 GiB (68,719,476,736 bytes)". */
+export function bytesText(n: number): string {
+  const exact = `${n.toLocaleString('en-US')} bytes`;
+  return n < 1024 ? exact : `${human(n)} (${exact})`;
+}
+
+/** Free space kept beside a download: 5% of the model, at least 64 MiB (logs, SQLite, other writers). */
+export function spaceMargin(totalBytes: number): number {
+  return Math.max(64 * 1024 ** 2, Math.ceil(totalBytes * 0.05));
+}
+
+/**
+ * PURE: refuse a download before it starts when the listing adds up to more than the cap
+ * (MLSERVE_MAX_ARTIFACT_BYTES) or more than the cache's file system has free (with a margin).
+ * `freeBytes` is undefined when the file system cannot say.
+ */
+export function checkBeforeDownload(files: RemoteFile[], cap: number, freeBytes: number | undefined, folder: string): MlserveError | undefined {
+  const listed = files.reduce((a, f) => a + (f.size ?? 0), 0);
+  if (listed > cap) {
+    return new MlserveError(
+      'MODEL_SOURCE',
+      `the model's files add up to ${bytesText(listed)} by the server's listing, more than the ${bytesText(cap)} that MLSERVE_MAX_ARTIFACT_BYTES allows for one model; ` +
+        'raise MLSERVE_MAX_ARTIFACT_BYTES in the shell that runs mlserve deploy if the model is really this big',
+    );
+  }
+  const needed = listed + spaceMargin(listed);
+  if (freeBytes !== undefined && freeBytes < needed) {
+    return new MlserveError(
+      'STORAGE',
+      `not enough free disk space in the model cache ${folder}: the model needs ${bytesText(needed)} (${human(listed)} listed plus a ${human(spaceMargin(listed))} margin) ` +
+        `and ${bytesText(freeBytes)} is free; free space (mlserve cache prune removes models no deployment uses) or set MLSERVE_HOME (for the daemon) to a folder on a bigger disk`,
+    );
+  }
+  return undefined;
+}
+
+/**
+ * PURE: the most bytes file `i` may bring, and what sets that bound: its listed size, or else
+ * what the cap leaves after the bytes already written and the listed sizes of the files still
+ * to come (so every file, listed or not, fits in the cap together).
+ */
+export function fileByteLimit(files: RemoteFile[], i: number, cap: number, bytesSoFar: number): { maxBytes: number; by: 'listing' | 'cap'; room: number } {
+  const size = files[i].size;
+  if (size !== undefined) return { maxBytes: size, by: 'listing', room: size };
+  const laterListed = files.slice(i + 1).reduce((a, f) => a + (f.size ?? 0), 0);
+  const room = Math.max(0, cap - bytesSoFar - laterListed);
+  return { maxBytes: room, by: 'cap', room };
+}
+
+/** PURE: the error for file `rel` once it brought `received` bytes, past the limit `fileByteLimit` gave. */
+export function overLimitError(rel: string, limit: { maxBytes: number; by: 'listing' | 'cap' }, cap: number, received: number): MlserveError {
+  if (limit.by === 'listing') {
+    return new MlserveError(
+      'MODEL_SOURCE',
+      `artifact ${rel}: the server's listing gives ${bytesText(limit.maxBytes)} but it sent more; mlserve stopped the download at ${bytesText(received)} received and cached nothing. ` +
+        'The registry (or a proxy in front of it) serves something other than what it lists; deploy again once it is fixed',
+    );
+  }
+  const shared = limit.maxBytes < cap ? ` (${bytesText(cap - limit.maxBytes)} of it taken by the model's other files)` : '';
+  return new MlserveError(
+    'MODEL_SOURCE',
+    `artifact ${rel}: the server's listing gives no size, and the download passed the ${bytesText(cap)} that MLSERVE_MAX_ARTIFACT_BYTES allows for one model${shared}; ` +
+      `mlserve stopped it at ${bytesText(received)} received and cached nothing. Raise MLSERVE_MAX_ARTIFACT_BYTES in the shell that runs mlserve deploy if the model is really this big`,
+  );
+}
+
+async function freeBytesOf(dir: string): Promise<number | undefined> {
+  try {
+    const st = await statfs(dir);
+    return st.bavail * st.bsize;
+  } catch {
+    return undefined; // a file system that cannot say: the per-file limits still hold
+  }
+}
 
 /** Where the proxied artifact API lives for an mlflow-artifacts: or http(s) artifact URI. */
 export function proxiedArtifactBase(uri: string, trackingUrl: string): { base: string; root: string } {
@@ -81,7 +176,7 @@ async function walkProxied(client: MlflowRestClient, base: string, root: string)
       const childRel = rel ? `${rel}/${name}` : name;
       if (f.is_dir) await walk(childRel, depth + 1);
       else {
-        out.push({ rel: childRel, size: f.file_size === undefined ? undefined : Number(f.file_size) });
+        out.push({ rel: childRel, size: listedSize(f.file_size) });
         if (out.length > MAX_FILES) throw new MlserveError('MODEL_SOURCE', `more than ${MAX_FILES} artifact files under ${root}`);
       }
     }
@@ -108,7 +203,7 @@ async function walkRun(client: MlflowRestClient, runId: string, runRel: string):
         const name = checkName(f.path.slice(prefix.length));
         const childRel = rel ? `${rel}/${name}` : name;
         if (f.is_dir) await walk(childRel, depth + 1);
-        else out.push({ rel: childRel, size: f.file_size });
+        else out.push({ rel: childRel, size: listedSize(f.file_size) });
         if (out.length > MAX_FILES) throw new MlserveError('MODEL_SOURCE', `more than ${MAX_FILES} artifact files under ${runRel}`);
       }
       pageToken = r.next_page_token;
@@ -120,17 +215,23 @@ async function walkRun(client: MlflowRestClient, runId: string, runRel: string):
 
 async function downloadAll(client: MlflowRestClient, files: RemoteFile[], dest: string, urlOf: (rel: string) => string, ctx: FetchContext) {
   if (files.length === 0) throw new MlserveError('MODEL_SOURCE', 'the model directory on the server is empty or missing');
+  const cap = client.cfg.maxArtifactBytes;
+  // The cache's folder (dest is a temp folder inside it, on the same file system).
+  const refused = checkBeforeDownload(files, cap, await freeBytesOf(dest), dirname(dest));
+  if (refused) throw refused;
   const totalBytes = files.reduce((a, f) => a + (f.size ?? 0), 0);
   let bytes = 0;
   let done = 0;
   const written: { path: string; size: number }[] = [];
-  for (const f of files) {
+  for (const [i, f] of files.entries()) {
     const out = safeJoin(dest, f.rel);
     mkdirSync(dirname(out), { recursive: true, mode: 0o700 });
+    const bound = fileByteLimit(files, i, cap, bytes);
+    const limit: DownloadLimit = { maxBytes: bound.maxBytes, exceeded: (received) => overLimitError(f.rel, bound, cap, received) };
     const n = await client.download(urlOf(f.rel), out, (chunk) => {
       bytes += chunk;
       ctx.onProgress?.({ file: f.rel, bytes, totalBytes, files: done, totalFiles: files.length });
-    });
+    }, limit);
     if (f.size !== undefined && n !== f.size) {
       throw new MlserveError('MODEL_SOURCE', `artifact ${f.rel}: downloaded ${n} bytes but the server's listing says ${f.size}; the file changed or the transfer was cut. Deploy again`);
     }

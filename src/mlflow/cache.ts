@@ -54,9 +54,36 @@ export function readMeta(dir: string): CacheMeta | undefined {
   }
 }
 
+/** Errors of the local file system that mean the cache cannot be written (not a transfer's fault). */
+export const FS_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM', 'EFBIG']);
+
+/**
+ * PURE: a file-system error while writing inside the cache folder as an error that names the
+ * folder and says what to do; undefined for any other error (a source file that cannot be read
+ * stays the source's error).
+ */
+export function cacheWriteError(err: unknown, folder: string): MlserveError | undefined {
+  const e = err as NodeJS.ErrnoException & { dest?: string };
+  if (!e || typeof e !== 'object' || !FS_ERRORS.has(e.code ?? '')) return undefined;
+  const inside = (p: unknown) => typeof p === 'string' && (resolve(p) === resolve(folder) || resolve(p).startsWith(resolve(folder) + sep));
+  // copyFile names its source as `path` whatever failed: only the write side can be full or read-only.
+  const denied = e.code === 'EACCES' || e.code === 'EPERM';
+  if (!inside(e.path) && !(inside(e.dest) && !denied)) return undefined;
+  const where = inside(e.path) ? e.path! : e.dest!;
+  const cause = `${e.code}${resolve(where) !== resolve(folder) ? ` on ${where}` : ''}`;
+  const elsewhere = 'or set MLSERVE_HOME (for the daemon) to a folder on another disk';
+  let what: string;
+  if (e.code === 'EROFS') what = `is on a read-only file system (${cause}); remount it read-write ${elsewhere}`;
+  else if (e.code === 'EACCES' || e.code === 'EPERM') {
+    what = `is not writable by the daemon's user${typeof process.getuid === 'function' ? ` (uid ${process.getuid()})` : ''} (${cause}); fix its owner or permissions (chown, chmod u+rwx) ${elsewhere}`;
+  } else what = `has no room left (${cause}); free space (mlserve cache prune removes models no deployment uses) ${elsewhere}`;
+  return new MlserveError('STORAGE', `cannot write the model cache: ${folder} ${what}`, { cause: err });
+}
+
 /**
  * The cached folder for `key`, filled by `fill(tmpDir)` on a miss. `fill` returns the files it
- * wrote; the folder is renamed into place only after it returns.
+ * wrote; the folder is renamed into place only after it returns. A cache folder that cannot be
+ * written (read-only, no permission, full) is an error that names it.
  */
 export async function cached(
   cacheRoot: string,
@@ -66,9 +93,13 @@ export async function cached(
 ): Promise<{ dir: string; hit: boolean }> {
   const dest = join(cacheRoot, ...key.split('/'));
   if (readMeta(dest)) return { dir: dest, hit: true };
-  mkdirSync(cacheRoot, { recursive: true, mode: 0o700 });
   const tmp = join(cacheRoot, `.tmp-${randomBytes(6).toString('hex')}`);
-  mkdirSync(tmp, { mode: 0o700 });
+  try {
+    mkdirSync(cacheRoot, { recursive: true, mode: 0o700 });
+    mkdirSync(tmp, { mode: 0o700 });
+  } catch (err) {
+    throw cacheWriteError(err, cacheRoot) ?? err;
+  }
   try {
     const files = await fill(tmp);
     const full: CacheMeta = { key, ...meta, files, fetchedAt: Date.now() };
@@ -78,7 +109,7 @@ export async function cached(
     renameSync(tmp, dest);
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
-    throw err;
+    throw cacheWriteError(err, cacheRoot) ?? err;
   }
   return { dir: dest, hit: false };
 }

@@ -1,10 +1,11 @@
 // The HTTP side of MLflow's REST API (undici): auth headers, TLS options, MLflow's retry policy
 // with Retry-After, a total time budget, and errors that say what to do.
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, rmSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
 import { MlserveError } from '../errors.js';
+import { FS_ERRORS } from './cache.js';
 import { backoffMs, RETRY_STATUSES, type RestConfig } from './rest-config.js';
 
 /** An error answer from MLflow: `{"error_code", "message"}` with its HTTP status. */
@@ -165,9 +166,13 @@ export class MlflowRestClient {
 
   /**
    * Stream a file to `dest`, retrying like any request; returns the bytes written. `onBytes`
-   * sees each chunk's size (for progress).
+   * sees each chunk's size (for progress). With `limit`, the transfer stops as soon as a chunk
+   * would take the file past `limit.maxBytes`: that chunk is not written, the HTTP body is
+   * aborted, the partial file is deleted and `limit.exceeded(bytesReceived)` is thrown.
+   * Errors of the file system (a full or read-only disk) are thrown as they are, for the cache
+   * to name its folder.
    */
-  async download(url: string, dest: string, onBytes: (n: number) => void): Promise<number> {
+  async download(url: string, dest: string, onBytes: (n: number) => void, limit?: DownloadLimit): Promise<number> {
     const res = await this.send('GET', url);
     this.checkAuth(res.statusCode, url);
     if (res.statusCode !== 200) {
@@ -179,18 +184,34 @@ export class MlflowRestClient {
       throw new MlserveError('MODEL_SOURCE', `downloading ${url.split('?')[0]} failed with HTTP ${res.statusCode}: ${msg}`);
     }
     let written = 0;
+    let over: Error | undefined;
     const counter = new Transform({
       transform(chunk: Buffer, _enc, cb) {
+        if (limit && written + chunk.length > limit.maxBytes) {
+          over = limit.exceeded(written + chunk.length);
+          cb(over);
+          return;
+        }
         written += chunk.length;
         onBytes(chunk.length);
         cb(null, chunk);
       },
     });
     try {
+      // pipeline destroys every stream on an error: destroying res.body aborts the request.
       await pipeline(res.body, counter, createWriteStream(dest, { mode: 0o600 }));
     } catch (err) {
+      rmSync(dest, { force: true });
+      if (over) throw over;
+      if (err instanceof MlserveError || FS_ERRORS.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
       throw new MlserveError('MLFLOW_UNAVAILABLE', `download of ${url.split('?')[0]} broke off after ${written} bytes: ${(err as Error).message}; deploy again to retry`);
     }
     return written;
   }
+}
+
+/** The most a download may bring, and the error once it brings more. */
+export interface DownloadLimit {
+  maxBytes: number;
+  exceeded: (bytesReceived: number) => Error;
 }

@@ -29,7 +29,12 @@ export interface RestConfig {
   authSource?: string;
   tls: { rejectUnauthorized: boolean; ca?: string; cert?: string; key?: string };
   retry: RetryPolicy;
+  /** The most bytes one model's download may write (MLSERVE_MAX_ARTIFACT_BYTES, default 64 GiB). */
+  maxArtifactBytes: number;
 }
+
+/** Default of MLSERVE_MAX_ARTIFACT_BYTES: room for big models (~30B parameters in fp16), yet a bad registry cannot fill a disk. */
+export const DEFAULT_MAX_ARTIFACT_BYTES = 64 * 1024 ** 3;
 
 /** Statuses MLflow's client retries (request_utils: status_forcelist). */
 export const RETRY_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
@@ -50,6 +55,18 @@ function parseNumber(name: string, raw: string | undefined, dflt: number, below?
   const n = Number(raw);
   if (!Number.isFinite(n) || n < 0) throw configError(`${name}=${raw} is not a non-negative number`);
   if (below !== undefined && n >= below) throw configError(`${name}=${raw} must be below ${below}`);
+  return n;
+}
+
+/**
+ * A byte count: plain bytes, or a number with K, M, G or T (optionally followed by B or iB; all
+ * binary, as MLSERVE_GPUS reads sizes: 64G = 64GB = 64GiB = 64 * 2^30).
+ */
+export function parseByteSize(name: string, raw: string | undefined, dflt: number): number {
+  if (raw === undefined || raw.trim() === '') return dflt;
+  const m = /^(\d+(?:\.\d+)?)\s*(?:([kmgt])(?:i?b)?|b)?$/i.exec(raw.trim());
+  const n = m ? Math.round(Number(m[1]) * 1024 ** ('kmgt'.indexOf((m[2] ?? ' ').toLowerCase()) + 1)) : NaN;
+  if (!Number.isSafeInteger(n) || n <= 0) throw configError(`${name}=${raw} is not a size; use bytes or a number with K, M, G or T (e.g. 64G, 500MiB)`);
   return n;
 }
 
@@ -129,7 +146,8 @@ export function restConfig(url: string, env: Record<string, string | undefined>)
     requestTimeoutMs: parseNumber('MLFLOW_HTTP_REQUEST_TIMEOUT', env.MLFLOW_HTTP_REQUEST_TIMEOUT, 120) * 1000,
     totalBudgetMs: parseNumber('MLSERVE_REGISTRY_TIMEOUT', env.MLSERVE_REGISTRY_TIMEOUT, 600) * 1000,
   };
-  return { url: url.replace(/\/+$/, ''), authorization, authSource, tls, retry };
+  const maxArtifactBytes = parseByteSize('MLSERVE_MAX_ARTIFACT_BYTES', env.MLSERVE_MAX_ARTIFACT_BYTES, DEFAULT_MAX_ARTIFACT_BYTES);
+  return { url: url.replace(/\/+$/, ''), authorization, authSource, tls, retry, maxArtifactBytes };
 }
 
 /**
@@ -153,5 +171,5 @@ export const MLFLOW_CLIENT_ENV = [
   'MLFLOW_TRACKING_PASSWORD', 'MLFLOW_TRACKING_INSECURE_TLS', 'MLFLOW_TRACKING_SERVER_CERT_PATH',
   'MLFLOW_TRACKING_CLIENT_CERT_PATH', 'MLFLOW_HTTP_REQUEST_MAX_RETRIES', 'MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR',
   'MLFLOW_HTTP_REQUEST_BACKOFF_JITTER', 'MLFLOW_HTTP_REQUEST_TIMEOUT', 'MLFLOW_HTTP_RESPECT_RETRY_AFTER_HEADER',
-  'MLSERVE_REGISTRY_TIMEOUT', 'HOME',
+  'MLSERVE_REGISTRY_TIMEOUT', 'MLSERVE_MAX_ARTIFACT_BYTES', 'HOME',
 ];

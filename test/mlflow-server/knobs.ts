@@ -78,6 +78,12 @@ export class Knobs {
   truncateDownloads = false;
   /** Downloads destroy the socket after this many body bytes. */
   killAfterBytes: number | null = null;
+  /** Downloads send the file, then keep sending bytes (no Content-Length) until the client hangs up. */
+  endlessDownloads = false;
+  /** Sizes in artifact listings: null = the real ones, 'omit' = no file_size, a number = every file claims it. */
+  listingSizes: null | 'omit' | number = null;
+  /** What the endless downloads did: streams started, still open, bytes written past the file's end. */
+  readonly endless = { streams: 0, open: 0, bytesPastEnd: 0 };
   private failures: Array<{ status: number; opts: FailOptions }> = [];
   private hostile: HostileKind = null;
 
@@ -102,7 +108,8 @@ export class Knobs {
   }
 
   reset(): void {
-    Object.assign(this, { stallMs: 0, stallPath: null, auth: null, htmlProxy: false, truncateDownloads: false, killAfterBytes: null });
+    Object.assign(this, { stallMs: 0, stallPath: null, auth: null, htmlProxy: false, truncateDownloads: false, killAfterBytes: null, endlessDownloads: false, listingSizes: null });
+    Object.assign(this.endless, { streams: 0, open: this.endless.open, bytesPastEnd: 0 });
     this.failures = [];
     if (this.hostile) this.hostileListing = null;
   }

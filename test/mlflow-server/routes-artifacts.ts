@@ -48,6 +48,14 @@ function listLocal(env: Env, rel: string | undefined): FileInfo[] {
     return st.isDirectory() ? { path: name, is_dir: true } : { path: name, is_dir: false, file_size: st.size };
   });
   infos.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const sizes = env.knobs.listingSizes;
+  if (sizes !== null) {
+    for (const f of infos) {
+      if (f.is_dir) continue;
+      if (sizes === 'omit') delete f.file_size;
+      else f.file_size = sizes;
+    }
+  }
   const kind = env.knobs.hostileListing;
   if ((kind === 'dotdot' || kind === 'absolute') && existsSync(join(dir, 'MLmodel'))) {
     const entry = kind === 'dotdot' ? HOSTILE.dotdotEntry : HOSTILE.absoluteEntry;
@@ -86,9 +94,43 @@ function bodyPlan(env: Env, size: number): { length: number; kill: boolean } {
   return { length, kill };
 }
 
+/** The endless-downloads knob: after the file, 64 KiB chunks (with backpressure) until the client hangs up. */
+function streamForever(ctx: Ctx, env: Env): Promise<void> {
+  const stats = env.knobs.endless;
+  const chunk = Buffer.alloc(64 * 1024, 0x42);
+  stats.streams++;
+  stats.open++;
+  return new Promise((resolve) => {
+    let closed = false;
+    ctx.res.once('close', () => {
+      closed = true;
+      stats.open--;
+      resolve();
+    });
+    const pump = (): void => {
+      while (!closed) {
+        stats.bytesPastEnd += chunk.length;
+        if (!ctx.res.write(chunk)) {
+          ctx.res.once('drain', pump);
+          return;
+        }
+      }
+    };
+    pump();
+  });
+}
+
 function streamFile(ctx: Ctx, env: Env, file: string, size: number): Promise<void> {
   const { length, kill } = bodyPlan(env, size);
   if (ctx.method === 'HEAD') { ctx.res.end(); return Promise.resolve(); }
+  if (env.knobs.endlessDownloads) {
+    return new Promise((resolve, reject) => {
+      const stream = createReadStream(file);
+      stream.on('data', (c) => ctx.res.write(c));
+      stream.on('error', reject);
+      stream.on('end', () => void streamForever(ctx, env).then(resolve));
+    });
+  }
   return new Promise((resolve) => {
     const done = () => resolve();
     if (length === 0) {
@@ -187,7 +229,8 @@ async function sendFile(ctx: Ctx, env: Env, artifactPath: string): Promise<void>
   const name = posix.basename(norm);
   const { length } = bodyPlan(env, size);
   ctx.res.writeHead(200, reason(200), {
-    Server: 'gunicorn', 'Content-Disposition': `attachment; filename=${name}`, 'Content-Type': guessMime(name), 'Content-Length': String(length),
+    Server: 'gunicorn', 'Content-Disposition': `attachment; filename=${name}`, 'Content-Type': guessMime(name),
+    ...(env.knobs.endlessDownloads ? {} : { 'Content-Length': String(length) }),
     'Last-Modified': new Date(Math.floor(mtime) * 1000).toUTCString(), 'Cache-Control': 'no-cache',
     ETag: `"${mtime}-${size}-${adler32(`${env.state.reportedArtifactsDestination}/${norm}`)}"`, 'X-Content-Type-Options': 'nosniff',
   });
