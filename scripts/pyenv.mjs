@@ -12,8 +12,10 @@
 // built again. A lock directory <root>/<name>.lock (holding the builder's pid) keeps two callers from
 // building the same env at once; a lock whose pid is gone is taken over. Progress goes to stderr.
 //
-// The Python used to create envs is $MLSERVE_PYTHON or `python3` on PATH. No shell is involved:
-// every process is started with an argument array.
+// The Python used to create envs is $MLSERVE_PYTHON or `python3` on PATH; $MLSERVE_PYENV_SPEC names
+// another spec file (tests use it). No shell is involved: every process is started with an argument
+// array. The lock also records the pid of the build's current child (venv/pip), so a builder killed
+// with SIGKILL, whose pip goes on as an orphan, keeps its lock until that pip is gone too.
 import { spawn, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, renameSync } from 'node:fs';
@@ -22,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, '..');
-const SPEC_FILE = join(HERE, 'python-envs.json');
+const SPEC_FILE = resolve(process.env.MLSERVE_PYENV_SPEC || join(HERE, 'python-envs.json'));
 const LOCK_POLL_MS = 500;
 /** A lock dir with no readable pid this old is a crash between mkdir and writing the pid. */
 const LOCK_NO_PID_STALE_MS = 30_000;
@@ -114,8 +116,10 @@ async function acquireLock(lockDir) {
       if (err.code !== 'EEXIST') throw err;
     }
     let pid = NaN;
+    let childPid = NaN;
     try {
       pid = Number.parseInt(readFileSync(join(lockDir, 'pid'), 'utf8'), 10);
+      childPid = Number.parseInt(readFileSync(join(lockDir, 'child'), 'utf8'), 10);
     } catch {}
     let stale;
     if (Number.isNaN(pid)) {
@@ -127,7 +131,7 @@ async function acquireLock(lockDir) {
       }
       stale = age > LOCK_NO_PID_STALE_MS;
     } else {
-      stale = !pidAlive(pid);
+      stale = !pidAlive(pid) && !pidAlive(childPid);
     }
     if (stale) {
       log(`removing stale lock ${lockDir}${Number.isNaN(pid) ? '' : ` (pid ${pid} is gone)`}`);
@@ -158,6 +162,11 @@ function run(cmd, args, opts = {}) {
   return new Promise((resolvePromise, reject) => {
     log(`$ ${[cmd, ...args].join(' ')}`);
     child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+    for (const lockDir of held) {
+      try {
+        writeFileSync(join(lockDir, 'child'), `${child.pid ?? ''}\n`);
+      } catch {}
+    }
     const onData = (prefix) => {
       let partial = '';
       return (chunk) => {
