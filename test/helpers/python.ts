@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -176,7 +177,7 @@ export class PythonReplicaProcess {
   private nextId = 1;
 
   constructor(python: string, config: PythonReplicaConfig, opts: { logFile?: string; env?: NodeJS.ProcessEnv; args?: string[] } = {}) {
-    this.logFile = opts.logFile ?? join(REPO, '.cache', 'test-logs', `${config.deployment}-${config.replica}-${process.pid}-${Date.now()}.log`);
+    this.logFile = opts.logFile ?? join(tmpdir(), `mlserve-pyreplica-${process.pid}`, `${config.deployment}-${config.replica}-${Date.now()}.log`);
     mkdirSync(dirname(this.logFile), { recursive: true });
     const fd = openSync(this.logFile, 'a', 0o600);
     this.child = spawn(python, [...(opts.args ?? []), PYTHON_REPLICA_MAIN, JSON.stringify(config)], {

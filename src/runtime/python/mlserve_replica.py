@@ -46,6 +46,8 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 
 MAX_FRAME_BYTES = 1024 * 1024 * 1024
+#: The exit code when fd 3 closes: 0, or 1 once a fatal message is on its way.
+EOF_EXIT_CODE = 0
 PAYLOAD_ALIGN = 64
 MLFLOW_REQUEST = "__mlflow_request__"
 MLFLOW_JSON = "__mlflow_json__"
@@ -907,13 +909,13 @@ def reader_loop(channel, replica):
         while True:
             frame = channel.read_frame()
             if frame is None:
-                _exit(0)
+                _exit(EOF_EXIT_CODE)
             replica.on_frame(frame)
     except FrameError as err:
         log(f"bad frame from daemon: {err}")
         _exit(70)
     except OSError:
-        _exit(0)
+        _exit(EOF_EXIT_CODE)
     except BaseException:
         log(f"reader failed:\n{traceback.format_exc()}")
         _exit(70)
@@ -935,10 +937,11 @@ def main(argv):
     channel = Channel(sock)
 
     def fatal(message):
+        global EOF_EXIT_CODE
+        EOF_EXIT_CODE = 1  # the daemon may close the pipe as soon as it reads this: still exit 1
         log(f"fatal: {message}")
         try:
             channel.send({"t": "fatal", "message": message})
-            sock.shutdown(socket.SHUT_WR)
         except OSError:
             pass
         _exit(1)
