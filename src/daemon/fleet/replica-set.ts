@@ -44,7 +44,7 @@ export interface ReplicaSetOptions {
   deployment: string;
   /** What kind of replica process to run, and what every replica of this set is started with. */
   kind: ReplicaKind;
-  spawn: Omit<SpawnInput, 'replica' | 'gpuEnv' | 'providers' | 'gpuShare'>;
+  spawnInput: Omit<SpawnInput, 'replica' | 'gpuEnv' | 'providers' | 'gpuShare'>;
   /** The first replica index (a replacement revision numbers its replicas after the old ones). */
   firstIdx?: number;
   logDir: string;
@@ -61,6 +61,8 @@ export interface ReplicaSetOptions {
   stableMs?: number;
   /** Restarts counted before this daemon started, by replica index. */
   priorRestarts?: Map<number, number>;
+  /** How a replica process is started (the supervisor; tests pass a fake). */
+  spawn?: typeof spawnReplica;
 }
 
 export function replicaLogFile(logDir: string, deployment: string, idx: number): string {
@@ -141,7 +143,7 @@ export class ReplicaSet {
 
   private launch(r: Replica): void {
     const plan = this.opts.kind.spawnPlan({
-      ...this.opts.spawn,
+      ...this.opts.spawnInput,
       replica: r.idx,
       providers: r.providers,
       gpuEnv: r.env,
@@ -150,7 +152,7 @@ export class ReplicaSet {
     const logFile = replicaLogFile(this.opts.logDir, this.opts.deployment, r.idx);
     let proc: SpawnedReplica;
     try {
-      proc = spawnReplica(plan, logFile, `${this.opts.deployment}/${r.idx}`);
+      proc = (this.opts.spawn ?? spawnReplica)(plan, logFile, `${this.opts.deployment}/${r.idx}`);
     } catch (err) {
       r.state = 'failed';
       r.lastError = (err as Error).message;

@@ -91,7 +91,7 @@ export class Runtime implements ServingTarget {
     this.set = new ReplicaSet(
       {
         deployment: row.name, kind, firstIdx: start.firstIdx, logDir: deps.logDir,
-        spawn: { deployment: row.name, modelDir: row.modelDir, modelFile: row.modelFile, threads: s.threads, concurrency: s.maxConcurrentBatches ?? 1 },
+        spawnInput: { deployment: row.name, modelDir: row.modelDir, modelFile: row.modelFile, threads: s.threads, concurrency: s.maxConcurrentBatches ?? 1 },
         priorRestarts: new Map(start.priors.map((p, i) => [start.firstIdx + i, p.restarts])),
         healthPeriodMs: (s.healthCheckPeriodS ?? 10) * 1000,
         healthTimeoutMs: (s.healthCheckTimeoutS ?? 30) * 1000,

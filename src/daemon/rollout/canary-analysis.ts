@@ -19,21 +19,10 @@
 // counters are still below the baseline, so the daemon should tick soon after it starts.
 import { badRequest } from '../../errors.js';
 
-export { DEFAULT_MIN_REQUESTS, parseDuration, parseSteps, validatePolicy } from './canary-policy.js';
+export { DEFAULT_MIN_REQUESTS, parseDuration, parseSteps, validatePolicy, type AnalysisPolicy } from './canary-policy.js';
+import type { AnalysisPolicy } from './canary-policy.js';
 import { STEPS_EXAMPLE } from './canary-policy.js';
 
-export interface AnalysisPolicy {
-  /** Canary weights in percent, strictly ascending within 1..100, e.g. [10, 25, 50, 100]. */
-  steps: number[];
-  /** How long each step lasts before it is judged, in seconds. */
-  intervalS: number;
-  /** Highest acceptable error rate over a step, a fraction (0.01 = 1%). */
-  maxErrorRate: number;
-  /** Highest acceptable p99 latency over a step, in ms; no latency check when absent. */
-  maxP99Ms?: number;
-  /** Fewest requests a step must see to be judged; fewer fails the step (as in Flagger). Default 100. */
-  minRequests: number;
-}
 
 /** Cumulative counters of the canary deployment, as the daemon's metrics hold them. */
 export interface CanaryCounters {

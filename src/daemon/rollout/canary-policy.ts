@@ -1,6 +1,18 @@
 // Parsing and checking an analysis policy (what `mlserve canary start` is given). PURE.
 import { badRequest } from '../../errors.js';
-import type { AnalysisPolicy } from './canary-analysis.js';
+
+export interface AnalysisPolicy {
+  /** Canary weights in percent, strictly ascending within 1..100, e.g. [10, 25, 50, 100]. */
+  steps: number[];
+  /** How long each step lasts before it is judged, in seconds. */
+  intervalS: number;
+  /** Highest acceptable error rate over a step, a fraction (0.01 = 1%). */
+  maxErrorRate: number;
+  /** Highest acceptable p99 latency over a step, in ms; no latency check when absent. */
+  maxP99Ms?: number;
+  /** Fewest requests a step must see to be judged; fewer fails the step (as in Flagger). Default 100. */
+  minRequests: number;
+}
 
 /** Fewest requests a step must see when the operator gives no --min-requests. */
 export const DEFAULT_MIN_REQUESTS = 100;
