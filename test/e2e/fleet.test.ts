@@ -2,7 +2,7 @@
 // health checks, a replica SIGKILLed under load loses no request, and a daemon SIGKILLed leaves
 // no replica behind while the next start serves every deployment again.
 import { execFileSync } from 'node:child_process';
-import { until as waitUntil } from '../helpers/wait.js';
+import { served, until as waitUntil, untilServed } from '../helpers/wait.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mlp } from '../../src/models/zoo.js';
 import { TestDaemon } from '../helpers/daemon.js';
@@ -23,6 +23,8 @@ const alive = (pid: number) => {
 };
 
 const until = <T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000) => waitUntil(fn, ok, ms);
+
+const cli = (args: string[]) => d.cli(args);
 
 beforeAll(async () => {
   d = new TestDaemon();
@@ -65,8 +67,9 @@ describe('fleet', () => {
 
   it('loses no request when a replica is SIGKILLed under load', async () => {
     const victim = (await dep('fleet-v1')).replicas[1];
+    const base = await served(cli, 'fleet-v1');
     const bench = d.cli(['bench', 'fleet', '-c', '8', '-d', '3s', '--warmup', '0s', '--json']);
-    await new Promise((r) => setTimeout(r, 1200));
+    await untilServed(cli, 'fleet-v1', base + 50);
     process.kill(victim.pid, 'SIGKILL');
     const r = await bench;
     expect(r.exitCode, r.stderr).toBe(0);

@@ -12,7 +12,7 @@ import { onnxFiles } from '../../src/models/mlflow-writer.js';
 import { mlp } from '../../src/models/zoo.js';
 import { TestDaemon } from '../helpers/daemon.js';
 import { writeOnnx } from '../helpers/models.js';
-import { until } from '../helpers/wait.js';
+import { served, until, untilServed } from '../helpers/wait.js';
 
 const body = { inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }] };
 const register = (mlruns: string, seed: number) => {
@@ -62,8 +62,10 @@ describe('apply under load', () => {
   /** Apply `text` while mlserve bench runs; returns the bench result. */
   async function applyUnderLoad(text: string) {
     writeFileSync(file, text);
+    const serving = (await status()).endpoints[0].primary;
+    const base = await served((args) => d.cli(args), serving);
     const bench = d.cli(['bench', 'live', '-c', '8', '-d', '6s', '--warmup', '0s', '--json']);
-    await new Promise((r) => setTimeout(r, 1000));
+    await untilServed((args) => d.cli(args), serving, base + 50);
     const applied = await d.cli(['apply', '-f', file]);
     expect(applied.exitCode, `${applied.stdout}\n${applied.stderr}`).toBe(0);
     const b = await bench;

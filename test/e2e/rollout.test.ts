@@ -1,6 +1,6 @@
 // Automated canary analysis with real daemons: a faulty canary (a model that fails on the inputs
 // it gets) is rolled back by itself while load runs, and events say why; a healthy one is promoted.
-import { until as waitUntil } from '../helpers/wait.js';
+import { served, until as waitUntil, untilServed } from '../helpers/wait.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../src/models/graph-builder.js';
 import { mlp } from '../../src/models/zoo.js';
@@ -20,6 +20,8 @@ const endpoint = async () => (await d.cli(['status', '--json'])).json.endpoints.
 
 const until = <T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 30_000) => waitUntil(fn, ok, ms);
 
+const cli = (args: string[]) => d.cli(args);
+
 beforeAll(async () => {
   d = new TestDaemon();
   await d.start();
@@ -33,8 +35,9 @@ describe('canary start', () => {
   it('rolls back a faulty canary by itself and says why', async () => {
     const c = await d.deploy(writeOnnx(faulty(), 'bad'), ['--endpoint', 'ra', '--name', 'ra-bad', '--canary', '0', '--max-batch-size', '1']);
     expect(c.exitCode, c.stderr).toBe(0);
+    const base = await served(cli, 'ra-good');
     const bench = d.cli(['bench', 'ra', '-c', '4', '-d', '8s', '--warmup', '0s', '--json']);
-    await new Promise((r) => setTimeout(r, 1500));
+    await untilServed(cli, 'ra-good', base + 20);
     const s = await d.cli(['canary', 'start', '--steps', '30,100', '--interval', '2s', '--max-error-rate', '1%', '--min-requests', '5']);
     expect(s.exitCode, s.stderr).toBe(0);
     const ep = await until(endpoint, (e) => e.canary === null);
@@ -50,8 +53,9 @@ describe('canary start', () => {
     const c = await d.deploy(writeOnnx(mlp({ seed: 2, sizes: [4, 8, 3] }), 'ok'), ['--endpoint', 'ra', '--name', 'ra-next', '--canary', '0']);
     expect(c.exitCode, c.stderr).toBe(0);
     // Load first: an interval with too few requests counts as not passed.
+    const base = await served(cli, 'ra-good');
     const bench = d.cli(['bench', 'ra', '-c', '4', '-d', '9s', '--warmup', '0s', '--json']);
-    await new Promise((r) => setTimeout(r, 1500));
+    await untilServed(cli, 'ra-good', base + 20);
     expect((await d.cli(['canary', 'start', '--steps', '50,100', '--interval', '1s', '--max-error-rate', '1%', '--max-p99', '2s', '--min-requests', '5'])).exitCode).toBe(0);
     const ep = await until(endpoint, (e) => e.primary === 'ra-next' && e.canary === null);
     const r = await bench;
