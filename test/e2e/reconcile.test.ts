@@ -151,3 +151,39 @@ describe('a daemon killed in the middle of a blue-green replacement', () => {
     expect(replicasOf(d.home).length).toBe(1); // only svc-b's replica: nothing of svc-a or the holder is left
   });
 });
+
+describe('the reconcile loop cannot die', () => {
+  let d: TestDaemon;
+  afterAll(async () => {
+    await d.cleanup();
+  });
+
+  it('an action that throws is an event on its deployment; other deployments still converge, and fixing the state recovers it', async () => {
+    d = new TestDaemon();
+    await d.start();
+    const a = writeOnnx(mlp({ seed: 5, sizes: [4, 8, 3] }), 'a');
+    const first = await d.deploy(a, ['--endpoint', 'broken']);
+    expect(first.exitCode, first.stderr).toBe(0);
+    // Desired state no command would write (another tool edited state.db): an unknown replica kind.
+    const Database = (await import('better-sqlite3')).default;
+    const db = new Database(join(d.home, 'state.db'));
+    const row = db.prepare("SELECT settings FROM deployments WHERE name = 'broken-v1'").get() as { settings: string };
+    db.prepare("UPDATE deployments SET settings = ? WHERE name = 'broken-v1'").run(JSON.stringify({ ...JSON.parse(row.settings), runtime: 'bogus' }));
+    const events = async () => (await d.cli(['events', 'broken-v1', '--json', '-n', '50'])).json as any[];
+    const ev = await until(events, (e) => e.some((x) => x.kind === 'reconcile-error'));
+    expect(ev.find((x) => x.kind === 'reconcile-error').message).toMatch(/start failed: unknown runtime 'bogus'/);
+    // The serving revision goes on serving, and the loop goes on: a new deployment starts and serves.
+    expect((await d.http('POST', '/v2/models/broken/infer', body)).status).toBe(200);
+    const b = writeOnnx(mlp({ seed: 6, sizes: [4, 8, 3] }), 'b');
+    const other = await d.deploy(b, ['--endpoint', 'fine']);
+    expect(other.exitCode, other.stderr).toBe(0);
+    expect((await d.http('POST', '/v2/models/fine/infer', body)).status).toBe(200);
+    // Put the row back: the loop converges (no more errors after the fix).
+    db.prepare("UPDATE deployments SET settings = ? WHERE name = 'broken-v1'").run(row.settings);
+    db.close();
+    const before = (await events()).filter((x) => x.kind === 'reconcile-error').length;
+    await new Promise((r) => setTimeout(r, 1500)); // three loop passes
+    expect((await events()).filter((x) => x.kind === 'reconcile-error').length).toBe(before);
+    expect((await d.cli(['status', '--json'])).json.deployments.map((x: any) => [x.name, x.state])).toEqual([['broken-v1', 'ready'], ['fine-v1', 'ready']]);
+  });
+});

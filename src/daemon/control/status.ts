@@ -2,7 +2,7 @@
 // runs (revisions, replicas, queue counters, the batching policy in force).
 import { dispatchOptions, revisionOf } from './settings.js';
 import type { Fleet } from '../fleet/fleet.js';
-import { kindOf } from '../fleet/kinds/index.js';
+import { findKind } from '../fleet/kinds/index.js';
 import type { GpuBook } from '../fleet/placement.js';
 import type { Store } from './store.js';
 
@@ -10,16 +10,16 @@ export function status(store: Store, fleet: Fleet, gpus: GpuBook) {
   const deployments = store.listDeployments().map((d) => {
     const active = fleet.active(d.name);
     const next = fleet.next(d.name);
-    const kind = kindOf(d.settings.runtime);
+    const kind = findKind(d.settings.runtime);
     return {
       ...d,
-      runtime: kind.name,
+      runtime: d.settings.runtime ?? 'onnx',
       revision: revisionOf(d),
       failure: fleet.failure(d.name),
       revisions: [active, next].filter((r) => r !== null).map((r) => ({ revision: r.revision, role: r === active ? 'serving' : 'next', phase: r.phase() })),
       replicas: store.listReplicas(d.name),
       stats: active ? active.dispatcher.snapshot() : null,
-      dispatch: active ? active.dispatchOptions() : dispatchOptions(d.settings, d.signature, kind.batchable),
+      dispatch: active ? active.dispatchOptions() : dispatchOptions(d.settings, d.signature, kind?.batchable ?? (() => false)),
       spec: active?.spec ?? null,
     };
   });

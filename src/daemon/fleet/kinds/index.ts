@@ -12,3 +12,8 @@ export function kindOf(name: string | undefined): ReplicaKind {
   if (!k) throw new MlserveError('BAD_REQUEST', `unknown runtime '${name}'; mlserve runs: ${KIND_NAMES.join(', ')}`);
   return k;
 }
+
+/** The kind, or undefined for a name this mlserve does not know (status must not fail on a bad row). */
+export function findKind(name: string | undefined): ReplicaKind | undefined {
+  return KINDS[name ?? 'onnx'];
+}
