@@ -21,7 +21,10 @@ export default class Deploy extends BaseCommand {
     endpoint: Flags.string({ description: 'endpoint name clients call (default: the model name, lowercased)' }),
     name: Flags.string({ description: 'deployment name (default: <endpoint>-v<version>)' }),
     replicas: Flags.integer({ description: 'replica processes', default: 1, min: 1, max: 64 }),
-    threads: Flags.integer({ description: 'onnxruntime intra-op threads per replica', min: 1 }),
+    threads: Flags.integer({ description: 'CPU threads per replica (onnxruntime intra-op threads; OMP/MKL/torch threads for Python models)', min: 1 }),
+    runtime: Flags.string({ description: 'replica kind: onnx (the fast path, needs the onnx flavor) or python (mlflow.pyfunc); default: onnx when the model has the onnx flavor, else python', options: ['onnx', 'python'] }),
+    'env-manager': Flags.string({ description: 'Python models: local (the Python of --python), virtualenv or uv (an environment built from the model\'s requirements); default local when it has what the model needs, else virtualenv', options: ['local', 'virtualenv', 'uv'] }),
+    python: Flags.string({ description: 'Python models: the interpreter for --env-manager local (default $MLSERVE_PYTHON, else python3 on PATH)' }),
     gpus: Flags.string({ description: 'GPUs per replica, e.g. 0.33 or 1' }),
     'max-batch-size': Flags.integer({ description: 'most rows per batch (default 32 when every input and output has a dynamic first dim, else 1)', min: 1 }),
     'batch-wait-ms': Flags.integer({ description: 'how long a partial batch may wait for batch-mates (default 0: never)', min: 0 }),
@@ -79,11 +82,13 @@ export default class Deploy extends BaseCommand {
     }
     const env: Record<string, string> = {};
     for (const k of MLFLOW_CLIENT_ENV) if (process.env[k]) env[k] = process.env[k]!;
+    if (process.env.MLSERVE_PYTHON) env.MLSERVE_PYTHON = process.env.MLSERVE_PYTHON;
     this.progress(`resolving ${args.source}...`);
     const bar = new ProgressBar(process.stderr, this.jsonEnabled());
     const row = await this.client
       .ndjson<DeploymentRow>('/v1/deployments?progress=1', {
         source: args.source, endpoint: flags.endpoint, name: flags.name, replicas: flags.replicas, threads: flags.threads, gpus, env, cwd: process.cwd(),
+        runtime: flags.runtime, envManager: flags['env-manager'], python: flags.python,
         maxBatchSize: flags['max-batch-size'], batchWaitMs: flags['batch-wait-ms'], maxConcurrentBatches: flags['max-concurrent-batches'],
         maxOngoingRequests: flags['max-ongoing-requests'], maxQueuedRequests: flags['max-queued-requests'], requestTimeoutMs: flags['request-timeout-ms'],
         healthCheckPeriodS: flags['health-check-period-s'], healthCheckTimeoutS: flags['health-check-timeout-s'], autoscaling, canary, replace: flags.replace || undefined,

@@ -97,7 +97,7 @@ export function deployment(
     } else if (key === 'runtime') {
       const v = c.scalar(value);
       if (typeof v !== 'string' || !KIND_NAMES.includes(v)) c.at(keyNode, `runtime must be one of ${KIND_NAMES.join(', ')} (got ${got(value)})`);
-      else if (v !== 'onnx') request.runtime = v;
+      else request.runtime = v as 'onnx' | 'python';
     } else if (key === 'track_interval_s') {
       const v = c.number(keyNode, value, key, { min: 1, max: 86_400 }, true, 'a whole number of seconds from 1 to 86400 (how often to check the registry for a new version of an alias or stage)');
       if (v !== undefined) request.trackIntervalS = v;

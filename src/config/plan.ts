@@ -67,9 +67,8 @@ const bounds = (a: AutoscalingConfig) =>
 /** Differences that need a new revision: the replica kind and every setting but counts and tracking. */
 function revisionChanges(want: DesiredSettings, have: DesiredSettings): string[] {
   const out: string[] = [];
-  const wr = want.runtime ?? 'onnx';
-  const hr = have.runtime ?? 'onnx';
-  if (wr !== hr) out.push(`runtime ${hr} -> ${wr}`);
+  // Unset in the file: the runtime follows the model's flavors (whatever runs is right).
+  if (want.runtime !== undefined && want.runtime !== (have.runtime ?? 'onnx')) out.push(`runtime ${have.runtime ?? 'onnx'} -> ${want.runtime}`);
   for (const f of FIELDS) {
     if (norm(f, want[f.key]) !== norm(f, have[f.key])) out.push(`${f.label} ${show(f, have[f.key])} -> ${show(f, want[f.key])}`);
   }

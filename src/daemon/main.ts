@@ -1,29 +1,19 @@
 // The daemon's composition root: open the store, build the parts, listen, reconcile, and one
 // graceful exit (drain, stop replicas, remove the socket and pid file).
-import { chmodSync, existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import http from 'node:http';
 import net from 'node:net';
 import { ensureHome, homePaths, type HomePaths } from '../home.js';
 import { VERSION } from '../version.js';
 import { createControlServer, type DaemonInfo } from './control/control-server.js';
-import { Commands } from './control/commands.js';
-import { applyConfig, type ApplyRequest } from './control/apply.js';
-import { Reconciler } from './control/reconciler.js';
 import { gpuReport, status } from './control/status.js';
 import { createIngress, serveMetrics } from './dataplane/ingress.js';
-import { RouteTable } from './dataplane/routes.js';
-import { ShadowMirror } from './dataplane/shadow.js';
-import { Fleet } from './fleet/fleet.js';
 import { watchGpuMemory } from './fleet/gpu-watchdog.js';
-import { Metrics } from './metrics.js';
 import { createModelSourceResolver } from './control/model-source.js';
 import { Store } from './control/store.js';
-import { detectInventory, type Inventory } from './fleet/gpu-inventory.js';
-import { GpuBook } from './fleet/placement.js';
-import { AnalysisLoop } from './rollout/analysis-loop.js';
-import { CanaryCommands } from './rollout/canary-commands.js';
-import { CanaryStats } from './rollout/canary-stats.js';
-import { TrackingLoop } from './rollout/tracking.js';
+import { detectInventory } from './fleet/gpu-inventory.js';
+import { assemble } from './assemble.js';
 import { takeSnapshot } from './snapshot.js';
 import { removePartials } from '../mlflow/cache.js';
 
@@ -102,7 +92,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   }
   const startedAt = Date.now();
   const starts = store.countDaemonStart();
-  const parts = assemble(store, inventory, paths.logs, createModelSourceResolver(paths));
+  const workDir = join(paths.home, 'run');
+  mkdirSync(workDir, { recursive: true, mode: 0o700 });
+  const parts = assemble(store, inventory, { logDir: paths.logs, workDir }, createModelSourceResolver(paths));
   const { metrics, routes, shadow, fleet, reconciler, commands, canary, canaryStats, analysis, tracking } = parts;
   const ingress = createIngress({ routes, shadow }, { maxBodyBytes: opts.maxBodyBytes, metrics, serveMetrics: opts.metricsPort === undefined });
   const metricsServer = opts.metricsPort === undefined ? undefined : http.createServer((req, res) => {
@@ -182,71 +174,4 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   analysis.start();
   tracking.start();
   const stopWatchdog = watchGpuMemory(fleet, parts.gpus, (k, subj, msg, data) => store.addEvent(k, subj, msg, data));
-}
-
-/** Build the daemon's parts and wire them through their narrow interfaces (no part holds another's owner). */
-export function assemble(store: Store, inventory: Inventory, logDir: string, resolver: ReturnType<typeof createModelSourceResolver>) {
-  const gpus = new GpuBook(inventory);
-  const routes = new RouteTable();
-  const shadow = new ShadowMirror();
-  // The fleet and the metrics read each other only through callbacks set up here.
-  let fleet: Fleet | undefined;
-  const runtimes = () => [...(fleet?.runtimes() ?? [])];
-  const metrics = new Metrics({
-    runtimes: () => runtimes().map((rt) => {
-      const snap = rt.dispatcher.snapshot();
-      return { name: rt.name, queued: snap.queued, inflight: snap.inflight, replicaStates: rt.set.members.map((r) => r.state) };
-    }),
-    restarts: () => {
-      const by = new Map<string, number>();
-      for (const r of store.listReplicas()) by.set(r.deployment, (by.get(r.deployment) ?? 0) + r.restarts);
-      return by;
-    },
-    daemonStarts: () => store.daemonStarts(),
-    canaryWeights: () => new Map(store.listEndpoints().map((e) => [e.name, e.canary ? e.canaryWeight : 0])),
-    gpus: () => gpus.shares().flatMap((s) => {
-      const g = inventory.gpus.find((x) => x.uuid === s.uuid);
-      return g ? [{ ...g, allocated: s.allocated }] : [];
-    }),
-  });
-  let reconciler: Reconciler | undefined;
-  const kick = () => reconciler?.kick() ?? Promise.resolve();
-  fleet = new Fleet({ store, gpus, logDir, metrics, onRelease: () => fleet?.placePending(), onChange: () => void kick() });
-  reconciler = new Reconciler(store, fleet, routes);
-  const f = fleet;
-  const canaryStats = new CanaryStats({
-    latency: () => metrics.latencyByDeployment(),
-    deployment: (name) => {
-      const rt = f.active(name);
-      return rt ? { stats: rt.dispatcher.snapshot(), version: rt.version, ready: rt.readyReplicas() } : undefined;
-    },
-    shadow: (endpoint) => shadow.get(endpoint),
-    endpoints: () => store.listEndpoints(),
-  });
-  const whenStopped = (name: string) => f.whenStopped(name);
-  const canary = new CanaryCommands({ store, kick, whenStopped, counters: (d) => canaryStats.counters(d), resetShadow: (e) => shadow.reset(e) });
-  let tracking: TrackingLoop | undefined;
-  const commands = new Commands({
-    store, resolver, inventory, kick, whenStopped,
-    onCanaryStarted: (endpoint, primary) => canaryStats.captureBaseline(endpoint, primary),
-    onTrack: (endpoint, env) => tracking?.remember(endpoint, env),
-  });
-  tracking = new TrackingLoop({ store, deploy: (req) => commands.deploy(req), startRollout: (policy, endpoint) => canary.startRollout(policy, endpoint) });
-  const analysis = new AnalysisLoop(store, canary, (d) => canaryStats.counters(d));
-  const snapshotSource = {
-    deployments: () => store.listDeployments(),
-    endpoints: () => store.listEndpoints(),
-    events: (limit: number) => store.listEvents({ limit }),
-    latency: () => metrics.latencyByDeployment(),
-    revisions: (name: string) => [f.active(name), f.next(name)].filter((r) => r !== null).map((rt) => ({
-      stats: rt.dispatcher.snapshot(),
-      replicas: rt.set.members.map((r) => ({ idx: r.idx, pid: r.pid, state: r.state, restarts: r.restarts, inflight: r.link?.load.requests ?? 0, gpu: r.gpu })),
-    })),
-    gpus: () => gpus.shares().map((s) => {
-      const g = inventory.gpus.find((x) => x.uuid === s.uuid)!;
-      return { index: g.index, name: g.name, allocated: s.allocated, memoryUsedMiB: g.memoryUsedMiB, memoryTotalMiB: g.memoryTotalMiB, simulated: inventory.simulated };
-    }),
-  };
-  const apply = (req: ApplyRequest, onProgress: (p: unknown) => void) => applyConfig(req, { store, resolver, inventory, kick, onProgress });
-  return { gpus, routes, shadow, metrics, fleet, reconciler, commands, canary, canaryStats, analysis, tracking, snapshotSource, apply };
 }

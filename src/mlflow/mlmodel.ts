@@ -1,5 +1,6 @@
-// An MLflow model directory's `MLmodel` file: flavors, the ONNX file, the signature and the
-// onnxruntime session options that mlflow.onnx.log_model recorded.
+// An MLflow model directory's `MLmodel` file: flavors, which replica kind serves it (onnx for the
+// `onnx` flavor, python for any other model with `python_function`), the ONNX file, the signature
+// and the onnxruntime session options that mlflow.onnx.log_model recorded.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -27,12 +28,19 @@ export interface OnnxSessionOptions {
   extraSessionConfig?: Record<string, string>;
 }
 
+/** The replica kinds an MLmodel can be served by. */
+export type ModelRuntime = 'onnx' | 'python';
+
 export interface MlflowModel {
   /** Absolute model directory (the folder holding MLmodel). */
   dir: string;
   flavors: string[];
-  /** Absolute path of `flavors.onnx.data` (external-data files sit beside it). */
-  onnxFile: string;
+  /** The replica kind that serves it: the onnx fast path when it has the onnx flavor, else python. */
+  runtime: ModelRuntime;
+  /** Absolute path of `flavors.onnx.data` (external-data files sit beside it); onnx runtime only. */
+  onnxFile?: string;
+  /** `flavors.python_function`: its loader and the Python it was saved with. */
+  pyfunc?: { loaderModule?: string; pythonVersion?: string };
   signature?: MlflowSignature;
   sessionOptions?: OnnxSessionOptions;
   providers?: string[];
@@ -57,15 +65,42 @@ const CONVERT_HINTS: Array<[string[], string]> = [
   [['xgboost', 'lightgbm', 'catboost'], 'convert it with onnxmltools (convert_xgboost / convert_lightgbm) or the library\'s own ONNX export'],
 ];
 
-/** The UNSUPPORTED_MODEL error for an MLmodel without the onnx flavor, with a conversion hint. */
+/** The UNSUPPORTED_MODEL error for a model --runtime onnx cannot serve (no onnx flavor), with a conversion hint. */
 export function noOnnxFlavorError(flavors: string[], where: string): MlserveError {
   const hint = CONVERT_HINTS.find(([names]) => flavors.some((f) => names.includes(f)))?.[1]
     ?? 'export it to ONNX';
   const has = flavors.length ? `has flavors ${flavors.join(', ')} but no onnx flavor` : 'has no flavors';
+  const python = flavors.includes('python_function') ? '; or serve it as it is with --runtime python' : '';
   return new MlserveError(
     'UNSUPPORTED_MODEL',
-    `model at ${where} ${has}; mlserve serves ONNX: ${hint} and log it with mlflow.onnx.log_model(...)`,
+    `model at ${where} ${has}; the onnx runtime needs it in ONNX: ${hint} and log it with mlflow.onnx.log_model(...)${python}`,
   );
+}
+
+/** The UNSUPPORTED_MODEL error for a model neither runtime can serve (no onnx, no python_function). */
+export function noServableFlavorError(flavors: string[], where: string): MlserveError {
+  const has = flavors.length ? `has flavors ${flavors.join(', ')}` : 'has no flavors';
+  return new MlserveError(
+    'UNSUPPORTED_MODEL',
+    `model at ${where} ${has} but neither onnx nor python_function: mlserve serves ONNX models (the onnx flavor) and anything mlflow.pyfunc.load_model can load (the python_function flavor); log it with mlflow.<flavor>.log_model, which adds python_function`,
+  );
+}
+
+/** Which runtime serves a model with these flavors (`want` from --runtime), or the error that says why none. PURE. */
+export function chooseRuntime(flavors: string[], where: string, want?: ModelRuntime): ModelRuntime {
+  const onnx = flavors.includes('onnx');
+  const pyfunc = flavors.includes('python_function');
+  if (want === 'onnx') {
+    if (!onnx) throw noOnnxFlavorError(flavors, where);
+    return 'onnx';
+  }
+  if (want === 'python') {
+    if (!pyfunc) throw new MlserveError('UNSUPPORTED_MODEL', `model at ${where} has no python_function flavor (flavors: ${flavors.join(', ') || 'none'}), so --runtime python cannot load it${onnx ? '; deploy it with the onnx runtime' : ''}`);
+    return 'python';
+  }
+  if (onnx) return 'onnx';
+  if (pyfunc) return 'python';
+  throw noServableFlavorError(flavors, where);
 }
 
 /** `flavors.onnx.data` resolved inside `dir`; absolute paths and `..` escapes are refused. */
@@ -182,8 +217,8 @@ export function parseSessionOptions(raw: unknown, file = 'MLmodel'): OnnxSession
   return Object.keys(out).length ? out : undefined;
 }
 
-/** Parse MLmodel text for the model directory `dir` (no file-system access). */
-export function parseMlmodel(text: string, dir: string): MlflowModel {
+/** Parse MLmodel text for the model directory `dir` (no file-system access); `runtime` forces a kind. */
+export function parseMlmodel(text: string, dir: string, runtime?: ModelRuntime): MlflowModel {
   const absDir = path.resolve(dir);
   const file = path.join(absDir, 'MLmodel');
   let doc: unknown;
@@ -195,15 +230,27 @@ export function parseMlmodel(text: string, dir: string): MlflowModel {
   if (!isDict(doc)) throw bad(file, 'expected a YAML mapping');
   const flavorMap = isDict(doc.flavors) ? doc.flavors : {};
   const flavors = Object.keys(flavorMap);
-  const onnx = flavorMap.onnx;
-  if (!isDict(onnx)) throw noOnnxFlavorError(flavors, absDir);
-
-  const model: MlflowModel = { dir: absDir, flavors, onnxFile: resolveOnnxData(absDir, onnx.data, file) };
-  const signature = parseSignature(doc.signature, file);
-  if (signature) model.signature = signature;
-  const sessionOptions = parseSessionOptions(onnx.onnx_session_options, file);
-  if (sessionOptions) model.sessionOptions = sessionOptions;
-  if (Array.isArray(onnx.providers)) model.providers = onnx.providers.map(String);
+  const chosen = chooseRuntime(flavors, absDir, runtime);
+  const model: MlflowModel = { dir: absDir, flavors, runtime: chosen };
+  if (chosen === 'onnx') {
+    const onnx = flavorMap.onnx as Dict;
+    model.onnxFile = resolveOnnxData(absDir, onnx.data, file);
+    const sessionOptions = parseSessionOptions(onnx.onnx_session_options, file);
+    if (sessionOptions) model.sessionOptions = sessionOptions;
+    if (Array.isArray(onnx.providers)) model.providers = onnx.providers.map(String);
+    const signature = parseSignature(doc.signature, file);
+    if (signature) model.signature = signature;
+  } else {
+    const pf = isDict(flavorMap.python_function) ? flavorMap.python_function : {};
+    model.pyfunc = { loaderModule: optString(pf.loader_module), pythonVersion: optString(pf.python_version) };
+    // Python replicas report their own inputs and outputs (MLflow's types they can take are wider).
+    try {
+      const signature = parseSignature(doc.signature, file);
+      if (signature) model.signature = signature;
+    } catch {
+      /* the replica describes the model once loaded */
+    }
+  }
   const extras: Array<[keyof MlflowModel, unknown]> = [
     ['runId', doc.run_id], ['modelUuid', doc.model_uuid], ['modelId', doc.model_id], ['mlflowVersion', doc.mlflow_version],
   ];
@@ -214,8 +261,8 @@ export function parseMlmodel(text: string, dir: string): MlflowModel {
   return model;
 }
 
-/** Read `<dir>/MLmodel` (also accepts the MLmodel file's own path) and check the ONNX file exists. */
-export function readMlflowModel(dir: string): MlflowModel {
+/** Read `<dir>/MLmodel` (also accepts the MLmodel file's own path) and check the ONNX file exists (onnx runtime). */
+export function readMlflowModel(dir: string, runtime?: ModelRuntime): MlflowModel {
   let absDir = path.resolve(dir);
   if (path.basename(absDir) === 'MLmodel' && fs.statSync(absDir, { throwIfNoEntry: false })?.isFile()) {
     absDir = path.dirname(absDir);
@@ -235,8 +282,8 @@ export function readMlflowModel(dir: string): MlflowModel {
       : `cannot read ${file}: ${(err as Error).message}`;
     throw new MlserveError('MODEL_SOURCE', why, { cause: err });
   }
-  const model = parseMlmodel(text, absDir);
-  if (!fs.statSync(model.onnxFile, { throwIfNoEntry: false })?.isFile()) {
+  const model = parseMlmodel(text, absDir, runtime);
+  if (model.onnxFile && !fs.statSync(model.onnxFile, { throwIfNoEntry: false })?.isFile()) {
     throw new MlserveError(
       'MODEL_SOURCE',
       `${file} names ${path.relative(absDir, model.onnxFile)} as the ONNX model, but ${model.onnxFile} does not exist`,

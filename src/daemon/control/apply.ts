@@ -11,7 +11,7 @@ import { readMlflowModel } from '../../mlflow/mlmodel.js';
 import { parseModelSource } from '../../mlflow/uri.js';
 import type { Inventory } from '../fleet/gpu-inventory.js';
 import { peekVersion } from '../rollout/tracker.js';
-import { checkName } from './commands.js';
+import { checkName, runtimeSettings, type PythonEnvFor } from './commands.js';
 import type { ModelSourceResolver, ResolvedSource } from './model-source.js';
 import { deploySettings } from './settings.js';
 import type { DeploymentSettings } from './state.js';
@@ -38,6 +38,7 @@ export interface ApplyResult {
 export interface ApplyDeps {
   store: Store;
   resolver: ModelSourceResolver;
+  pythonEnv: PythonEnvFor;
   inventory: Inventory;
   kick: () => Promise<void>;
   onProgress?: (p: { file: string; bytes: number; totalBytes: number; files: number; totalFiles: number }) => void;
@@ -109,13 +110,26 @@ export async function applyConfig(req: ApplyRequest, deps: ApplyDeps): Promise<A
       }
     }
   }
-  // Resolve (and fetch) every model first: a source that fails leaves the store untouched.
+  // Resolve (and fetch) every model first, and prepare Python environments: a source that fails leaves the store untouched.
   const resolved = new Map<DesiredDeployment, ResolvedSource>();
+  const runtimes = new Map<DesiredDeployment, Partial<DeploymentSettings>>();
   for (const e of p.endpoints) {
     for (const op of [e.primary, e.canary]) {
-      if (!needsModel(op) || resolved.has(op.want)) continue;
+      if (!('want' in op)) continue;
       try {
-        resolved.set(op.want, await deps.resolver.resolve(op.want.source, { env, cwd, onProgress: deps.onProgress }));
+        if (needsModel(op) && !resolved.has(op.want)) {
+          const r = await deps.resolver.resolve(op.want.source, { env, cwd, onProgress: deps.onProgress, runtime: op.want.request.runtime });
+          resolved.set(op.want, r);
+          runtimes.set(op.want, await runtimeSettings(r, { ...op.want.request, env }, deps.pythonEnv));
+        } else if (op.op === 'update') {
+          // Same model: it keeps its runtime and environment unless the file names another runtime.
+          const row = store.getDeployment(op.current)!;
+          const keep = { runtime: row.settings.runtime, python: row.settings.python, envManager: row.settings.envManager };
+          const forced = op.want.request.runtime;
+          runtimes.set(op.want, forced && forced !== (row.settings.runtime ?? 'onnx')
+            ? await runtimeSettings({ runtime: forced, modelDir: row.modelDir }, { ...op.want.request, env }, deps.pythonEnv)
+            : keep);
+        }
       } catch (err) {
         const x = asMlserveError(err);
         throw new MlserveError(x.code, `${e.endpoint}: ${x.message}; nothing was applied`);
@@ -123,8 +137,9 @@ export async function applyConfig(req: ApplyRequest, deps: ApplyDeps): Promise<A
     }
   }
   const touched: string[] = [];
+  const withRuntime = (d: DesiredDeployment): DeploymentSettings => ({ ...settingsOf(d), ...(runtimes.get(d) ?? {}) });
   store.transaction(() => {
-    for (const e of p.endpoints) touched.push(...writeEndpoint(store, e, resolved, settingsOf));
+    for (const e of p.endpoints) touched.push(...writeEndpoint(store, e, resolved, withRuntime));
   });
   await deps.kick();
   return { plan: p.actions, problems: [], applied: true, touched };

@@ -6,9 +6,9 @@ import { normalizeFraction } from '../fleet/allocator.js';
 import { validateAutoscaling, type AutoscalingConfig } from '../fleet/autoscaler.js';
 import { requireCudaProvider } from '../fleet/gpu-inventory.js';
 import type { Inventory } from '../fleet/gpu-inventory.js';
-import type { ModelSourceResolver } from './model-source.js';
+import type { ModelSourceResolver, ResolvedSource } from './model-source.js';
 import { deploySettings, type DeployRequest } from './settings.js';
-import type { DeploymentRow } from './state.js';
+import type { DeploymentRow, DeploymentSettings } from './state.js';
 import type { Store } from './store.js';
 
 export type { DeployRequest } from './settings.js';
@@ -18,10 +18,18 @@ export type DeployProgress = (p: { file: string; bytes: number; totalBytes: numb
 export const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 export const NAME_RULE = "lowercase letters, digits, '.', '_' and '-', starting with a letter or digit, at most 63 characters (names become URL paths and KServe resource names)";
 
+/** Prepares the Python a pyfunc model's replicas run (env manager: local, virtualenv, uv); returns its interpreter. */
+export type PythonEnvFor = (
+  modelDir: string,
+  req: { envManager?: 'local' | 'virtualenv' | 'uv'; python?: string; env: Record<string, string> },
+  onProgress?: (line: string) => void,
+) => Promise<{ python: string; manager: 'local' | 'virtualenv' | 'uv'; reason?: string }>;
+
 export interface CommandDeps {
   store: Store;
   resolver: ModelSourceResolver;
   inventory: Inventory;
+  pythonEnv: PythonEnvFor;
   /** Run a reconcile pass now; resolves when it finished. */
   kick: () => Promise<void>;
   /** Resolves once nothing of this deployment runs or drains. */
@@ -30,6 +38,23 @@ export interface CommandDeps {
   onCanaryStarted?: (endpoint: string, primary: string) => Promise<void>;
   /** A deploy asked to follow the registry: its MLflow environment (credentials too), kept in memory only. */
   onTrack?: (endpoint: string, env: Record<string, string>) => void;
+}
+
+/**
+ * The runtime settings a resolved model gets: its replica kind (from the flavors or --runtime) and,
+ * for Python models, the interpreter of the environment prepared for it.
+ */
+export async function runtimeSettings(
+  model: Pick<ResolvedSource, 'runtime' | 'modelDir'>,
+  req: Pick<DeployRequest, 'envManager' | 'python' | 'env'>,
+  pythonEnv: PythonEnvFor,
+): Promise<Pick<DeploymentSettings, 'runtime' | 'python' | 'envManager'>> {
+  if (model.runtime !== 'python') {
+    if (req.envManager || req.python) throw new MlserveError('BAD_REQUEST', '--env-manager and --python are for Python models; this model runs on the onnx runtime (pass --runtime python to load it with mlflow.pyfunc)');
+    return {};
+  }
+  const env = await pythonEnv(model.modelDir, { envManager: req.envManager, python: req.python, env: req.env ?? {} });
+  return { runtime: 'python', python: env.python, envManager: env.manager };
 }
 
 /** Refuse names that are not valid, saying why; never rename silently. */
@@ -57,7 +82,8 @@ export class Commands {
     if (req.endpoint !== undefined) checkName(req.endpoint, 'endpoint', '--endpoint');
     if (req.name !== undefined) checkName(req.name, 'deployment', '--name');
     if (req.canary !== undefined && (!(req.canary >= 0) || req.canary > 100)) throw new MlserveError('BAD_REQUEST', `--canary weight must be 0..100% (got ${req.canary})`);
-    const model = await this.deps.resolver.resolve(req.source, { env: req.env ?? {}, cwd: req.cwd ?? process.cwd(), onProgress });
+    const model = await this.deps.resolver.resolve(req.source, { env: req.env ?? {}, cwd: req.cwd ?? process.cwd(), onProgress, runtime: req.runtime });
+    Object.assign(settings, await runtimeSettings(model, req, this.deps.pythonEnv));
     const endpoint = req.endpoint ?? model.defaultEndpoint;
     checkName(endpoint, 'endpoint', '--endpoint');
     const name = req.name ?? `${endpoint}-v${model.resolved.version}`;

@@ -12,7 +12,7 @@ import { cached, cacheKey, readMeta, safeJoin } from '../../mlflow/cache.js';
 import { externalDataFiles } from '../../mlflow/onnx-files.js';
 import { MlflowRestClient } from '../../mlflow/client.js';
 import { resolveInFileStore, resolveLoggedModel, resolveRunArtifacts } from '../../mlflow/file-store.js';
-import { readMlflowModel } from '../../mlflow/mlmodel.js';
+import { readMlflowModel, type ModelRuntime } from '../../mlflow/mlmodel.js';
 import { restConfig } from '../../mlflow/rest-config.js';
 import { resolveLoggedModel as restLoggedModel, resolveRegistry, resolveRun, type RestResolved } from '../../mlflow/rest-registry.js';
 import { defaultEndpointName, parseModelSource, parseTrackingUri, type ModelSource } from '../../mlflow/uri.js';
@@ -23,8 +23,12 @@ export interface ResolvedSource {
   resolved: ResolvedModel;
   /** The cached copy of the model directory. */
   modelDir: string;
-  /** The ONNX file inside modelDir. */
+  /** What the replica loads: the ONNX file inside modelDir (onnx), or modelDir itself (python). */
   modelFile: string;
+  /** The replica kind that serves it (onnx when it has the onnx flavor, else python for pyfunc models). */
+  runtime: ModelRuntime;
+  /** MLflow flavors of the model (empty for a bare .onnx file). */
+  flavors: string[];
   signature: Signature | null;
   defaultEndpoint: string;
   /** Whether the files came from the cache (no download). */
@@ -36,6 +40,8 @@ export interface ResolveContext {
   env: Record<string, string>;
   cwd: string;
   onProgress?: (p: FetchProgress) => void;
+  /** --runtime: force a replica kind (else chosen from the flavors). */
+  runtime?: ModelRuntime;
 }
 
 export interface ModelSourceResolver {
@@ -44,14 +50,17 @@ export interface ModelSourceResolver {
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 12);
 
-/** The ONNX file and signature of a cached MLflow model dir (or a dir/file holding model.onnx). */
-function describeModel(dir: string): { modelFile: string; signature: Signature | null } {
+/** What serves a cached MLflow model dir (or a dir/file holding model.onnx): runtime, file, signature. */
+function describeModel(dir: string, runtime?: ModelRuntime): { modelFile: string; signature: Signature | null; runtime: ModelRuntime; flavors: string[] } {
   if (existsSync(join(dir, 'MLmodel'))) {
-    const m = readMlflowModel(dir);
-    return { modelFile: join(dir, relative(m.dir, m.onnxFile)), signature: m.signature ? { inputs: m.signature.inputs, outputs: m.signature.outputs } : null };
+    const m = readMlflowModel(dir, runtime);
+    const signature = m.signature ? { inputs: m.signature.inputs, outputs: m.signature.outputs } : null;
+    if (m.runtime === 'python') return { modelFile: dir, signature, runtime: 'python', flavors: m.flavors };
+    return { modelFile: join(dir, relative(m.dir, m.onnxFile!)), signature, runtime: 'onnx', flavors: m.flavors };
   }
+  if (runtime === 'python') throw new MlserveError('UNSUPPORTED_MODEL', `${dir} is not an MLflow model directory (no MLmodel), so --runtime python cannot load it`);
   const onnx = readdirSync(dir).filter((f) => f.endsWith('.onnx'));
-  if (onnx.length === 1) return { modelFile: join(dir, onnx[0]), signature: null };
+  if (onnx.length === 1) return { modelFile: join(dir, onnx[0]), signature: null, runtime: 'onnx', flavors: [] };
   throw new MlserveError('MODEL_SOURCE', `${dir} holds neither an MLmodel file nor a single .onnx file; pass a .onnx file or an MLflow model directory`);
 }
 
@@ -61,7 +70,7 @@ async function resolvePath(cacheRoot: string, parsed: Extract<ModelSource, { kin
   if (!st) throw new MlserveError('MODEL_SOURCE', `no such file or directory: ${abs}; pass a .onnx file, an MLflow model directory, or models:/Name/Version`);
   if (st.isFile() && basename(abs) === 'MLmodel') abs = dirname(abs);
   if (statSync(abs).isDirectory()) {
-    if (existsSync(join(abs, 'MLmodel'))) readMlflowModel(abs); // refuse non-ONNX flavors before copying
+    if (existsSync(join(abs, 'MLmodel'))) readMlflowModel(abs, ctx.runtime); // refuse models no runtime serves before copying
     else if (!existsSync(join(abs, 'model.onnx'))) {
       throw new MlserveError('MODEL_SOURCE', `${abs} holds neither an MLmodel file nor model.onnx; pass a .onnx file or an MLflow model directory`);
     }
@@ -114,7 +123,7 @@ async function resolveRest(paths: HomePaths, url: string, parsed: Exclude<ModelS
     const key = cacheKey('rest', host, name, `v${r.version}`, sha(r.artifactUri));
     const { dir, hit } = await cached(paths.cache, key, { source: r.source, registry, name, version: r.version, runId: r.runId }, async (tmp) => {
       const files = await fetchArtifacts(r.artifactUri, tmp, { client, runId: r.runId, onProgress: ctx.onProgress });
-      if (existsSync(join(tmp, 'MLmodel'))) readMlflowModel(tmp); // a non-ONNX flavor never enters the cache
+      if (existsSync(join(tmp, 'MLmodel'))) readMlflowModel(tmp, ctx.runtime); // a model no runtime serves never enters the cache
       return files;
     });
     const resolved: ResolvedModel = { kind: parsed.kind, name: r.name, version: r.version, runId: r.runId, source: r.source, stage: r.stage, registry };
@@ -138,7 +147,7 @@ async function resolveFileStore(paths: HomePaths, root: string, parsed: Exclude<
     localDir = resolveLoggedModel(root, parsed.modelId);
     resolved = { kind: 'logged-model', name: parsed.modelId, version: '1', source: `models:/${parsed.modelId}`, registry: root };
   }
-  readMlflowModel(localDir); // refuse non-ONNX flavors before copying
+  readMlflowModel(localDir, ctx.runtime); // refuse models no runtime serves before copying
   const key = cacheKey('file', sha(root), resolved.name ?? resolved.runId ?? 'run', `v${resolved.version}`, sha(localDir));
   const { dir, hit } = await cached(paths.cache, key, { source: resolved.source ?? localDir, registry: root, name: resolved.name, version: resolved.version, runId: resolved.runId }, (tmp) =>
     fetchArtifacts(localDir, tmp, ctx),
@@ -159,7 +168,7 @@ export function createModelSourceResolver(paths: HomePaths): ModelSourceResolver
         const store = parseTrackingUri(ctx.env.MLFLOW_REGISTRY_URI || ctx.env.MLFLOW_TRACKING_URI, ctx.cwd);
         out = store.kind === 'rest' ? await resolveRest(paths, store.url, parsed, ctx) : await resolveFileStore(paths, store.root, parsed, ctx);
       }
-      return { resolved: out.resolved, modelDir: out.dir, cacheHit: out.hit, defaultEndpoint, ...describeModel(out.dir) };
+      return { resolved: out.resolved, modelDir: out.dir, cacheHit: out.hit, defaultEndpoint, ...describeModel(out.dir, ctx.runtime) };
     },
   };
 }

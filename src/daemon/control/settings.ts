@@ -8,7 +8,7 @@ import type { DispatchOptions } from '../dataplane/dispatcher.js';
 import type { DeploymentRow, DeploymentSettings } from './state.js';
 
 /** What a deploy asks for: a source, names, and any deployment setting (see store.ts). */
-export interface DeployRequest extends Partial<Omit<DeploymentSettings, 'autoscaling'>> {
+export interface DeployRequest extends Partial<Omit<DeploymentSettings, 'autoscaling' | 'runtime' | 'envManager' | 'python'>> {
   source: string;
   endpoint?: string;
   name?: string;
@@ -20,6 +20,11 @@ export interface DeployRequest extends Partial<Omit<DeploymentSettings, 'autosca
   trackIntervalS?: number;
   /** Blue-green: start beside the primary, switch all traffic when every replica is ready, drain the old one. */
   replace?: boolean;
+  /** The replica kind (--runtime): unset = chosen from the model's flavors. */
+  runtime?: 'onnx' | 'python';
+  /** Python replicas: how to get the interpreter (--env-manager) and which one for local (--python). */
+  envManager?: 'local' | 'virtualenv' | 'uv';
+  python?: string;
   /** The CLI's MLflow environment (tracking URI, auth, ...) and working directory. */
   env?: Record<string, string>;
   cwd?: string;
@@ -57,6 +62,12 @@ export function deploySettings(req: DeployRequest): DeploymentSettings {
     if (typeof req.gpus !== 'number' || !(req.gpus > 0)) throw new MlserveError('BAD_REQUEST', `--gpus must be a positive number such as 0.33 or 1 (got ${req.gpus})`);
     out.gpus = req.gpus;
   }
+  if (req.runtime !== undefined && req.runtime !== null && req.runtime !== 'onnx' && req.runtime !== 'python') {
+    throw new MlserveError('BAD_REQUEST', `--runtime must be onnx or python (got ${String(req.runtime)})`);
+  }
+  if (req.envManager !== undefined && req.envManager !== null && !['local', 'virtualenv', 'uv'].includes(req.envManager)) {
+    throw new MlserveError('BAD_REQUEST', `--env-manager must be local, virtualenv or uv (got ${String(req.envManager)})`);
+  }
   if (req.trackIntervalS !== undefined) {
     if (!(req.trackIntervalS >= 1 && req.trackIntervalS <= 86_400)) throw new MlserveError('BAD_REQUEST', `--track-interval must be 1..86400 seconds (got ${req.trackIntervalS})`);
     const env = Object.fromEntries(['MLFLOW_TRACKING_URI', 'MLFLOW_REGISTRY_URI'].filter((k) => req.env?.[k]).map((k) => [k, req.env![k]]));
@@ -90,7 +101,7 @@ export function dispatchOptions(s: DeploymentSettings, spec: Signature | null, b
 
 /** Settings that need new replica processes (or a new queue) when they change; the rest change in place. */
 const REVISION_SETTINGS = [
-  'runtime', 'threads', 'gpus', 'maxBatchSize', 'batchWaitMs', 'maxConcurrentBatches', 'maxOngoingRequests',
+  'runtime', 'python', 'envManager', 'threads', 'gpus', 'maxBatchSize', 'batchWaitMs', 'maxConcurrentBatches', 'maxOngoingRequests',
   'maxQueuedRequests', 'requestTimeoutMs', 'healthCheckPeriodS', 'healthCheckTimeoutS',
 ] as const satisfies ReadonlyArray<keyof DeploymentSettings>;
 

@@ -6,7 +6,10 @@ import type { AutoscalingConfig } from '../fleet/autoscaler.js';
 export interface DeploymentSettings {
   replicas: number;
   /** The replica kind that runs the model ('onnx' when unset). */
-  runtime?: string;
+  runtime?: 'onnx' | 'python';
+  /** Python replicas: the interpreter (an environment's python), and how that environment was chosen. */
+  python?: string;
+  envManager?: 'local' | 'virtualenv' | 'uv';
   threads?: number;
   gpus?: number;
   /** Batching and queueing (see dispatcher.ts); unset means the default for the model. */

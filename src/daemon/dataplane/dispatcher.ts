@@ -70,6 +70,8 @@ export interface DispatcherHooks {
   onNoReplica?: () => boolean;
   /** Sees every batch a replica ran: its size, compute time and each request's queue time (ms). */
   onBatch?: (size: number, computeMs: number, queueMs: number[]) => void;
+  /** Extra header fields of a batch's frame (the replica kind's: e.g. python's reply form and rows per request). */
+  header?: (inputs: readonly Tensor[], rows: readonly number[]) => Record<string, unknown> | undefined;
 }
 
 /** A draining queue closes once nothing arrived for this long and nothing is queued or in flight. */
@@ -191,7 +193,8 @@ export class Dispatcher {
       for (const i of batch) this.fail(i, new MlserveError('INTERNAL', (err as Error).message));
       return;
     }
-    link.infer(inputs, { outputs: batch[0].outputs, requests: batch.length }).then(
+    const header = this.hooks.header?.(inputs, batch.map((i) => i.rows));
+    link.infer(inputs, { outputs: batch[0].outputs, requests: batch.length, ...(header ? { header } : {}) }).then(
       (res) => {
         this.stats.computeMsTotal += res.computeMs;
         this.hooks.onBatch?.(batch.length, res.computeMs, queueMs);

@@ -6,6 +6,8 @@ import { decodeInvocations, encodePredictions, checkContentType } from './codecs
 import { decodeInferRequest, encodeInferResponse } from './codecs/oip-json.js';
 import { decodeBinaryRequest, encodeBinaryResponse } from './codecs/oip-binary.js';
 import { checkInputs } from './codecs/signature-check.js';
+import { splitTableInput } from './codecs/columns.js';
+import { MLFLOW_JSON_TENSOR, MLFLOW_REQUEST_TENSOR, MLFLOW_STATUS_TENSOR } from '../../runtime/python/index.js';
 import { VERSION } from '../../version.js';
 import type { Metrics } from '../metrics.js';
 import type { ClientGone } from './dispatcher.js';
@@ -250,7 +252,9 @@ async function inferOip(deps: IngressDeps, rt: Runtime, opts: IngressOptions, re
   const spec = requireSpec(rt);
   const binaryHeader = headerLength(req);
   // Triton's binary tensor extension: a JSON header, then raw tensor bytes (no JSON number parsing).
-  const request = binaryHeader === undefined ? { ...decodeInferRequest(parseJson(body), spec), binaryOutputs: null } : decodeBinaryRequest(body, binaryHeader, spec);
+  const request = binaryHeader === undefined
+    ? { ...decodeInferRequest(splitTableInput(parseJson(body), spec), spec), binaryOutputs: null }
+    : decodeBinaryRequest(body, binaryHeader, spec);
   const inputs = checkInputs(request.inputs, spec);
   const result = await rt.dispatcher.submit(inputs, request.outputs, clientGone(res));
   deps.shadow.mirror(deps.routes.get(rt.endpoint), rt, inputs, request.outputs, result.outputs);
@@ -277,8 +281,23 @@ async function invocations(deps: IngressDeps, rt: Runtime, opts: IngressOptions,
   checkContentType(req.headers['content-type']);
   const body = await readBody(req, opts.maxBodyBytes);
   const spec = requireSpec(rt);
+  if (rt.platform === 'mlflow') return invocationsInReplica(deps, rt, body, res);
   const inputs = checkInputs(decodeInvocations(parseJson(body), spec), spec);
   const result = await rt.dispatcher.submit(inputs, undefined, clientGone(res));
   deps.shadow.mirror(deps.routes.get(rt.endpoint), rt, inputs, undefined, result.outputs);
   return json(200, encodePredictions(result.outputs), servedBy(rt));
+}
+
+/**
+ * A Python (pyfunc) model: the body goes to the replica as it came, where MLflow's own scoring-server
+ * code parses it and formats the answer, so the status and JSON equal `mlflow models serve`'s.
+ */
+async function invocationsInReplica(deps: IngressDeps, rt: Runtime, body: Buffer, res: http.ServerResponse): Promise<Reply> {
+  const inputs = [{ name: MLFLOW_REQUEST_TENSOR, datatype: 'BYTES' as const, shape: [1], data: [body.toString('utf8')] }];
+  const result = await rt.dispatcher.submit(inputs, undefined, clientGone(res));
+  const answer = result.outputs.find((t) => t.name === MLFLOW_JSON_TENSOR);
+  const status = result.outputs.find((t) => t.name === MLFLOW_STATUS_TENSOR);
+  if (!answer || !status || !Array.isArray(answer.data)) throw new MlserveError('INTERNAL', 'the Python replica answered /invocations without its JSON body');
+  deps.shadow.mirror(deps.routes.get(rt.endpoint), rt, inputs, undefined, result.outputs);
+  return { status: Number(status.data[0]), body: answer.data[0], headers: servedBy(rt) };
 }

@@ -31,7 +31,7 @@ export interface Replica {
 
 export interface ReplicaSetHooks {
   onReplica(r: Replica): void;
-  onReady(spec: { inputs: TensorSpec[]; outputs: TensorSpec[] }, loadMs: number, idx: number): void;
+  onReady(spec: { inputs: TensorSpec[]; outputs: TensorSpec[] }, loadMs: number, idx: number, about?: Record<string, unknown>): void;
   /** A replica could not load the model: retrying will not help. */
   onLoadFailure(idx: number, message: string): void;
   onCrash(idx: number, message: string, restartInMs: number): void;
@@ -176,7 +176,7 @@ export class ReplicaSet {
         r.state = 'ready';
         r.lastError = null;
         this.hooks.onReplica(r);
-        this.hooks.onReady({ inputs: info.inputs, outputs: info.outputs }, info.loadMs, r.idx);
+        this.hooks.onReady({ inputs: info.inputs, outputs: info.outputs }, info.loadMs, r.idx, info.about);
       },
       () => {},
     );

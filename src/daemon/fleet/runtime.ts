@@ -35,6 +35,8 @@ export interface RuntimeDeps {
   store: RuntimeStore;
   gpus: GpuBook;
   logDir: string;
+  /** A scratch working directory for replica processes. */
+  workDir?: string;
   /** GPU room may have appeared (a replica released its share). */
   onRelease: () => void;
   /** Something changed that the reconcile loop should look at soon (ready, failed). */
@@ -68,6 +70,8 @@ export class Runtime implements ServingTarget {
   spec: Signature | null;
   /** Why its replicas cannot load the model (a load failure does not heal by restarting). */
   failed: string | null = null;
+  /** What the first ready replica said about itself beyond its inputs and outputs (python: versions, signature form). */
+  about: Record<string, unknown> | null = null;
   private crashLooping = false;
   private target: number;
   private autoscaling: AutoscalingConfig | null;
@@ -91,15 +95,19 @@ export class Runtime implements ServingTarget {
     this.set = new ReplicaSet(
       {
         deployment: row.name, kind, firstIdx: start.firstIdx, logDir: deps.logDir,
-        spawnInput: { deployment: row.name, modelDir: row.modelDir, modelFile: row.modelFile, threads: s.threads, concurrency: s.maxConcurrentBatches ?? 1 },
+        spawnInput: {
+          deployment: row.name, modelDir: row.modelDir, modelFile: row.modelFile, threads: s.threads, concurrency: s.maxConcurrentBatches ?? 1,
+          interpreter: s.python, workDir: deps.workDir,
+        },
         priorRestarts: new Map(start.priors.map((p, i) => [start.firstIdx + i, p.restarts])),
         healthPeriodMs: (s.healthCheckPeriodS ?? 10) * 1000,
         healthTimeoutMs: (s.healthCheckTimeoutS ?? 30) * 1000,
       },
       {
         onReplica: (r) => this.record(r),
-        onReady: (reported, loadMs, idx) => {
+        onReady: (reported, loadMs, idx, about) => {
           this.spec = kind.metadata(row.signature, reported);
+          this.about ??= about && Object.keys(about).length ? about : null;
           this.options = dispatchOptions(row.settings, this.spec, kind.batchable);
           if (!row.signature) deps.store.setSignature(row.name, this.spec);
           deps.store.addEvent('replica-ready', `${row.name}/${idx}`, `replica ${idx} loaded the model in ${loadMs.toFixed(0)} ms${this.role === 'next' ? ' (new revision)' : ''}`, { loadMs });
@@ -126,6 +134,7 @@ export class Runtime implements ServingTarget {
     this.dispatcher = new Dispatcher(this.set, () => this.options, Math.random, {
       onNoReplica: () => this.coldStart(),
       onBatch: (size, computeMs, queueMs) => deps.metrics?.observeBatch(row.name, size, computeMs, queueMs),
+      header: kind.batchHeader ? (inputs, rows) => kind.batchHeader!(inputs, rows) : undefined,
     });
     if (this.role === 'active' && !start.retry) deps.store.setDeploymentState(row.name, 'loading', null);
     this.set.start();

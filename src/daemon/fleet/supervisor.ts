@@ -12,6 +12,8 @@ export interface ReadyInfo {
   inputs: TensorSpec[];
   outputs: TensorSpec[];
   loadMs: number;
+  /** What else the replica said about itself (its kind's fields, e.g. python's versions and signature form). */
+  about?: Record<string, unknown>;
 }
 
 export interface ExitInfo {
@@ -40,6 +42,7 @@ export function spawnReplica(plan: SpawnPlan, logFile: string, what: string): Sp
     buffer: false,
     reject: false,
     env: { ...process.env, ...plan.env },
+    ...(plan.cwd ? { cwd: plan.cwd } : {}),
     extendEnv: false,
     cleanup: true,
   });
@@ -56,7 +59,10 @@ export function spawnReplica(plan: SpawnPlan, logFile: string, what: string): Sp
   ready.catch(() => {});
 
   const link = new ReplicaLink(child.stdio[3] as Duplex, (msg: FromReplica) => {
-    if (msg.t === 'ready') onReady({ inputs: msg.inputs, outputs: msg.outputs, loadMs: msg.loadMs });
+    if (msg.t === 'ready') {
+      const { t: _t, inputs, outputs, loadMs, ...about } = msg as typeof msg & Record<string, unknown>;
+      onReady({ inputs, outputs, loadMs, about });
+    }
     else if (msg.t === 'fatal') fatal = msg.message;
   });
 

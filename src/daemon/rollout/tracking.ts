@@ -70,7 +70,8 @@ export class TrackingLoop {
           store.addEvent('track-waiting', endpoint, `${ep.canary ? `a canary (${ep.canary})` : `a replacement (${ep.nextPrimary})`} is already running; the new version waits for it to finish`);
           return;
         }
-        const { replicas: _r, track: _t, ...rest } = row.settings;
+        // The new version gets its own Python environment (its requirements may differ): not the old interpreter.
+        const { replicas: _r, track: _t, python: _p, ...rest } = row.settings;
         const policy = (ep?.rollout as { policy?: AnalysisPolicy } | null)?.policy;
         const next = await this.deps.deploy({
           ...rest, replicas: row.settings.replicas, source: row.modelUri, endpoint,

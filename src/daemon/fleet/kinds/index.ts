@@ -2,8 +2,9 @@
 import { MlserveError } from '../../../errors.js';
 import type { ReplicaKind } from './kind.js';
 import { onnxKind } from './onnx.js';
+import { pythonKind } from './python.js';
 
-const KINDS: Record<string, ReplicaKind> = { onnx: onnxKind };
+const KINDS: Record<string, ReplicaKind> = { onnx: onnxKind, python: pythonKind };
 
 export const KIND_NAMES = Object.keys(KINDS);
 

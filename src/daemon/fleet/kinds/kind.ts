@@ -12,7 +12,7 @@
 //   {t:'result', id, computeMs} + output tensors (dim 0 = the batch's rows) or {t:'error', id, message}.
 // - It exits by itself when fd 3 closes, so a daemon killed with SIGKILL leaves no replica behind.
 // PURE: a kind only describes; the supervisor spawns.
-import type { Signature } from '../../../tensor.js';
+import type { Signature, Tensor } from '../../../tensor.js';
 
 /** What a kind needs to know to start one replica. */
 export interface SpawnInput {
@@ -31,6 +31,10 @@ export interface SpawnInput {
   gpuEnv?: Record<string, string>;
   /** Execution providers when placed on a real GPU (ONNX: ['cuda', 'cpu']). */
   providers?: string[];
+  /** The interpreter for kinds that run a program in one (python: the env's python). */
+  interpreter?: string;
+  /** A scratch working directory of its own (libraries that write beside the cwd write there). */
+  workDir?: string;
 }
 
 /** A program to run for one replica: no shell is involved. */
@@ -39,6 +43,7 @@ export interface SpawnPlan {
   args: string[];
   /** Added to the daemon's environment. */
   env: Record<string, string>;
+  cwd?: string;
 }
 
 export interface ReplicaKind {
@@ -52,4 +57,6 @@ export interface ReplicaKind {
   metadata(declared: Signature | null, reported: Signature): Signature;
   /** May requests be concatenated along dim 0 (when the operator did not set max_batch_size)? */
   batchable(spec: Signature): boolean;
+  /** Extra header fields of a batch's infer frame (the batch's inputs and each request's rows). */
+  batchHeader?(inputs: readonly Tensor[], rows: readonly number[]): Record<string, unknown> | undefined;
 }

@@ -1,0 +1,106 @@
+// The daemon's parts, built and wired through narrow interfaces: no part holds another's owner.
+// The fleet and the metrics, the canary commands and their stats, the commands and registry
+// tracking meet only here, through callbacks.
+import { accessSync, constants } from 'node:fs';
+import { delimiter, isAbsolute, join } from 'node:path';
+import { MlserveError } from '../errors.js';
+import { applyConfig, type ApplyRequest } from './control/apply.js';
+import { Commands, type PythonEnvFor } from './control/commands.js';
+import type { createModelSourceResolver } from './control/model-source.js';
+import { Reconciler } from './control/reconciler.js';
+import type { Store } from './control/store.js';
+import { RouteTable } from './dataplane/routes.js';
+import { ShadowMirror } from './dataplane/shadow.js';
+import { Fleet } from './fleet/fleet.js';
+import type { Inventory } from './fleet/gpu-inventory.js';
+import { defaultPython } from './fleet/kinds/python.js';
+import { GpuBook } from './fleet/placement.js';
+import { Metrics } from './metrics.js';
+import { AnalysisLoop } from './rollout/analysis-loop.js';
+import { CanaryCommands } from './rollout/canary-commands.js';
+import { CanaryStats } from './rollout/canary-stats.js';
+import { TrackingLoop } from './rollout/tracking.js';
+
+/** An interpreter named on PATH (or a path) as an absolute path, so the deployment keeps running the same one. */
+export function findExecutable(name: string, path = process.env.PATH ?? ''): string {
+  const candidates = isAbsolute(name) || name.includes('/') ? [name] : path.split(delimiter).filter(Boolean).map((d) => join(d, name));
+  for (const c of candidates) {
+    try {
+      accessSync(c, constants.X_OK);
+      return c;
+    } catch {
+      /* next */
+    }
+  }
+  throw new MlserveError('UNSUPPORTED_MODEL', `no Python interpreter '${name}' found${candidates.length > 1 ? ' on PATH' : ''}; pass --python /path/to/python (one with mlflow installed) or set MLSERVE_PYTHON`);
+}
+
+/** The local Python (--python, MLSERVE_PYTHON, python3): the replica says what is missing when it cannot load the model. */
+const localPython: PythonEnvFor = async (_modelDir, req) => ({ python: findExecutable(req.python ?? defaultPython({ ...process.env, ...req.env })), manager: 'local', reason: 'the local Python' });
+
+/** Build the daemon's parts and wire them through their narrow interfaces (no part holds another's owner). */
+export function assemble(store: Store, inventory: Inventory, dirs: { logDir: string; workDir: string }, resolver: ReturnType<typeof createModelSourceResolver>, pythonEnv: PythonEnvFor = localPython) {
+  const gpus = new GpuBook(inventory);
+  const routes = new RouteTable();
+  const shadow = new ShadowMirror();
+  // The fleet and the metrics read each other only through callbacks set up here.
+  let fleet: Fleet | undefined;
+  const runtimes = () => [...(fleet?.runtimes() ?? [])];
+  const metrics = new Metrics({
+    runtimes: () => runtimes().map((rt) => {
+      const snap = rt.dispatcher.snapshot();
+      return { name: rt.name, queued: snap.queued, inflight: snap.inflight, replicaStates: rt.set.members.map((r) => r.state) };
+    }),
+    restarts: () => {
+      const by = new Map<string, number>();
+      for (const r of store.listReplicas()) by.set(r.deployment, (by.get(r.deployment) ?? 0) + r.restarts);
+      return by;
+    },
+    daemonStarts: () => store.daemonStarts(),
+    canaryWeights: () => new Map(store.listEndpoints().map((e) => [e.name, e.canary ? e.canaryWeight : 0])),
+    gpus: () => gpus.shares().flatMap((s) => {
+      const g = inventory.gpus.find((x) => x.uuid === s.uuid);
+      return g ? [{ ...g, allocated: s.allocated }] : [];
+    }),
+  });
+  let reconciler: Reconciler | undefined;
+  const kick = () => reconciler?.kick() ?? Promise.resolve();
+  fleet = new Fleet({ store, gpus, logDir: dirs.logDir, workDir: dirs.workDir, metrics, onRelease: () => fleet?.placePending(), onChange: () => void kick() });
+  reconciler = new Reconciler(store, fleet, routes);
+  const f = fleet;
+  const canaryStats = new CanaryStats({
+    latency: () => metrics.latencyByDeployment(),
+    deployment: (name) => {
+      const rt = f.active(name);
+      return rt ? { stats: rt.dispatcher.snapshot(), version: rt.version, ready: rt.readyReplicas() } : undefined;
+    },
+    shadow: (endpoint) => shadow.get(endpoint),
+    endpoints: () => store.listEndpoints(),
+  });
+  const whenStopped = (name: string) => f.whenStopped(name);
+  const canary = new CanaryCommands({ store, kick, whenStopped, counters: (d) => canaryStats.counters(d), resetShadow: (e) => shadow.reset(e) });
+  let tracking: TrackingLoop | undefined;
+  const commands = new Commands({
+    store, resolver, inventory, kick, whenStopped, pythonEnv,
+    onCanaryStarted: (endpoint, primary) => canaryStats.captureBaseline(endpoint, primary),
+    onTrack: (endpoint, env) => tracking?.remember(endpoint, env),
+  });
+  tracking = new TrackingLoop({ store, deploy: (req) => commands.deploy(req), startRollout: (policy, endpoint) => canary.startRollout(policy, endpoint) });
+  const analysis = new AnalysisLoop(store, canary, (d) => canaryStats.counters(d));
+  const snapshotSource = {
+    deployments: () => store.listDeployments(),
+    endpoints: () => store.listEndpoints(),
+    events: (limit: number) => store.listEvents({ limit }),
+    latency: () => metrics.latencyByDeployment(),
+    revisions: (name: string) => [f.active(name), f.next(name)].filter((r) => r !== null).map((rt) => ({
+      stats: rt.dispatcher.snapshot(),
+      replicas: rt.set.members.map((r) => ({ idx: r.idx, pid: r.pid, state: r.state, restarts: r.restarts, inflight: r.link?.load.requests ?? 0, gpu: r.gpu })),
+    })),
+    gpus: () => gpus.shares().map((s) => {
+      const g = inventory.gpus.find((x) => x.uuid === s.uuid)!;
+      return { index: g.index, name: g.name, allocated: s.allocated, memoryUsedMiB: g.memoryUsedMiB, memoryTotalMiB: g.memoryTotalMiB, simulated: inventory.simulated };
+    }),
+  };
+  const apply = (req: ApplyRequest, onProgress: (p: unknown) => void) => applyConfig(req, { store, resolver, inventory, kick, onProgress, pythonEnv });
+  return { gpus, routes, shadow, metrics, fleet, reconciler, commands, canary, canaryStats, analysis, tracking, snapshotSource, apply };
+}
