@@ -99,13 +99,19 @@ describe('deploy from a local MLflow file store', () => {
     await d.cli(['undeploy', 'bypath']);
   });
 
-  it('refuses a non-ONNX flavor and unknown models with what to do', async () => {
+  it('refuses a non-ONNX flavor on the onnx runtime, and unknown models, with what to do', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'sk-')), 'model');
     writeSklearnModel(dir);
-    const sk = await d.cli(['deploy', dir]);
+    const sk = await d.cli(['deploy', dir, '--runtime', 'onnx']);
     expect(sk.exitCode).toBe(1);
     expect(sk.stderr).toContain('sklearn');
     expect(sk.stderr).toContain('skl2onnx');
+    expect(sk.stderr).toContain('--runtime python');
+    // Without --runtime it is a Python model: a Python without mlflow says so and how to install it.
+    const py = await d.cli(['deploy', dir, '--endpoint', 'sk', '--python', '/usr/bin/python3', '--timeout', '60']);
+    expect(py.exitCode).toBe(1);
+    expect(py.stderr).toMatch(/cannot import 'mlflow'.*pip install mlflow/s);
+    expect((await d.cli(['undeploy', 'sk'])).exitCode).toBe(0);
 
     const unknown = await d.cli(['deploy', 'models:/Nope/1']);
     expect(unknown.exitCode).toBe(1);

@@ -33,8 +33,8 @@ async function deployOk(uri: string, extraEnv: Record<string, string> = {}, args
   expect(r.exitCode, `${uri}: ${r.stderr}`).toBe(0);
   return { ep, json: r.json };
 }
-const deployFails = async (uri: string, extraEnv: Record<string, string> = {}) => {
-  const r = await d.cli(['deploy', uri, '--endpoint', `f${n++}`], { env: { ...env, ...extraEnv } });
+const deployFails = async (uri: string, extraEnv: Record<string, string> = {}, args: string[] = []) => {
+  const r = await d.cli(['deploy', uri, '--endpoint', `f${n++}`, ...args], { env: { ...env, ...extraEnv } });
   expect(r.exitCode).toBe(1);
   return r.stderr;
 };
@@ -109,7 +109,7 @@ describe('every URI form against the tracking server', () => {
 
 describe('errors that say what to do', () => {
   it('refuses a non-ONNX flavor, unknown models, stages and aliases', async () => {
-    expect(await deployFails('models:/Sklearn/1')).toMatch(/sklearn.*skl2onnx/s);
+    expect(await deployFails('models:/Sklearn/1', {}, ['--runtime', 'onnx'])).toMatch(/sklearn.*skl2onnx.*--runtime python/s);
     expect(await deployFails('models:/NoSuch/1')).toMatch(/Model Version \(name=NoSuch, version=1\) not found.*Registered models there: .*ResNet50/s);
     expect(await deployFails('models:/NoSuch/Production')).toMatch(/Registered Model with name=NoSuch not found.*ResNet50/s);
     expect(await deployFails('models:/ResNet50/Archived')).toContain("No versions of model with name 'ResNet50' and stage 'Archived' found");

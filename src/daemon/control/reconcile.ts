@@ -79,7 +79,9 @@ export function retryDelayMs(count: number): number {
 /** A replacement deployment that has not become ready in this long is given up. */
 export const REPLACE_DEADLINE_MS = 600_000;
 
-const sameConfig = (a: AutoscalingConfig | null, b: AutoscalingConfig | null) => JSON.stringify(a) === JSON.stringify(b);
+/** Autoscaling configs compared field by field (key order does not matter). */
+const canonical = (c: AutoscalingConfig | null) => (c ? JSON.stringify(Object.keys(c).sort().map((k) => [k, c[k as keyof AutoscalingConfig]])) : 'null');
+const sameConfig = (a: AutoscalingConfig | null, b: AutoscalingConfig | null) => canonical(a) === canonical(b);
 
 /** Failed starts of `revision` still waiting out their backoff at `now`. */
 function backingOff(o: ObservedDeployment, revision: string, now: number): boolean {

@@ -44,6 +44,8 @@ interface Item extends Pending {
   timer: NodeJS.Timeout;
   done: boolean;
   retried: boolean;
+  /** Waiting in the queue (not yet sent, not yet failed): what counts toward max_queued_requests. */
+  waiting: boolean;
 }
 
 /** Set by the ingress when the client closes its connection before the answer (cheaper than an AbortSignal per request). */
@@ -79,6 +81,8 @@ const QUIET_MS = 100;
 
 export class Dispatcher {
   private queue: Item[] = [];
+  /** Requests waiting in `queue` that are still alive (done ones leave the array lazily, on the next pump). */
+  private waiting = 0;
   private waitTimer: NodeJS.Timeout | null = null;
   private closedReason: string | null = null;
   private lastSubmit = 0;
@@ -93,7 +97,21 @@ export class Dispatcher {
   ) {}
 
   get queued(): number {
-    return this.queue.length;
+    return this.waiting;
+  }
+
+  private enqueue(items: Item[], front: boolean): void {
+    for (const i of items) i.waiting = true;
+    this.waiting += items.length;
+    if (front) this.queue.unshift(...items);
+    else this.queue.push(...items);
+  }
+
+  /** An item leaves the waiting count (sent, or failed while queued). */
+  private leave(item: Item): void {
+    if (!item.waiting) return;
+    item.waiting = false;
+    this.waiting--;
   }
 
   private inflight(): number {
@@ -113,7 +131,7 @@ export class Dispatcher {
     const refusal = admit({
       closed: this.closedReason,
       replica: this.closedReason !== null || this.pool.alive() || (this.hooks.onNoReplica?.() ?? false),
-      queued: this.queue.length,
+      queued: this.waiting,
       maxQueued: opts.maxQueued,
     });
     if (refusal) {
@@ -124,7 +142,7 @@ export class Dispatcher {
     const batched = opts.maxBatchSize > 1;
     return new Promise<InferResult>((resolve, reject) => {
       const item: Item = {
-        inputs, outputs, resolve, reject, done: false, retried: false,
+        inputs, outputs, resolve, reject, done: false, retried: false, waiting: false,
         rows: batched ? (requestRows(inputs) ?? opts.maxBatchSize + 1) : 1,
         key: batched ? batchKey(inputs, outputs) : '',
         enqueuedAt: now,
@@ -133,7 +151,7 @@ export class Dispatcher {
       };
       // A request whose client left is dropped before it runs (it is marked done; pump skips it).
       if (gone) gone.onAbort = () => this.fail(item, new MlserveError('BAD_REQUEST', 'client went away'));
-      this.queue.push(item);
+      this.enqueue([item], false);
       this.pump();
     });
   }
@@ -145,6 +163,7 @@ export class Dispatcher {
   private fail(item: Item, err: Error): void {
     if (item.done) return;
     item.done = true;
+    this.leave(item);
     clearTimeout(item.timer);
     this.stats.errors++;
     item.reject(err);
@@ -174,6 +193,7 @@ export class Dispatcher {
       }
       const taken = new Set(decision.take);
       const batch = decision.take.map((i) => this.queue[i]);
+      for (const i of batch) this.leave(i);
       this.queue = this.queue.filter((_, i) => !taken.has(i) && !expired.has(i));
       if (batch.length > 0) this.send(ready[pick].link!, batch);
     }
@@ -216,7 +236,7 @@ export class Dispatcher {
         if (err instanceof ReplicaLinkClosed) {
           const { retry, fail } = afterReplicaLoss(batch);
           for (const i of retry) i.retried = true;
-          this.queue.unshift(...retry);
+          this.enqueue(retry, true);
           for (const i of fail) this.fail(i, new MlserveError('NOT_READY', `replica failed while running the request (${err.message}); retry`, { headers: { 'Retry-After': '1' } }));
           return;
         }
@@ -227,7 +247,7 @@ export class Dispatcher {
 
   /** Nothing queued and nothing in flight. */
   isIdle(): boolean {
-    return this.queue.length === 0 && this.inflight() === 0;
+    return this.waiting === 0 && this.inflight() === 0;
   }
 
   /**
@@ -238,6 +258,8 @@ export class Dispatcher {
    */
   async drain(reason: string, graceMs: number): Promise<void> {
     const deadline = performance.now() + graceMs;
+    // The quiet period starts now at the earliest: requests routed here just before the switch may still be on their way.
+    this.lastSubmit = Math.max(this.lastSubmit, performance.now());
     while (performance.now() < deadline && !(this.isIdle() && performance.now() - this.lastSubmit >= QUIET_MS)) {
       await new Promise((r) => setTimeout(r, 20));
     }

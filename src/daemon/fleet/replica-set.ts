@@ -210,7 +210,10 @@ export class ReplicaSet {
     this.hooks.onReplica(r);
     this.hooks.onCrash(r.idx, r.lastError, delay);
     if (r.crashStreak === (this.opts.crashLoopThreshold ?? 5)) this.hooks.onCrashLoop(r.idx, r.lastError);
-    this.later(delay, () => this.launch(r));
+    // A replica shrunk away while it waited to restart is not started again.
+    this.later(delay, () => {
+      if (r.state === 'restarting' && this.members.includes(r)) this.launch(r);
+    });
   }
 
   private later(ms: number, fn: () => void): void {

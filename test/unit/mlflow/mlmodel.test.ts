@@ -37,6 +37,7 @@ describe('readMlflowModel on the real fixture MLmodel files', () => {
     expect(m).toStrictEqual({
       dir,
       flavors: ['onnx', 'python_function'],
+      runtime: 'onnx',
       onnxFile: path.join(dir, 'model.onnx'),
       signature: {
         inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 4] }],
@@ -56,12 +57,20 @@ describe('readMlflowModel on the real fixture MLmodel files', () => {
     expect(readMlflowModel(path.join(V1_DIR, 'MLmodel')).dir).toBe(V1_DIR);
   });
 
-  it('refuses the real sklearn model with a conversion hint', () => {
-    const err = caught(() => readMlflowModel(SERVER_SKLEARN_DIR));
+  it('serves the real sklearn model with a Python replica; --runtime onnx refuses it with a conversion hint', () => {
+    const m = readMlflowModel(SERVER_SKLEARN_DIR);
+    expect([m.runtime, m.onnxFile, m.pyfunc?.loaderModule]).toEqual(['python', undefined, 'mlflow.sklearn']);
+    const err = caught(() => readMlflowModel(SERVER_SKLEARN_DIR, 'onnx'));
     expect(err.code).toBe('UNSUPPORTED_MODEL');
     expect(err.message).toContain('has flavors python_function, sklearn but no onnx flavor');
     expect(err.message).toContain('skl2onnx');
     expect(err.message).toContain('mlflow.onnx.log_model(');
+    expect(err.message).toContain('or serve it as it is with --runtime python');
+  });
+
+  it('--runtime python loads an ONNX model with pyfunc when it has python_function', () => {
+    expect(readMlflowModel(V1_DIR, 'python').runtime).toBe('python');
+    expect(readMlflowModel(V1_DIR).runtime).toBe('onnx');
   });
 });
 
@@ -132,19 +141,31 @@ signature:
     expect(m.sessionOptions).toBeUndefined();
   });
 
+  // [flavors, --runtime, the runtime chosen or the error]
   it.each([
-    [['sklearn', 'python_function'], /has flavors sklearn, python_function but no onnx flavor.*skl2onnx/],
-    [['pytorch', 'python_function'], /torch\.onnx\.export/],
-    [['keras'], /tf2onnx/],
-    [['tensorflow'], /tf2onnx/],
-    [['xgboost', 'python_function'], /onnxmltools/],
-    [['lightgbm'], /onnxmltools/],
-    [['python_function'], /has flavors python_function but no onnx flavor; mlserve serves ONNX: export it to ONNX/],
-  ])('refuses flavors %j', (flavors, message) => {
-    const yaml = `flavors:\n${flavors.map((f) => `  ${f}: {}`).join('\n')}\n`;
-    const err = caught(() => readMlflowModel(writeModel(`flavors-${flavors.join('-')}`, yaml)));
+    [['onnx', 'python_function'], undefined, 'onnx'],
+    [['onnx'], undefined, 'onnx'],
+    [['sklearn', 'python_function'], undefined, 'python'],
+    [['python_function'], undefined, 'python'],
+    [['onnx', 'python_function'], 'python', 'python'],
+    [['sklearn', 'python_function'], 'onnx', /has flavors sklearn, python_function but no onnx flavor.*skl2onnx.*or serve it as it is with --runtime python/],
+    [['pytorch', 'python_function'], 'onnx', /torch\.onnx\.export/],
+    [['xgboost', 'python_function'], 'onnx', /onnxmltools/],
+    [['keras'], 'onnx', /tf2onnx/],
+    [['onnx'], 'python', /has no python_function flavor \(flavors: onnx\), so --runtime python cannot load it; deploy it with the onnx runtime/],
+    [['keras'], undefined, /has flavors keras but neither onnx nor python_function: mlserve serves ONNX models .* and anything mlflow\.pyfunc\.load_model can load/],
+    [['tensorflow', 'lightgbm'], undefined, /has flavors tensorflow, lightgbm but neither onnx nor python_function/],
+    [[], undefined, /has no flavors but neither onnx nor python_function/],
+  ] as Array<[string[], 'onnx' | 'python' | undefined, string | RegExp]>)('flavors %j with runtime %s: %s', (flavors, runtime, want) => {
+    const yaml = flavors.length ? `flavors:\n${flavors.map((f) => `  ${f}: ${f === 'onnx' ? '{data: model.onnx}' : '{}'}`).join('\n')}\n` : 'flavors: {}\n';
+    const dir = writeModel(`flavors-${flavors.join('-')}-${runtime}`, yaml, flavors.includes('onnx') ? ['model.onnx'] : []);
+    if (typeof want === 'string') {
+      expect(readMlflowModel(dir, runtime).runtime).toBe(want);
+      return;
+    }
+    const err = caught(() => readMlflowModel(dir, runtime));
     expect(err.code).toBe('UNSUPPORTED_MODEL');
-    expect(err.message).toMatch(message);
+    expect(err.message).toMatch(want);
   });
 
   it.each([
