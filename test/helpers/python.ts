@@ -262,3 +262,12 @@ export class PythonReplicaProcess {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
   }
 }
+
+/**
+ * MLflow prints Python sets in its messages ({'inputs', 'instances', ...}), whose order changes from
+ * process to process (hash seeds), even between two runs of `mlflow models serve`: sort them.
+ */
+export function normalizeMlflowMessage(message: unknown): unknown {
+  if (typeof message !== 'string') return message;
+  return message.replace(/\{('[^'{}]*'(?:, '[^'{}]*')*)\}/g, (_m, inner: string) => `{${inner.split(', ').sort().join(', ')}}`);
+}
