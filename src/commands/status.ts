@@ -8,7 +8,11 @@ type StatusView = {
   daemon: DaemonInfo;
   endpoints: EndpointRow[];
   gpus: { source: string; simulated: boolean; count: number };
-  deployments: (DeploymentRow & { replicas: ReplicaRow[]; stats: DispatchStats | null; dispatch: DispatchOptions })[];
+  deployments: (DeploymentRow & {
+    replicas: ReplicaRow[]; stats: DispatchStats | null; dispatch: DispatchOptions; runtime: string; revision: string;
+    revisions: { revision: string; role: string; phase: string }[]; failure: { revision: string; message: string | null } | null;
+    about: { python?: { version?: string; mlflow?: string; flavors?: string[]; signature?: string } } | null;
+  })[];
 };
 
 export default class Status extends BaseCommand {
@@ -42,6 +46,14 @@ export default class Status extends BaseCommand {
     for (const d of s.deployments) {
       const pin = d.resolved.kind === 'path' ? d.modelUri : `${d.modelUri} -> version ${d.resolved.version}`;
       this.say(`${d.name}: ${pin}`);
+      const py = d.about?.python;
+      if (d.runtime === 'python') {
+        const sig = py?.signature === 'none' ? 'no signature: it takes what mlflow.pyfunc takes' : py?.signature ? `${py.signature} signature` : 'loading';
+        this.say(`  runtime: python ${py?.version ?? ''} (${d.settings.envManager ?? 'local'} ${d.settings.python ?? ''}), mlflow ${py?.mlflow ?? '?'}, flavors ${py?.flavors?.join(', ') ?? '?'}; ${sig}`.replace(/ {2,}/g, ' '));
+      } else this.say('  runtime: onnx');
+      const next = d.revisions?.find((r) => r.role === 'next');
+      if (next) this.say(`  rolling out revision ${next.revision} (${next.phase}); revision ${d.revisions.find((r) => r.role === 'serving')?.revision ?? '-'} serves meanwhile`);
+      if (d.failure && d.failure.revision === d.revision) this.say(`  revision ${d.revision} failed to start: ${d.failure.message ?? 'see mlserve events'}`);
       const b = d.dispatch;
       if (d.settings.autoscaling) {
         const a = d.settings.autoscaling;

@@ -14,6 +14,7 @@ export interface ExportDeployment {
   modelUri: string;
   resolved: { kind?: string; name?: string; version?: string; source?: string; registry?: string; stage?: string };
   settings: {
+    runtime?: string;
     replicas: number;
     gpus?: number;
     requestTimeoutMs?: number;
@@ -122,6 +123,7 @@ export function kserveManifests(status: ExportStatus, opts: { namespace?: string
       [`${ANNOTATION}/model-uri`]: d.modelUri,
     };
     if (d.resolved.version) annotations[`${ANNOTATION}/model-version`] = String(d.resolved.version);
+    annotations[`${ANNOTATION}/runtime`] = d.settings.runtime ?? 'onnx';
     if (d.resolved.source) annotations[`${ANNOTATION}/model-source`] = d.resolved.source;
     if (d.resolved.registry) annotations[`${ANNOTATION}/registry`] = d.resolved.registry;
 
@@ -139,6 +141,9 @@ export function kserveManifests(status: ExportStatus, opts: { namespace?: string
         storageUri: storage.uri,
       },
     };
+    if (d.settings.runtime === 'python') {
+      comments['spec.predictor.model.modelFormat'] = ' a pyfunc model: KServe serves the mlflow format with MLServer\'s MLflow runtime (mlflow.pyfunc.load_model), as mlserve\'s Python replicas do';
+    }
     if (a) {
       predictor.scaleMetric = 'concurrency';
       if (a.target_ongoing_requests !== undefined) predictor.scaleTarget = Math.max(1, Math.ceil(a.target_ongoing_requests));

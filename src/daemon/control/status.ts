@@ -21,6 +21,8 @@ export function status(store: Store, fleet: Fleet, gpus: GpuBook) {
       stats: active ? active.dispatcher.snapshot() : null,
       dispatch: active ? active.dispatchOptions() : dispatchOptions(d.settings, d.signature, kind?.batchable ?? (() => false)),
       spec: active?.spec ?? null,
+      /** What the serving replicas said about themselves (python: versions, flavors, signature form, params). */
+      about: active?.about ?? null,
     };
   });
   const inv = gpus.inventory;

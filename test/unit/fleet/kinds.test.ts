@@ -1,0 +1,75 @@
+// Replica kinds: how each starts a replica (program, arguments, environment: GPU share, threads),
+// what it batches and which header a batch carries. PURE plans; nothing is spawned here.
+import { describe, expect, it } from 'vitest';
+import { findKind, kindOf, KIND_NAMES } from '../../../src/daemon/fleet/kinds/index.js';
+import { onnxKind } from '../../../src/daemon/fleet/kinds/onnx.js';
+import { defaultPython, pythonKind } from '../../../src/daemon/fleet/kinds/python.js';
+import { MLFLOW_REQUEST_TENSOR, PYTHON_REPLICA_MAIN } from '../../../src/runtime/python/index.js';
+import type { Signature } from '../../../src/tensor.js';
+
+const input = { deployment: 'd', replica: 2, modelDir: '/cache/m', modelFile: '/cache/m/model.onnx', threads: 3, concurrency: 2 };
+const gpuEnv = { CUDA_VISIBLE_DEVICES: 'GPU-1234', CUDA_MPS_ACTIVE_THREAD_PERCENTAGE: '33' };
+
+describe('replica kinds', () => {
+  it('knows onnx and python, and refuses other names with the list', () => {
+    expect(KIND_NAMES).toEqual(['onnx', 'python']);
+    expect(kindOf(undefined)).toBe(onnxKind);
+    expect(kindOf('python')).toBe(pythonKind);
+    expect(() => kindOf('tensorflow')).toThrow(/unknown runtime 'tensorflow'; mlserve runs: onnx, python/);
+    expect(findKind('tensorflow')).toBeUndefined();
+  });
+
+  it('onnx: a Node replica with its config as one argument and the GPU environment', () => {
+    const plan = onnxKind.spawnPlan({ ...input, gpuEnv, providers: ['cuda', 'cpu'] });
+    expect(plan.command).toBe(process.execPath);
+    expect(plan.args[0]).toMatch(/runtime\/replica\.js$/);
+    expect(JSON.parse(plan.args[1])).toEqual({ deployment: 'd', replica: 2, modelFile: '/cache/m/model.onnx', threads: 3, concurrency: 2, providers: ['cuda', 'cpu'] });
+    expect(plan.env).toEqual(gpuEnv);
+    expect(onnxKind.batchHeader).toBeUndefined();
+  });
+
+  it('python: the env\'s interpreter runs mlserve_replica.py; its GPU share becomes the torch memory fraction; its own working dir', () => {
+    const plan = pythonKind.spawnPlan({ ...input, gpuEnv, gpuShare: 0.33, interpreter: '/envs/abc/bin/python', workDir: '/home/run' });
+    expect(plan.command).toBe('/envs/abc/bin/python');
+    expect(plan.args).toEqual([PYTHON_REPLICA_MAIN, JSON.stringify({ deployment: 'd', replica: 2, modelDir: '/cache/m', threads: 3, concurrency: 2, gpuFraction: 0.33 })]);
+    expect(plan.env).toEqual({ ...gpuEnv, PYTHONUNBUFFERED: '1' });
+    expect(plan.cwd).toBe('/home/run');
+    const cpu = pythonKind.spawnPlan(input);
+    expect(JSON.parse(cpu.args[1]).gpuFraction).toBeUndefined();
+    expect(cpu.command).toBe(defaultPython());
+  });
+
+  it.each([
+    [{ MLSERVE_PYTHON: '/opt/py/bin/python' }, '/opt/py/bin/python'],
+    [{ MLSERVE_PYTHON: '' }, 'python3'],
+    [{}, 'python3'],
+  ])('default interpreter with %j is %s', (env, want) => expect(defaultPython(env)).toBe(want));
+
+  const sig = (inputs: number[][], outputs: number[][] = []): Signature => ({
+    inputs: inputs.map((shape, i) => ({ name: `i${i}`, datatype: 'FP32', shape })),
+    outputs: outputs.map((shape, i) => ({ name: `o${i}`, datatype: 'FP32', shape })),
+  });
+  it.each([
+    ['columns', sig([[-1], [-1]], [[-1]]), true, true],
+    ['columns without an output signature', sig([[-1], [-1]]), true, false],
+    ['a tensor with a variable first dim', sig([[-1, 4]], [[-1, 3]]), true, true],
+    ['a fixed first dim', sig([[1, 4]], [[1, 3]]), false, false],
+    ['no signature', sig([]), false, false],
+  ])('batchable (%s): python %s, onnx %s', (_what, s, python, onnx) => {
+    expect(pythonKind.batchable(s)).toBe(python);
+    expect(onnxKind.batchable(s)).toBe(onnx);
+  });
+
+  it('python batches say how to answer: tensors with the rows per request, or MLflow JSON for raw /invocations bodies', () => {
+    const t = { name: 'x', datatype: 'FP32' as const, shape: [3, 4], data: new Float32Array(12) };
+    expect(pythonKind.batchHeader!([t], [1, 2])).toEqual({ reply: 'tensors', requests: [1, 2] });
+    const raw = { name: MLFLOW_REQUEST_TENSOR, datatype: 'BYTES' as const, shape: [2], data: ['{}', '{}'] };
+    expect(pythonKind.batchHeader!([raw], [1, 1])).toEqual({ reply: 'mlflow' });
+  });
+
+  it('python metadata is what the replica reported; onnx merges dim names from MLflow', () => {
+    const reported = sig([[-1, 4]], [[-1, 3]]);
+    expect(pythonKind.metadata(sig([[5, 4]]), reported)).toBe(reported);
+    expect(onnxKind.metadata(null, reported)).toBe(reported);
+  });
+});
