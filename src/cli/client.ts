@@ -1,13 +1,40 @@
 // The CLI's side of the control API: HTTP/1.1 + JSON over the daemon's Unix socket (undici).
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Agent, request } from 'undici';
 import { homePaths } from '../home.js';
+import { lockHolder } from '../home-lock.js';
 
 export class DaemonNotRunning extends Error {
-  constructor(readonly socket: string) {
-    super(`the mlserve daemon is not running (no answer on ${socket}). Start it with: mlserve daemon start`);
+  /** Set when a daemon holds the home's lock but does not answer on its socket. */
+  readonly pid?: number;
+  constructor(readonly socket: string, holder?: { pid?: number }) {
+    super(holder
+      ? `the mlserve daemon${holder.pid ? ` (pid ${holder.pid})` : ''} holds ${dirname(socket)} but does not answer on ${socket}; it makes its socket again within a second or two, so retry, or stop it with mlserve daemon stop`
+      : `the mlserve daemon is not running (no answer on ${socket}). Start it with: mlserve daemon start`);
     this.name = 'DaemonNotRunning';
+    this.pid = holder?.pid;
   }
 }
+
+/** The daemon holding the home of this socket (by its OS lock), if any. */
+export function daemonHolding(socket: string): { held: boolean; pid?: number } {
+  const home = dirname(socket);
+  return lockHolder({ home, pidFile: join(home, 'daemon.pid') });
+}
+
+/** When the socket is missing but a daemon holds the home, wait a little for the daemon to make it again. */
+async function socketBack(socket: string, ms = 4000): Promise<boolean> {
+  if (!daemonHolding(socket).held) return false;
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (existsSync(socket)) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+const connectionFailed = (err: unknown) => ['ENOENT', 'ECONNREFUSED', 'UND_ERR_SOCKET'].includes((err as NodeJS.ErrnoException).code ?? '');
 
 export class ControlError extends Error {
   constructor(message: string, readonly status: number, readonly code?: string) {
@@ -22,21 +49,33 @@ export class ControlClient {
     this.agent = new Agent({ connect: { socketPath: socket }, keepAliveTimeout: 1000 });
   }
 
+  /** The error for a daemon that does not answer: not running, or running without its socket. */
+  notRunning(): DaemonNotRunning {
+    const h = daemonHolding(this.socket);
+    return new DaemonNotRunning(this.socket, h.held ? h : undefined);
+  }
+
   async call<T = unknown>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, timeoutMs = 600_000): Promise<T> {
     let res;
+    const send = () => request(`http://mlserve${path}`, {
+      method,
+      dispatcher: this.agent,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    });
     try {
-      res = await request(`http://mlserve${path}`, {
-        method,
-        dispatcher: this.agent,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-      });
+      res = await send();
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'UND_ERR_SOCKET') throw new DaemonNotRunning(this.socket);
-      throw err;
+      if (!connectionFailed(err)) throw err;
+      if (!(await socketBack(this.socket))) throw this.notRunning();
+      try {
+        res = await send();
+      } catch (again) {
+        if (connectionFailed(again)) throw this.notRunning();
+        throw again;
+      }
     }
     const text = await res.body.text();
     let data: unknown;
@@ -65,8 +104,7 @@ export class ControlClient {
         bodyTimeout: 0,
       });
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'UND_ERR_SOCKET') throw new DaemonNotRunning(this.socket);
+      if (connectionFailed(err)) throw this.notRunning();
       throw err;
     }
     if (res.statusCode >= 400) {
@@ -96,8 +134,7 @@ export class ControlClient {
       const res = await request(`http://mlserve${path}`, { method: 'GET', dispatcher: this.agent, bodyTimeout: 0 });
       for await (const chunk of res.body) onChunk(chunk.toString());
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ECONNREFUSED') throw new DaemonNotRunning(this.socket);
+      if (connectionFailed(err)) throw this.notRunning();
       throw err;
     }
   }

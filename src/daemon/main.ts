@@ -1,12 +1,13 @@
 // The daemon's composition root: open the store, build the parts, listen, reconcile, and one
 // graceful exit (drain, stop replicas, remove the socket and pid file).
-import { chmodSync, existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import http from 'node:http';
 import net from 'node:net';
 import { ensureHome, homePaths, type HomePaths } from '../home.js';
+import { HomeLock, recordedPid } from '../home-lock.js';
 import { VERSION } from '../version.js';
-import { createControlServer, type DaemonInfo } from './control/control-server.js';
+import { createControlServer, type ControlDeps, type DaemonInfo } from './control/control-server.js';
 import { gpuReport, status } from './control/status.js';
 import { createIngress, serveMetrics } from './dataplane/ingress.js';
 import { watchGpuMemory } from './fleet/gpu-watchdog.js';
@@ -39,28 +40,22 @@ export function socketAlive(path: string): Promise<boolean> {
   });
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+/**
+ * Take the home's lock (one daemon per MLSERVE_HOME), then remove what a crashed daemon left
+ * behind (a socket, a pid file). A live daemon holds the lock: refuse, naming its pid.
+ */
+async function claimHome(p: HomePaths): Promise<HomeLock> {
+  const lock = HomeLock.tryAcquire(p, 2000);
+  if (!lock) {
+    const pid = recordedPid(p);
+    throw new DaemonStartError(`mlserve daemon is already running${pid ? ` (pid ${pid})` : ''} on ${p.home}; stop it with mlserve daemon stop, or use another MLSERVE_HOME`);
   }
-}
-
-/** Remove what a crashed daemon left behind; refuse if a live one owns this home. */
-async function claimHome(p: HomePaths): Promise<void> {
-  if (existsSync(p.socket)) {
-    if (await socketAlive(p.socket)) throw new DaemonStartError(`mlserve daemon is already running (socket ${p.socket})`);
-    unlinkSync(p.socket);
+  if (existsSync(p.socket) && (await socketAlive(p.socket))) {
+    lock.release();
+    throw new DaemonStartError(`another process answers on ${p.socket} (an older mlserve daemon?); stop it first`);
   }
-  if (existsSync(p.pidFile)) {
-    const pid = Number(readFileSync(p.pidFile, 'utf8').trim());
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid) && (await socketAlive(p.socket))) {
-      throw new DaemonStartError(`mlserve daemon is already running (pid ${pid})`);
-    }
-    unlinkSync(p.pidFile);
-  }
+  for (const f of [p.socket, p.pidFile]) if (existsSync(f)) unlinkSync(f);
+  return lock;
 }
 
 function listen(server: http.Server, ...args: [string] | [number, string]): Promise<void> {
@@ -78,7 +73,12 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const paths = homePaths();
   process.umask(0o077);
   ensureHome(paths);
-  await claimHome(paths);
+  const lock = await claimHome(paths);
+  /** A start that fails gives the home back. */
+  const fail = (err: DaemonStartError): DaemonStartError => {
+    lock.release();
+    return err;
+  };
 
   const store = new Store(paths.db);
   const partials = removePartials(paths.cache);
@@ -88,7 +88,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     inventory = await detectInventory();
   } catch (err) {
     store.close();
-    throw new DaemonStartError(`cannot read the GPU inventory: ${(err as Error).message}`);
+    throw fail(new DaemonStartError(`cannot read the GPU inventory: ${(err as Error).message}`));
   }
   const startedAt = Date.now();
   const starts = store.countDaemonStart();
@@ -109,7 +109,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
       await listen(metricsServer, opts.metricsPort!, opts.host);
     } catch (err) {
       store.close();
-      throw new DaemonStartError(`cannot serve metrics on ${opts.host}:${opts.metricsPort}: ${(err as Error).message}; pass another --metrics-port`);
+      throw fail(new DaemonStartError(`cannot serve metrics on ${opts.host}:${opts.metricsPort}: ${(err as Error).message}; pass another --metrics-port`));
     }
   }
   try {
@@ -117,11 +117,11 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   } catch (err) {
     store.close();
     const code = (err as NodeJS.ErrnoException).code;
-    throw new DaemonStartError(
+    throw fail(new DaemonStartError(
       code === 'EADDRINUSE'
         ? `port ${opts.port} on ${opts.host} is already in use; pass --port to choose another`
         : `cannot listen on ${opts.host}:${opts.port}: ${(err as Error).message}`,
-    );
+    ));
   }
   const address = ingress.address() as net.AddressInfo;
   const info = (): DaemonInfo => ({
@@ -148,22 +148,42 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
       await fleet.shutdown('the daemon is shutting down');
       ingress.closeAllConnections();
       control.close();
+      clearInterval(socketWatch);
       for (const f of [paths.socket, paths.pidFile]) if (existsSync(f)) unlinkSync(f);
       store.close();
+      lock.release();
       console.log('mlserve daemon: stopped');
     })();
     return stopping;
   };
 
-  const control = createControlServer({
+  const controlDeps: ControlDeps = {
     commands, canary, store, info, apply: parts.apply,
     canaryStatus: () => canaryStats.status(),
     status: () => status(store, fleet, parts.gpus),
     gpus: () => gpuReport(parts.gpus),
-    snapshot: (daemon) => takeSnapshot(parts.snapshotSource, daemon), logDir: paths.logs, cacheDir: paths.cache, shutdown: () => void shutdown().then(() => process.exit(0)) });
+    snapshot: (daemon) => takeSnapshot(parts.snapshotSource, daemon), logDir: paths.logs, cacheDir: paths.cache, shutdown: () => void shutdown().then(() => process.exit(0)),
+  };
+  let control = createControlServer(controlDeps);
   await listen(control, paths.socket);
   chmodSync(paths.socket, 0o600);
   writeFileSync(paths.pidFile, `${process.pid}\n`, { mode: 0o600 });
+  // The socket is how the CLI reaches the daemon: when someone removes it, make it again.
+  let recreating = false;
+  const socketWatch = setInterval(() => {
+    if (stopping || recreating || existsSync(paths.socket)) return;
+    recreating = true;
+    control.close();
+    control = createControlServer(controlDeps);
+    listen(control, paths.socket).then(
+      () => {
+        chmodSync(paths.socket, 0o600);
+        store.addEvent('socket-recreated', 'daemon', `control socket ${paths.socket} was removed; listening on it again`);
+      },
+      (err: Error) => console.error(`mlserve daemon: cannot listen on ${paths.socket} again: ${err.message}`),
+    ).finally(() => (recreating = false));
+  }, 1000);
+  socketWatch.unref();
 
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {
     process.once(sig, () => void shutdown().then(() => process.exit(0)));

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Flags } from '@oclif/core';
 import { execa } from 'execa';
 import { BaseCommand } from '../../cli/base.js';
-import { ControlClient, DaemonNotRunning } from '../../cli/client.js';
+import { ControlClient, DaemonNotRunning, daemonHolding } from '../../cli/client.js';
 import { parseSize } from '../../cli/format.js';
 import type { DaemonInfo } from '../../daemon/control/control-server.js';
 import { DaemonStartError, runDaemon } from '../../daemon/main.js';
@@ -48,6 +48,8 @@ export default class DaemonStart extends BaseCommand {
       this.say(`mlserve daemon is already running (pid ${existing.pid}), ingress ${existing.ingress.url}`);
       return { ...existing, alreadyRunning: true };
     }
+    const holder = daemonHolding(paths.socket);
+    if (holder.held) this.fail(`mlserve daemon is already running${holder.pid ? ` (pid ${holder.pid})` : ''} on ${paths.home} but does not answer on ${paths.socket}; stop it with mlserve daemon stop`);
     ensureHome(paths);
     const log = openSync(paths.daemonLog, 'a', 0o600);
     const args = [BIN, 'daemon', 'start', '--foreground', '--host', flags.host, '--port', String(flags.port), '--max-body-size', flags['max-body-size']];

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
-import { DaemonNotRunning } from '../../cli/client.js';
+import { DaemonNotRunning, daemonHolding } from '../../cli/client.js';
 import { homePaths } from '../../home.js';
 
 export default class DaemonStop extends BaseCommand {
@@ -18,16 +18,20 @@ export default class DaemonStop extends BaseCommand {
       pid = (await this.client.call<{ pid: number }>('GET', '/v1/health')).pid;
       await this.client.call('POST', '/v1/shutdown');
     } catch (err) {
-      if (err instanceof DaemonNotRunning) {
+      if (!(err instanceof DaemonNotRunning)) throw err;
+      if (!err.pid) {
         this.say('mlserve daemon is not running');
         return { stopped: true, wasRunning: false };
       }
-      throw err;
+      // It holds the home but does not answer on its socket: SIGTERM stops it just as gracefully.
+      pid = err.pid;
+      this.progress(`the daemon (pid ${pid}) does not answer on its socket; sending it SIGTERM`);
+      process.kill(pid, 'SIGTERM');
     }
     this.progress('stopping mlserve daemon (draining requests, stopping replicas)...');
     const deadline = Date.now() + flags.timeout * 1000;
     while (Date.now() < deadline) {
-      if (!existsSync(paths.socket) && !alive(pid)) {
+      if (!existsSync(paths.socket) && !alive(pid) && !daemonHolding(paths.socket).held) {
         this.say('mlserve daemon stopped');
         return { stopped: true, wasRunning: true };
       }
