@@ -20,6 +20,7 @@ import { AnalysisLoop } from './rollout/analysis-loop.js';
 import { CanaryCommands } from './rollout/canary-commands.js';
 import { CanaryStats } from './rollout/canary-stats.js';
 import { TrackingLoop } from './rollout/tracking.js';
+import { SecretFiles } from './control/secrets.js';
 
 /** An interpreter named on PATH (or a path) as an absolute path, so the deployment keeps running the same one. */
 export function findExecutable(name: string, path = process.env.PATH ?? ''): string {
@@ -39,7 +40,7 @@ export function findExecutable(name: string, path = process.env.PATH ?? ''): str
 const localPython: PythonEnvFor = async (_modelDir, req) => ({ python: findExecutable(req.python ?? defaultPython({ ...process.env, ...req.env })), manager: 'local', reason: 'the local Python' });
 
 /** Build the daemon's parts and wire them through their narrow interfaces (no part holds another's owner). */
-export function assemble(store: Store, inventory: Inventory, dirs: { logDir: string; workDir: string }, resolver: ReturnType<typeof createModelSourceResolver>, pythonEnv: PythonEnvFor = localPython) {
+export function assemble(store: Store, inventory: Inventory, dirs: { logDir: string; workDir: string; secretsDir: string }, resolver: ReturnType<typeof createModelSourceResolver>, pythonEnv: PythonEnvFor = localPython) {
   const gpus = new GpuBook(inventory);
   const routes = new RouteTable();
   const shadow = new ShadowMirror();
@@ -85,7 +86,7 @@ export function assemble(store: Store, inventory: Inventory, dirs: { logDir: str
     onCanaryStarted: (endpoint, primary) => canaryStats.captureBaseline(endpoint, primary),
     onTrack: (endpoint, env) => tracking?.remember(endpoint, env),
   });
-  tracking = new TrackingLoop({ store, deploy: (req) => commands.deploy(req), startRollout: (policy, endpoint) => canary.startRollout(policy, endpoint) });
+  tracking = new TrackingLoop({ store, secrets: new SecretFiles(dirs.secretsDir), deploy: (req) => commands.deploy(req), startRollout: (policy, endpoint) => canary.startRollout(policy, endpoint) });
   const analysis = new AnalysisLoop(store, canary, (d) => canaryStats.counters(d));
   const snapshotSource = {
     deployments: () => store.listDeployments(),

@@ -2,6 +2,7 @@
 // MLflow's own client (mlflow/environment_variables.py, utils/credentials.py, utils/request_utils.py),
 // with the same precedence and validation. PURE apart from reading files named by the variables.
 import { readFileSync } from 'node:fs';
+import { stripUserinfo } from './credentials.js';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { MlserveError } from '../errors.js';
@@ -108,17 +109,20 @@ function readPem(name: string, path: string): string {
 }
 
 /** Build the REST config for `url` from MLflow's variables in `env`. */
-export function restConfig(url: string, env: Record<string, string | undefined>): RestConfig {
+export function restConfig(given: string, env: Record<string, string | undefined>): RestConfig {
+  // http://user:pass@host: MLflow's client sends the userinfo as Basic auth; the URL is used without it.
+  const inUri = stripUserinfo(given);
+  const url = inUri.uri;
   const fileCreds = credentialsFromFile(env);
-  const username = env.MLFLOW_TRACKING_USERNAME || fileCreds.username;
-  const password = env.MLFLOW_TRACKING_PASSWORD || fileCreds.password;
+  const username = env.MLFLOW_TRACKING_USERNAME || inUri.username || fileCreds.username;
+  const password = env.MLFLOW_TRACKING_PASSWORD || (env.MLFLOW_TRACKING_USERNAME ? undefined : inUri.password) || fileCreds.password;
   const token = env.MLFLOW_TRACKING_TOKEN;
   let authorization: string | undefined;
   let authSource: string | undefined;
   // As in mlflow/utils/rest_utils.py: Basic wins when both username and password are set.
   if (username && password) {
     authorization = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
-    authSource = env.MLFLOW_TRACKING_USERNAME ? 'MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD' : '~/.mlflow/credentials';
+    authSource = env.MLFLOW_TRACKING_USERNAME ? 'MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD' : inUri.username ? 'the tracking URI\'s user:password' : '~/.mlflow/credentials';
   } else if (token) {
     authorization = `Bearer ${token}`;
     authSource = 'MLFLOW_TRACKING_TOKEN';

@@ -13,6 +13,7 @@ import { externalDataFiles } from '../../mlflow/onnx-files.js';
 import { MlflowRestClient } from '../../mlflow/client.js';
 import { resolveInFileStore, resolveLoggedModel, resolveRunArtifacts } from '../../mlflow/file-store.js';
 import { readMlflowModel, type ModelRuntime } from '../../mlflow/mlmodel.js';
+import { splitSecrets } from '../../mlflow/credentials.js';
 import { restConfig } from '../../mlflow/rest-config.js';
 import { resolveLoggedModel as restLoggedModel, resolveRegistry, resolveRun, type RestResolved } from '../../mlflow/rest-registry.js';
 import { defaultEndpointName, parseModelSource, parseTrackingUri, type ModelSource } from '../../mlflow/uri.js';
@@ -157,7 +158,10 @@ async function resolveFileStore(paths: HomePaths, root: string, parsed: Exclude<
 
 export function createModelSourceResolver(paths: HomePaths): ModelSourceResolver {
   return {
-    async resolve(source, ctx) {
+    async resolve(source, given) {
+      // Credentials inside a tracking URI become Basic auth variables; the URI is used (and stored) without them.
+      const split = splitSecrets(given.env);
+      const ctx = { ...given, env: { ...split.public, ...split.secret } };
       const parsed = parseModelSource(source);
       const defaultEndpoint = defaultEndpointName(parsed);
       let out: { resolved: ResolvedModel; dir: string; hit: boolean };

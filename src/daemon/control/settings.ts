@@ -2,6 +2,7 @@
 // give; and the revision they make (what needs new replica processes when it changes). PURE.
 import { createHash } from 'node:crypto';
 import { MlserveError } from '../../errors.js';
+import { splitSecrets } from '../../mlflow/credentials.js';
 import type { Signature } from '../../tensor.js';
 import { validateAutoscaling, type AutoscalingConfig } from '../fleet/autoscaler.js';
 import type { DispatchOptions } from '../dataplane/dispatcher.js';
@@ -70,7 +71,9 @@ export function deploySettings(req: DeployRequest): DeploymentSettings {
   }
   if (req.trackIntervalS !== undefined) {
     if (!(req.trackIntervalS >= 1 && req.trackIntervalS <= 86_400)) throw new MlserveError('BAD_REQUEST', `--track-interval must be 1..86400 seconds (got ${req.trackIntervalS})`);
-    const env = Object.fromEntries(['MLFLOW_TRACKING_URI', 'MLFLOW_REGISTRY_URI'].filter((k) => req.env?.[k]).map((k) => [k, req.env![k]]));
+    // Only where the registry is, never credentials (a URI's userinfo is dropped; secrets live in a 0600 file).
+    const pub = splitSecrets(req.env ?? {}).public;
+    const env = Object.fromEntries(['MLFLOW_TRACKING_URI', 'MLFLOW_REGISTRY_URI'].filter((k) => pub[k]).map((k) => [k, pub[k]]));
     out.track = { intervalS: req.trackIntervalS, env, cwd: req.cwd ?? process.cwd() };
   }
   if (req.autoscaling) {

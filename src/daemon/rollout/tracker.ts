@@ -5,12 +5,15 @@
 import { MlserveError } from '../../errors.js';
 import { findModelVersion } from '../../mlflow/file-store.js';
 import { MlflowRestClient } from '../../mlflow/client.js';
+import { splitSecrets } from '../../mlflow/credentials.js';
 import { restConfig } from '../../mlflow/rest-config.js';
 import { findVersion } from '../../mlflow/rest-registry.js';
 import { parseModelSource, parseTrackingUri } from '../../mlflow/uri.js';
 
 /** The version a registry URI names right now (no artifact download). */
-export async function peekVersion(source: string, env: Record<string, string>, cwd: string): Promise<string> {
+export async function peekVersion(source: string, given: Record<string, string>, cwd: string): Promise<string> {
+  const split = splitSecrets(given);
+  const env = { ...split.public, ...split.secret };
   const parsed = parseModelSource(source);
   if (parsed.kind !== 'registry') throw new MlserveError('BAD_REQUEST', `--track follows registry URIs (models:/Name@alias or models:/Name/Stage), not ${source}`);
   const store = parseTrackingUri(env.MLFLOW_REGISTRY_URI || env.MLFLOW_TRACKING_URI, cwd);

@@ -8,9 +8,12 @@ import type { DeploymentRow } from '../control/state.js';
 import type { Store } from '../control/store.js';
 import type { AnalysisPolicy } from './canary-analysis.js';
 import { Tracker } from './tracker.js';
+import { splitSecrets } from '../../mlflow/credentials.js';
 
 export interface TrackingDeps {
   store: Store;
+  /** Where the credentials of tracked endpoints survive a daemon restart (a 0600 file each). */
+  secrets: { save(endpoint: string, secret: Record<string, string>): void; load(endpoint: string): Record<string, string> };
   deploy: (req: DeployRequest) => Promise<DeploymentRow>;
   startRollout: (policy: AnalysisPolicy, endpoint: string) => Promise<unknown>;
 }
@@ -24,7 +27,10 @@ export class TrackingLoop {
 
   /** The MLflow environment (with credentials) of the deploy that asked to track this endpoint. */
   remember(endpoint: string, env: Record<string, string>): void {
-    this.env.set(endpoint, env);
+    const split = splitSecrets(env);
+    const full = { ...split.public, ...split.secret };
+    this.env.set(endpoint, full);
+    this.deps.secrets.save(endpoint, split.secret);
   }
 
   start(periodMs = 1000): void {
@@ -59,7 +65,8 @@ export class TrackingLoop {
   private follow(endpoint: string, row: DeploymentRow): void {
     const t = row.settings.track!;
     const { store } = this.deps;
-    const env = this.env.get(endpoint) ?? t.env;
+    // After a restart: where the registry is (stored), its credentials (the 0600 file), and ~/.mlflow/credentials (read by the client).
+    const env = this.env.get(endpoint) ?? { ...t.env, ...this.deps.secrets.load(endpoint) };
     const tracker = new Tracker(row.modelUri, env, t.cwd, t.intervalS * 1000, {
       stillPrimary: () => store.getEndpoint(endpoint)?.primary === row.name,
       currentVersion: () => row.resolved.version,
