@@ -126,7 +126,8 @@ export function evaluateLocal(spec: Pick<ModelEnvSpec, 'requirements' | 'python'
   let mlflowError: string | undefined;
   if (probe.mlflow === undefined) {
     mlflowError = probe.mlflowError ?? 'mlflow was not imported';
-    if (!missing.some((m) => m.name === 'mlflow')) {
+    // Not installed at all (a broken install is reported as such, not as missing).
+    if (!probe.dists.mlflow && !missing.some((m) => m.name === 'mlflow')) {
       const asked = applies.find((r) => r.name === 'mlflow');
       const pin = spec.mlflowVersion ? `==${spec.mlflowVersion}` : '';
       missing.unshift(asked ?? { raw: `mlflow${pin}`, name: 'mlflow', specifier: pin, marker: '' });
@@ -236,7 +237,7 @@ export class PipProgress {
       return `${this.label}: installed ${n} package${n === 1 ? '' : 's'} in ${at}`;
     }
     // uv's own summary lines are already one per phase.
-    if (/^(Resolved|Prepared|Installed|Uninstalled|Audited) \d+ packages? in /.test(t)) return `${this.label}: ${t} (${at})`;
+    if (/^(Resolved|Prepared|Installed|Uninstalled|Audited) \d+ packages? in |Bytecode compiled \d+ files? in /.test(t)) return `${this.label}: ${t} (${at})`;
     return undefined;
   }
 }

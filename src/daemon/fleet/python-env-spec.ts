@@ -55,7 +55,7 @@ export function normalizeName(name: string): string {
  * start or after whitespace) and blank lines dropped, trimmed.
  */
 export function logicalLines(text: string): string[] {
-  const joined = text.replace(/\r\n?/g, '\n').replace(/\\\n/g, ' ');
+  const joined = text.replace(/\r\n?/g, '\n').replace(/\\\n/g, ''); // pip joins continuations as is
   const out: string[] = [];
   for (const line of joined.split('\n')) {
     const stripped = line.replace(/(^|\s)#.*$/, '').trim();
@@ -84,12 +84,12 @@ export function parseRequirementLine(line: string): ReqLine {
   const raw = line.replace(/\s+--?[A-Za-z].*$/, '').trim();
   const [body, ...markerParts] = raw.split(';');
   const marker = markerParts.join(';').trim();
-  const looksLikePath = /^(\.|\/|~|[A-Za-z][A-Za-z0-9+.-]*:\/\/|git\+)/.test(body) || /\.(whl|zip|tar\.gz|tgz)$/i.test(body.trim());
-  const m = looksLikePath ? null : NAME_RE.exec(body.trim());
-  if (!m) return { kind: 'requirement', req: { raw, specifier: '', marker } };
-  const rest = m[3].trim();
+  const m = NAME_RE.exec(body.trim());
   // `name @ url`: named, but no version to compare.
-  const specifier = rest.startsWith('@') ? '' : rest.replace(/^\((.*)\)$/, '$1').replace(/\s+/g, '');
+  if (m && m[3].trim().startsWith('@')) return { kind: 'requirement', req: { raw, name: normalizeName(m[1]), specifier: '', marker } };
+  const looksLikePath = /^(\.|\/|~|[A-Za-z][A-Za-z0-9+.-]*:\/\/|git\+)/.test(body) || /\.(whl|zip|tar\.gz|tgz)$/i.test(body.trim());
+  if (!m || looksLikePath) return { kind: 'requirement', req: { raw, specifier: '', marker } };
+  const specifier = m[3].trim().replace(/^\((.*)\)$/, '$1').replace(/\s+/g, '');
   return { kind: 'requirement', req: { raw, name: normalizeName(m[1]), specifier, marker } };
 }
 

@@ -226,12 +226,12 @@ async function build(a: BuildArgs): Promise<void> {
   };
   const files = a.spec.files.length > 0 ? a.spec.files.join(', ') : `${a.spec.source} of ${a.modelDir}`;
   if (a.manager === 'uv') {
-    await step('uv venv', a.uv!, ['venv', '--python', a.base.executable, '--no-config', a.tmp], `uv could not create a virtualenv with ${a.base.executable}`);
+    await step('uv venv', a.uv!, ['venv', '--python', a.base.executable, '--no-config', '--no-python-downloads', a.tmp], `uv could not create a virtualenv with ${a.base.executable}`);
   } else {
     await step('venv', a.base.executable, ['-m', 'venv', a.tmp], `${a.base.executable} -m venv could not create a virtualenv`);
   }
   const install = (args: string[]): [string, string[]] =>
-    a.manager === 'uv' ? [a.uv!, ['pip', 'install', '--no-config', '--python', py, ...args]] : [py, ['-m', 'pip', 'install', ...PIP_FLAGS, ...args]];
+    a.manager === 'uv' ? [a.uv!, ['pip', 'install', '--no-config', '--compile-bytecode', '--python', py, ...args]] : [py, ['-m', 'pip', 'install', ...PIP_FLAGS, ...args]];
   const tool = a.manager === 'uv' ? 'uv pip' : 'pip';
   if (a.spec.buildDependencies.length > 0) {
     await step(`${tool} (build dependencies)`, ...install(a.spec.buildDependencies), `${tool} could not install the build dependencies ${a.spec.buildDependencies.join(' ')} (python_env.yaml of ${a.modelDir})`);
