@@ -242,7 +242,7 @@ async function build(a: BuildArgs): Promise<void> {
   if (check.mlflow === undefined) {
     throw new MlserveError('UNSUPPORTED_MODEL', `the environment built for ${a.modelDir} cannot import mlflow (${check.mlflowError ?? 'unknown error'}); the model's requirements (${files}) must let mlflow install`);
   }
-  a.progress(`${a.tmp}: mlflow ${check.mlflow} imports`);
+  a.progress(`mlflow ${check.mlflow} imports in the new environment`);
   const marker = {
     manager: a.manager,
     python: check.version,
