@@ -143,6 +143,21 @@ describe('local', () => {
   });
 });
 
+describe('bad requests', () => {
+  it('an unknown manager, a folder that is not a model, an envs folder that cannot be made', async () => {
+    const conda = await rejection(preparePythonEnv({ modelDir: models.echo, manager: 'conda' as never, envsDir }));
+    expect(conda.message).toMatch(/unknown env manager 'conda': use local, virtualenv or uv/);
+    const notModel = await rejection(preparePythonEnv({ modelDir: work, envsDir }));
+    expect(notModel.code).toBe('MODEL_SOURCE');
+    expect(notModel.message).toContain(`${work} has no MLmodel file`);
+    const file = join(work, 'a-file');
+    writeFileSync(file, '');
+    const storage = await rejection(preparePythonEnv({ modelDir: models.echo, manager: 'virtualenv', envsDir: join(file, 'envs') }));
+    expect(storage.code).toBe('STORAGE');
+    expect(storage.message).toContain(`cannot create the environments folder ${join(file, 'envs')}`);
+  });
+});
+
 describe('virtualenv', () => {
   let orphan: number | undefined;
 

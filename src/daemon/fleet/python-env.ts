@@ -90,6 +90,9 @@ export async function preparePythonEnv(req: PythonEnvRequest): Promise<PythonEnv
   const python = req.python ?? 'python3';
   const spec = loadSpec(modelDir);
   const requirements = spec.requirements.map((r) => r.raw);
+  if (req.manager !== undefined && !['local', 'virtualenv', 'uv'].includes(req.manager)) {
+    throw new MlserveError('BAD_REQUEST', `unknown env manager '${String(req.manager)}': use local, virtualenv or uv (or none, to choose automatically)`);
+  }
 
   if (req.manager === undefined || req.manager === 'local') {
     const probe = await probePython(python, { mlflow: true, ...probeQuestions(spec) }, env);
@@ -146,7 +149,11 @@ async function prepareVenv(
   const dir = join(envsDir, hash);
   const result = (built: boolean): PythonEnv => ({ python: venvPython(dir), manager, dir, built, requirements, reason, warnings });
 
-  mkdirSync(envsDir, { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(envsDir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw new MlserveError('STORAGE', `cannot create the environments folder ${envsDir}: ${(e as Error).message}`, { cause: e });
+  }
   sweepTmp(envsDir);
   if (envReady(dir)) {
     progress(`reusing the ${manager} environment ${dir}`);
