@@ -104,7 +104,7 @@ export async function preparePythonEnv(req: PythonEnvRequest): Promise<PythonEnv
     }
     const choice = decideAuto(check, who);
     if (choice.manager === 'local') return local(probe, check, requirements, `auto: ${choice.reason}`, progress);
-    progress(`auto: building a virtualenv because ${choice.reason}`);
+    progress(`auto: a virtualenv, because ${choice.reason}`);
     return prepareVenv(req, modelDir, spec, 'virtualenv', probe, `auto: ${choice.reason}`, env, progress);
   }
   const base = await probePython(python, { mlflow: false }, env);
