@@ -94,7 +94,9 @@ export default class Deploy extends BaseCommand {
         healthCheckPeriodS: flags['health-check-period-s'], healthCheckTimeoutS: flags['health-check-timeout-s'], autoscaling, canary, replace: flags.replace || undefined,
         trackIntervalS: flags.track ? flags['track-interval'] : undefined,
       }, (line) => {
-        if (line.progress) bar.update(line.progress as Parameters<ProgressBar['update']>[0]);
+        const p = line.progress as { message?: string } | undefined;
+        if (p?.message) this.progress(`  ${p.message}`);
+        else if (p) bar.update(p as Parameters<ProgressBar['update']>[0]);
       })
       .finally(() => bar.done());
     const pinned = row.resolved.kind === 'path' ? row.modelUri : `${row.modelUri} -> version ${row.resolved.version}`;

@@ -26,7 +26,7 @@ export const SECONDS: Record<string, { to: keyof DesiredSettings } & Range> = {
   request_timeout_s: { to: 'requestTimeoutMs', min: 0.001, max: 3600 },
 };
 export const DEPLOYMENT_KEYS = [
-  'name', 'model', 'runtime', 'num_replicas', 'autoscaling_config', 'ray_actor_options', 'gpus', 'threads', 'max_batch_size',
+  'name', 'model', 'runtime', 'env_manager', 'num_replicas', 'autoscaling_config', 'ray_actor_options', 'gpus', 'threads', 'max_batch_size',
   'batch_wait_timeout_s', 'batch_wait_ms', 'max_concurrent_batches', 'max_ongoing_requests', 'max_queued_requests',
   'request_timeout_s', 'health_check_period_s', 'health_check_timeout_s', 'track_interval_s', 'canary_weight',
 ];
@@ -98,6 +98,10 @@ export function deployment(
       const v = c.scalar(value);
       if (typeof v !== 'string' || !KIND_NAMES.includes(v)) c.at(keyNode, `runtime must be one of ${KIND_NAMES.join(', ')} (got ${got(value)})`);
       else request.runtime = v as 'onnx' | 'python';
+    } else if (key === 'env_manager') {
+      const v = c.scalar(value);
+      if (v !== 'local' && v !== 'virtualenv' && v !== 'uv') c.at(keyNode, `env_manager must be local, virtualenv or uv (got ${got(value)}): how a Python model's environment is made, as mlflow models serve --env-manager`);
+      else request.envManager = v;
     } else if (key === 'track_interval_s') {
       const v = c.number(keyNode, value, key, { min: 1, max: 86_400 }, true, 'a whole number of seconds from 1 to 86400 (how often to check the registry for a new version of an alias or stage)');
       if (v !== undefined) request.trackIntervalS = v;

@@ -6,7 +6,7 @@ import type { AnalysisPolicy } from '../daemon/rollout/canary-analysis.js';
 import type { DeploymentSettings } from '../daemon/control/state.js';
 
 /** The settings a file gives one deployment, in the control API's names (trackIntervalS: follow the registry). */
-export type DesiredSettings = Partial<Omit<DeploymentSettings, 'track'>> & { trackIntervalS?: number };
+export type DesiredSettings = Partial<Omit<DeploymentSettings, 'track' | 'python'>> & { trackIntervalS?: number };
 
 export interface DesiredDeployment {
   /** Unset: the daemon names it <endpoint>-v<version>. */
@@ -87,6 +87,7 @@ export function currentToDesired(c: CurrentDeployment): DesiredDeployment {
   if (s.autoscaling) request.autoscaling = { ...AUTOSCALING_DEFAULTS, ...s.autoscaling };
   else request.replicas = s.replicas;
   if (s.runtime && s.runtime !== 'onnx') request.runtime = s.runtime;
+  if (s.envManager) request.envManager = s.envManager;
   for (const f of FIELDS) {
     const v = s[f.key];
     if (v !== undefined && v !== null) request[f.key] = v;

@@ -69,6 +69,7 @@ function revisionChanges(want: DesiredSettings, have: DesiredSettings): string[]
   const out: string[] = [];
   // Unset in the file: the runtime follows the model's flavors (whatever runs is right).
   if (want.runtime !== undefined && want.runtime !== (have.runtime ?? 'onnx')) out.push(`runtime ${have.runtime ?? 'onnx'} -> ${want.runtime}`);
+  if (want.envManager !== undefined && want.envManager !== have.envManager) out.push(`env_manager ${have.envManager ?? 'auto'} -> ${want.envManager}`);
   for (const f of FIELDS) {
     if (norm(f, want[f.key]) !== norm(f, have[f.key])) out.push(`${f.label} ${show(f, have[f.key])} -> ${show(f, want[f.key])}`);
   }

@@ -15,6 +15,7 @@ export function toFileDeployment(d: DesiredDeployment): Record<string, unknown> 
   if (d.name !== undefined) out.name = d.name;
   out.model = d.source;
   if (r.runtime) out.runtime = r.runtime;
+  if (r.envManager) out.env_manager = r.envManager;
   if (r.autoscaling) {
     const a: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(r.autoscaling)) {

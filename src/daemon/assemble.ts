@@ -1,9 +1,7 @@
 // The daemon's parts, built and wired through narrow interfaces: no part holds another's owner.
 // The fleet and the metrics, the canary commands and their stats, the commands and registry
 // tracking meet only here, through callbacks.
-import { accessSync, constants } from 'node:fs';
-import { delimiter, isAbsolute, join } from 'node:path';
-import { MlserveError } from '../errors.js';
+import { join } from 'node:path';
 import { applyConfig, type ApplyRequest } from './control/apply.js';
 import { Commands, type PythonEnvFor } from './control/commands.js';
 import type { createModelSourceResolver } from './control/model-source.js';
@@ -14,6 +12,7 @@ import { ShadowMirror } from './dataplane/shadow.js';
 import { Fleet } from './fleet/fleet.js';
 import type { Inventory } from './fleet/gpu-inventory.js';
 import { defaultPython } from './fleet/kinds/python.js';
+import { preparePythonEnv } from './fleet/python-env.js';
 import { GpuBook } from './fleet/placement.js';
 import { Metrics } from './metrics.js';
 import { AnalysisLoop } from './rollout/analysis-loop.js';
@@ -22,25 +21,36 @@ import { CanaryStats } from './rollout/canary-stats.js';
 import { TrackingLoop } from './rollout/tracking.js';
 import { SecretFiles } from './control/secrets.js';
 
-/** An interpreter named on PATH (or a path) as an absolute path, so the deployment keeps running the same one. */
-export function findExecutable(name: string, path = process.env.PATH ?? ''): string {
-  const candidates = isAbsolute(name) || name.includes('/') ? [name] : path.split(delimiter).filter(Boolean).map((d) => join(d, name));
-  for (const c of candidates) {
+/**
+ * The Python a pyfunc model's replicas run, as `mlflow models serve --env-manager` decides it:
+ * local (checked for what the model needs), or a virtualenv/uv environment built from the model's
+ * requirements under $MLSERVE_HOME/envs and reused offline. pip's output goes to logs/envs.log;
+ * what was built or went wrong is an event.
+ */
+export function pythonEnvs(dirs: { envsDir: string; logDir: string }, event: (kind: string, subject: string, message: string, data?: unknown) => void): PythonEnvFor {
+  return async (modelDir, req, onProgress) => {
+    const subject = req.subject ?? 'daemon';
     try {
-      accessSync(c, constants.X_OK);
-      return c;
-    } catch {
-      /* next */
+      const env = await preparePythonEnv({
+        modelDir, manager: req.envManager, python: req.python ?? defaultPython({ ...process.env, ...req.env }),
+        envsDir: dirs.envsDir, logFile: join(dirs.logDir, 'envs.log'), onProgress, env: process.env,
+      });
+      if (env.built) event('env-built', subject, `built a ${env.manager} environment for the model's requirements (${env.requirements.length} of them) in ${env.dir}`, { dir: env.dir });
+      for (const w of env.warnings) event('env-warning', subject, w);
+      return { python: env.python, manager: env.manager, reason: env.reason };
+    } catch (err) {
+      event('env-failed', subject, (err as Error).message);
+      throw err;
     }
-  }
-  throw new MlserveError('UNSUPPORTED_MODEL', `no Python interpreter '${name}' found${candidates.length > 1 ? ' on PATH' : ''}; pass --python /path/to/python (one with mlflow installed) or set MLSERVE_PYTHON`);
+  };
 }
 
-/** The local Python (--python, MLSERVE_PYTHON, python3): the replica says what is missing when it cannot load the model. */
-const localPython: PythonEnvFor = async (_modelDir, req) => ({ python: findExecutable(req.python ?? defaultPython({ ...process.env, ...req.env })), manager: 'local', reason: 'the local Python' });
-
 /** Build the daemon's parts and wire them through their narrow interfaces (no part holds another's owner). */
-export function assemble(store: Store, inventory: Inventory, dirs: { logDir: string; workDir: string; secretsDir: string }, resolver: ReturnType<typeof createModelSourceResolver>, pythonEnv: PythonEnvFor = localPython) {
+export function assemble(
+  store: Store, inventory: Inventory, dirs: { logDir: string; workDir: string; secretsDir: string; envsDir: string },
+  resolver: ReturnType<typeof createModelSourceResolver>,
+  pythonEnv: PythonEnvFor = pythonEnvs(dirs, (k, subj, msg, data) => store.addEvent(k, subj, msg, data)),
+) {
   const gpus = new GpuBook(inventory);
   const routes = new RouteTable();
   const shadow = new ShadowMirror();

@@ -94,7 +94,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const starts = store.countDaemonStart();
   const workDir = join(paths.home, 'run');
   mkdirSync(workDir, { recursive: true, mode: 0o700 });
-  const parts = assemble(store, inventory, { logDir: paths.logs, workDir, secretsDir: join(paths.home, 'credentials') }, createModelSourceResolver(paths));
+  const parts = assemble(store, inventory, { logDir: paths.logs, workDir, secretsDir: join(paths.home, 'credentials'), envsDir: join(paths.home, 'envs') }, createModelSourceResolver(paths));
   const { metrics, routes, shadow, fleet, reconciler, commands, canary, canaryStats, analysis, tracking } = parts;
   const ingress = createIngress({ routes, shadow }, { maxBodyBytes: opts.maxBodyBytes, metrics, serveMetrics: opts.metricsPort === undefined });
   const metricsServer = opts.metricsPort === undefined ? undefined : http.createServer((req, res) => {

@@ -185,7 +185,7 @@ describe('mlserve apply', () => {
       `${bad}:5:9: num_replicas must be a whole number from 1 to 64 (got "two")`,
       `${bad}:6:9: canary_weight 20: a canary is the application's canary: mapping (model:, weight:, shadow:), beside deployments:`,
       `${bad}:7:5: duplicate endpoint 'alpha' (first at line 2); each application name must be unique`,
-      expect.stringMatching(new RegExp(`^${bad}:8:47: unknown key "replicas" in a deployment; accepted: name, model, runtime, num_replicas`)),
+      expect.stringMatching(new RegExp(`^${bad}:8:47: unknown key "replicas" in a deployment; accepted: name, model, runtime, env_manager, num_replicas`)),
     ]);
     expect(lines[4]).toBe(`Error: ${bad} has 4 errors; nothing was applied`);
     const j = await cli(['apply', '-f', bad, '--json']);

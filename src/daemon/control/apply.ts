@@ -120,7 +120,7 @@ export async function applyConfig(req: ApplyRequest, deps: ApplyDeps): Promise<A
         if (needsModel(op) && !resolved.has(op.want)) {
           const r = await deps.resolver.resolve(op.want.source, { env, cwd, onProgress: deps.onProgress, runtime: op.want.request.runtime });
           resolved.set(op.want, r);
-          runtimes.set(op.want, await runtimeSettings(r, { ...op.want.request, env }, deps.pythonEnv));
+          runtimes.set(op.want, await runtimeSettings(r, { ...op.want.request, env, subject: e.endpoint }, deps.pythonEnv));
         } else if (op.op === 'update') {
           // Same model: it keeps its runtime and environment unless the file names another runtime.
           const row = store.getDeployment(op.current)!;

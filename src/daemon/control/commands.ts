@@ -21,7 +21,7 @@ export const NAME_RULE = "lowercase letters, digits, '.', '_' and '-', starting 
 /** Prepares the Python a pyfunc model's replicas run (env manager: local, virtualenv, uv); returns its interpreter. */
 export type PythonEnvFor = (
   modelDir: string,
-  req: { envManager?: 'local' | 'virtualenv' | 'uv'; python?: string; env: Record<string, string> },
+  req: { envManager?: 'local' | 'virtualenv' | 'uv'; python?: string; env: Record<string, string>; subject?: string },
   onProgress?: (line: string) => void,
 ) => Promise<{ python: string; manager: 'local' | 'virtualenv' | 'uv'; reason?: string }>;
 
@@ -46,14 +46,15 @@ export interface CommandDeps {
  */
 export async function runtimeSettings(
   model: Pick<ResolvedSource, 'runtime' | 'modelDir'>,
-  req: Pick<DeployRequest, 'envManager' | 'python' | 'env'>,
+  req: Pick<DeployRequest, 'envManager' | 'python' | 'env'> & { subject?: string },
   pythonEnv: PythonEnvFor,
+  onProgress?: (line: string) => void,
 ): Promise<Pick<DeploymentSettings, 'runtime' | 'python' | 'envManager'>> {
   if (model.runtime !== 'python') {
     if (req.envManager || req.python) throw new MlserveError('BAD_REQUEST', '--env-manager and --python are for Python models; this model runs on the onnx runtime (pass --runtime python to load it with mlflow.pyfunc)');
     return {};
   }
-  const env = await pythonEnv(model.modelDir, { envManager: req.envManager, python: req.python, env: req.env ?? {} });
+  const env = await pythonEnv(model.modelDir, { envManager: req.envManager, python: req.python, env: req.env ?? {}, subject: req.subject }, onProgress);
   return { runtime: 'python', python: env.python, envManager: env.manager };
 }
 
@@ -83,8 +84,8 @@ export class Commands {
     if (req.name !== undefined) checkName(req.name, 'deployment', '--name');
     if (req.canary !== undefined && (!(req.canary >= 0) || req.canary > 100)) throw new MlserveError('BAD_REQUEST', `--canary weight must be 0..100% (got ${req.canary})`);
     const model = await this.deps.resolver.resolve(req.source, { env: req.env ?? {}, cwd: req.cwd ?? process.cwd(), onProgress, runtime: req.runtime });
-    Object.assign(settings, await runtimeSettings(model, req, this.deps.pythonEnv));
     const endpoint = req.endpoint ?? model.defaultEndpoint;
+    Object.assign(settings, await runtimeSettings(model, { ...req, subject: endpoint }, this.deps.pythonEnv, onProgress ? (message) => onProgress({ message } as never) : undefined));
     checkName(endpoint, 'endpoint', '--endpoint');
     const name = req.name ?? `${endpoint}-v${model.resolved.version}`;
     checkName(name, 'deployment', '--name');

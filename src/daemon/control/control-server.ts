@@ -170,8 +170,8 @@ async function ndjson(res: http.ServerResponse, work: (progress: (p: unknown) =>
   try {
     const result = await work((p) => {
       const now = Date.now();
-      const x = p as { files?: number; totalFiles?: number };
-      if (now - last < 100 && (x.files ?? 0) < (x.totalFiles ?? 1)) return;
+      const x = p as { files?: number; totalFiles?: number; message?: string };
+      if (x.message === undefined && now - last < 100 && (x.files ?? 0) < (x.totalFiles ?? 1)) return;
       last = now;
       res.write(`${JSON.stringify({ progress: p })}\n`);
     });

@@ -41,7 +41,7 @@ export function spawnReplica(plan: SpawnPlan, logFile: string, what: string): Sp
     stdio: ['ignore', fd as 3, fd as 3, 'pipe'],
     buffer: false,
     reject: false,
-    env: { ...process.env, ...plan.env },
+    env: Object.fromEntries(Object.entries({ ...process.env, ...plan.env }).filter(([k]) => !plan.removeEnv?.includes(k))),
     ...(plan.cwd ? { cwd: plan.cwd } : {}),
     extendEnv: false,
     cleanup: true,

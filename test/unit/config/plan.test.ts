@@ -181,6 +181,7 @@ function randomState(r: () => number): CurrentState {
   const maybe = <T>(p: number, v: () => T): T | undefined => (r() < p ? v() : undefined);
   const settings = (): Record<string, unknown> => {
     const s: Record<string, unknown> = {};
+    if (r() < 0.2) s.envManager = pick(['local', 'virtualenv', 'uv']);
     if (r() < 0.3) s.autoscaling = { min_replicas: pick([0, 1]), max_replicas: pick([2, 5]), ...(r() < 0.5 ? { upscale_delay_s: pick([1, 5, 30]) } : {}) };
     else s.replicas = pick([1, 2, 3, 8]);
     for (const [k, vals] of [['threads', [1, 2, 4]], ['maxBatchSize', [1, 8, 32]], ['batchWaitMs', [0, 2, 5]], ['maxConcurrentBatches', [1, 2]],

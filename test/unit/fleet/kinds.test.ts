@@ -33,6 +33,7 @@ describe('replica kinds', () => {
     expect(plan.command).toBe('/envs/abc/bin/python');
     expect(plan.args).toEqual([PYTHON_REPLICA_MAIN, JSON.stringify({ deployment: 'd', replica: 2, modelDir: '/cache/m', threads: 3, concurrency: 2, gpuFraction: 0.33 })]);
     expect(plan.env).toEqual({ ...gpuEnv, PYTHONUNBUFFERED: '1' });
+    expect(plan.removeEnv).toEqual(['PYTHONPATH', 'PYTHONHOME', 'VIRTUAL_ENV', 'PYTHONSTARTUP']);
     expect(plan.cwd).toBe('/home/run');
     const cpu = pythonKind.spawnPlan(input);
     expect(JSON.parse(cpu.args[1]).gpuFraction).toBeUndefined();

@@ -43,6 +43,8 @@ export interface SpawnPlan {
   args: string[];
   /** Added to the daemon's environment. */
   env: Record<string, string>;
+  /** Taken out of the daemon's environment (variables that would change what the program loads). */
+  removeEnv?: string[];
   cwd?: string;
 }
 

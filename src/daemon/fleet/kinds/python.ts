@@ -30,6 +30,8 @@ export const pythonKind: ReplicaKind = {
       args: [PYTHON_REPLICA_MAIN, JSON.stringify(cfg)],
       // Unbuffered output keeps the replica's log in step with what it does.
       env: { ...(input.gpuEnv ?? {}), PYTHONUNBUFFERED: '1' },
+      // The interpreter's own environment decides what it imports, not the daemon's.
+      removeEnv: ['PYTHONPATH', 'PYTHONHOME', 'VIRTUAL_ENV', 'PYTHONSTARTUP'],
       ...(input.workDir ? { cwd: input.workDir } : {}),
     };
   },
