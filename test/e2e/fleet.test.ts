@@ -1,11 +1,11 @@
 // Fleet behaviour with real processes: scale up and down (draining), a hung replica replaced by
 // health checks, a replica SIGKILLed under load loses no request, and a daemon SIGKILLed leaves
 // no replica behind while the next start serves every deployment again.
-import { execFileSync } from 'node:child_process';
 import { served, until as waitUntil, untilServed } from '../helpers/wait.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mlp } from '../../src/models/zoo.js';
 import { TestDaemon } from '../helpers/daemon.js';
+import { alive, replicaProcesses } from '../helpers/process.js';
 import { writeOnnx } from '../helpers/models.js';
 
 let d: TestDaemon;
@@ -13,14 +13,6 @@ let file: string;
 const body = { inputs: [{ name: 'x', shape: [1, 8], datatype: 'FP32', data: [1, 2, 3, 4, 5, 6, 7, 8] }] };
 const status = async () => (await d.cli(['status', '--json'])).json;
 const dep = async (name: string) => (await status()).deployments.find((x: any) => x.name === name);
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 const until = <T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000) => waitUntil(fn, ok, ms);
 
@@ -97,7 +89,7 @@ describe('fleet', () => {
     // For the issue note: seconds from daemon start to every deployment ready.
     console.log(`daemon start -> serving again: ${seconds.toFixed(2)} s`);
     // Only the new replicas run for this home: none of the old ones survived.
-    const running = execFileSync('ps', ['-eo', 'pid,args']).toString().split('\n').filter((l) => l.includes('runtime/replica.js') && l.includes(d.home));
+    const running = replicaProcesses(d.home);
     expect(running.length).toBe(2);
   });
 });

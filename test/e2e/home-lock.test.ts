@@ -2,12 +2,12 @@
 // daemon look stopped (status and stop find it by its lock and pid; it makes its socket again), a
 // second daemon on the same state refuses and names the first's pid, and a SIGKILLed daemon's lock
 // is free at once for the next start.
-import { execFileSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mlp } from '../../src/models/zoo.js';
 import { TestDaemon } from '../helpers/daemon.js';
+import { alive, replicaProcesses } from '../helpers/process.js';
 import { writeOnnx } from '../helpers/models.js';
 import { until } from '../helpers/wait.js';
 
@@ -15,15 +15,7 @@ const daemons: TestDaemon[] = [];
 afterAll(async () => {
   await Promise.all(daemons.map((d) => d.cleanup()));
 });
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-const replicaCount = (home: string) => execFileSync('ps', ['-eo', 'args']).toString().split('\n').filter((l) => l.includes('runtime/replica.js') && l.includes(home)).length;
+const replicaCount = (home: string) => replicaProcesses(home).length;
 
 describe('the home lock', () => {
   it('a removed socket: status still finds the daemon, which listens again; a second daemon refuses naming its pid', async () => {

@@ -5,7 +5,7 @@
 // answered for the same body.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestDaemon } from '../helpers/daemon.js';
-import { makePythonModels, normalizeMlflowMessage, pythonEnv, type PredictionJson, type PythonModels, type TensorJson } from '../helpers/python.js';
+import { normalizeMlflowMessage, pythonDaemon, type PredictionJson, type PythonModels, type TensorJson } from '../helpers/python.js';
 import { until } from '../helpers/wait.js';
 
 let d: TestDaemon;
@@ -13,10 +13,7 @@ let fx: PythonModels;
 let python: string;
 
 beforeAll(async () => {
-  python = await pythonEnv('pyfunc');
-  fx = await makePythonModels();
-  d = new TestDaemon({ MLFLOW_TRACKING_URI: fx.trackingUri, MLSERVE_PYTHON: python });
-  await d.start();
+  ({ d, fx, python } = await pythonDaemon());
 }, 600_000);
 afterAll(async () => {
   await d?.cleanup();

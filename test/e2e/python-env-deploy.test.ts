@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestDaemon } from '../helpers/daemon.js';
-import { makePythonModels, pythonEnv, type PythonModels } from '../helpers/python.js';
+import { pythonDaemon, type PythonModels } from '../helpers/python.js';
 
 let d: TestDaemon;
 let fx: PythonModels;
@@ -12,10 +12,7 @@ let python: string;
 const OFFLINE = { PIP_INDEX_URL: 'http://127.0.0.1:9/simple', PIP_NO_CACHE_DIR: '1', UV_INDEX_URL: 'http://127.0.0.1:9/simple' };
 
 beforeAll(async () => {
-  python = await pythonEnv('pyfunc');
-  fx = await makePythonModels();
-  d = new TestDaemon({ MLFLOW_TRACKING_URI: fx.trackingUri, MLSERVE_PYTHON: python });
-  await d.start();
+  ({ d, fx, python } = await pythonDaemon());
 }, 600_000);
 afterAll(async () => {
   await d?.cleanup();

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mlp } from '../../src/models/zoo.js';
 import { TestDaemon } from '../helpers/daemon.js';
 import { writeOnnx } from '../helpers/models.js';
-import { makePythonModels, normalizeMlflowMessage, pythonEnv, type PythonModels } from '../helpers/python.js';
+import { normalizeMlflowMessage, pythonDaemon, type PythonModels } from '../helpers/python.js';
 import { until } from '../helpers/wait.js';
 
 let d: TestDaemon;
@@ -47,10 +47,7 @@ const post = async (url: string, body: string) => {
 };
 
 beforeAll(async () => {
-  python = await pythonEnv('pyfunc');
-  fx = await makePythonModels();
-  d = new TestDaemon({ MLFLOW_TRACKING_URI: fx.trackingUri, MLSERVE_PYTHON: python });
-  await d.start();
+  ({ d, fx, python } = await pythonDaemon());
 }, 600_000);
 afterAll(async () => {
   await d?.cleanup();

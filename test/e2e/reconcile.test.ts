@@ -2,7 +2,6 @@
 // model version (another deployment replaces the primary) and a new replica count each roll out
 // while `mlserve bench` runs, failing zero requests. And a daemon killed with SIGKILL in the middle
 // of a blue-green replacement finishes it after a restart, with no orphan replica processes.
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +10,7 @@ import { registerInFileStore } from '../../src/models/file-store-writer.js';
 import { onnxFiles } from '../../src/models/mlflow-writer.js';
 import { mlp } from '../../src/models/zoo.js';
 import { TestDaemon } from '../helpers/daemon.js';
+import { alive, replicaProcesses } from '../helpers/process.js';
 import { writeOnnx } from '../helpers/models.js';
 import { served, until, untilServed } from '../helpers/wait.js';
 
@@ -19,16 +19,7 @@ const register = (mlruns: string, seed: number) => {
   const m = mlp({ seed, sizes: [4, 16, 3] });
   return registerInFileStore(mlruns, { name: 'Live', modelWriter: { ...onnxFiles(m.builder.toBytes()), signature: m.signature } });
 };
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-/** Replica processes of this daemon's home still running. */
-const replicasOf = (home: string) => execFileSync('ps', ['-eo', 'pid,args']).toString().split('\n').filter((l) => l.includes('runtime/replica.js') && l.includes(home));
+const replicasOf = replicaProcesses;
 
 describe('apply under load', () => {
   let d: TestDaemon;

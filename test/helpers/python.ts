@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { TestDaemon } from './daemon.js';
 import { encodeFrame, FrameDecoder, type DecodedFrame } from '../../src/runtime/frame.js';
 import { PYTHON_REPLICA_MAIN, type FromPythonReplica, type PythonReplicaConfig } from '../../src/runtime/python/index.js';
 import type { Tensor } from '../../src/tensor.js';
@@ -270,4 +271,13 @@ export class PythonReplicaProcess {
 export function normalizeMlflowMessage(message: unknown): unknown {
   if (typeof message !== 'string') return message;
   return message.replace(/\{('[^'{}]*'(?:, '[^'{}]*')*)\}/g, (_m, inner: string) => `{${inner.split(', ').sort().join(', ')}}`);
+}
+
+/** A test daemon that serves the Python test models: their file store as MLflow's tracking URI, the pyfunc env as its Python. */
+export async function pythonDaemon(extraEnv: Record<string, string> = {}): Promise<{ d: TestDaemon; fx: PythonModels; python: string }> {
+  const python = await pythonEnv('pyfunc');
+  const fx = await makePythonModels();
+  const d = new TestDaemon({ MLFLOW_TRACKING_URI: fx.trackingUri, MLSERVE_PYTHON: python, ...extraEnv });
+  await d.start();
+  return { d, fx, python };
 }

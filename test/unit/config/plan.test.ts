@@ -7,6 +7,7 @@ import { deploySettings } from '../../../src/daemon/control/settings.js';
 import { validatePolicy } from '../../../src/daemon/rollout/canary-analysis.js';
 import { changesOf, describeChange, plan, type PlanAction } from '../../../src/config/plan.js';
 import { parseConfig } from '../../../src/config/schema.js';
+import { mulberry32 } from '../../../src/models/zoo.js';
 import { renderConfig } from '../../../src/config/render.js';
 import { stateToDesired, type CurrentDeployment, type CurrentEndpoint, type CurrentState } from '../../../src/config/desired.js';
 
@@ -163,17 +164,8 @@ describe('plan', () => {
   });
 });
 
-/** A small seeded PRNG (mulberry32), so a failing state can be reproduced from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded PRNG, so a failing state can be reproduced from its seed. */
+const prng = mulberry32;
 
 /** A random state the daemon can be in: endpoints with a primary, maybe a pending replacement, a canary (weight, shadow), a rollout policy. */
 function randomState(r: () => number): CurrentState {
