@@ -12,6 +12,7 @@ type StatusView = {
     replicas: ReplicaRow[]; stats: DispatchStats | null; dispatch: DispatchOptions; runtime: string; revision: string;
     revisions: { revision: string; role: string; phase: string }[]; failure: { revision: string; message: string | null } | null;
     about: { python?: { version?: string; mlflow?: string; flavors?: string[]; signature?: string } } | null;
+    threads: { threads: number; reason: string } | null;
   })[];
 };
 
@@ -60,6 +61,7 @@ export default class Status extends BaseCommand {
         this.say(`  autoscaling: ${a.min_replicas}..${a.max_replicas} replicas, target ${a.target_ongoing_requests} ongoing, delays up ${a.upscale_delay_s}s / down ${a.downscale_delay_s}s`);
       }
       if (d.settings.gpus) this.say(`  gpus: ${d.settings.gpus} per replica`);
+      if (d.threads) this.say(`  threads: ${d.threads.threads} per replica (${d.threads.reason})`);
       this.say(`  batching: max ${b.maxBatchSize} rows, wait ${b.batchWaitMs} ms, ${b.maxConcurrentBatches} batch(es)/replica; queue <= ${b.maxQueued}, timeout ${b.timeoutMs} ms`);
       if (d.stats?.batches) this.say(`  served: ${d.stats.batchedRequests} requests in ${d.stats.batches} batches (mean ${(d.stats.batchedRequests / d.stats.batches).toFixed(1)}), ${d.stats.queued} queued`);
     }

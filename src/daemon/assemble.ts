@@ -47,7 +47,7 @@ export function pythonEnvs(dirs: { envsDir: string; logDir: string }, event: (ki
 
 /** Build the daemon's parts and wire them through their narrow interfaces (no part holds another's owner). */
 export function assemble(
-  store: Store, inventory: Inventory, dirs: { logDir: string; workDir: string; secretsDir: string; envsDir: string },
+  store: Store, inventory: Inventory, dirs: { logDir: string; workDir: string; secretsDir: string; envsDir: string; cores?: number },
   resolver: ReturnType<typeof createModelSourceResolver>,
   pythonEnv: PythonEnvFor = pythonEnvs(dirs, (k, subj, msg, data) => store.addEvent(k, subj, msg, data)),
 ) {
@@ -77,7 +77,7 @@ export function assemble(
   let reconciler: Reconciler | undefined;
   const kick = () => reconciler?.kick() ?? Promise.resolve();
   fleet = new Fleet({ store, gpus, logDir: dirs.logDir, workDir: dirs.workDir, metrics, onRelease: () => fleet?.placePending(), onChange: () => void kick() });
-  reconciler = new Reconciler(store, fleet, routes);
+  reconciler = new Reconciler(store, fleet, routes, dirs.cores ?? 1);
   const f = fleet;
   const canaryStats = new CanaryStats({
     latency: () => metrics.latencyByDeployment(),

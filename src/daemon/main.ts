@@ -1,6 +1,7 @@
 // The daemon's composition root: open the store, build the parts, listen, reconcile, and one
 // graceful exit (drain, stop replicas, remove the socket and pid file).
-import { chmodSync, existsSync, mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import http from 'node:http';
 import net from 'node:net';
@@ -15,6 +16,7 @@ import { createModelSourceResolver } from './control/model-source.js';
 import { Store } from './control/store.js';
 import { detectInventory } from './fleet/gpu-inventory.js';
 import { assemble } from './assemble.js';
+import { usableCores } from './fleet/threads.js';
 import { takeSnapshot } from './snapshot.js';
 import { removePartials } from '../mlflow/cache.js';
 
@@ -27,6 +29,17 @@ export interface DaemonOptions {
 }
 
 export class DaemonStartError extends Error {}
+
+/** The cores this daemon may use: its CPU affinity, capped by a cgroup v2 quota. */
+function daemonCores(): number {
+  let cpuMax: string | undefined;
+  try {
+    cpuMax = readFileSync('/sys/fs/cgroup/cpu.max', 'utf8');
+  } catch {
+    /* no cgroup v2 quota */
+  }
+  return usableCores(availableParallelism(), cpuMax);
+}
 
 /** Is a daemon answering on this socket? */
 export function socketAlive(path: string): Promise<boolean> {
@@ -94,7 +107,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const starts = store.countDaemonStart();
   const workDir = join(paths.home, 'run');
   mkdirSync(workDir, { recursive: true, mode: 0o700 });
-  const parts = assemble(store, inventory, { logDir: paths.logs, workDir, secretsDir: join(paths.home, 'credentials'), envsDir: join(paths.home, 'envs') }, createModelSourceResolver(paths));
+  const parts = assemble(store, inventory, { logDir: paths.logs, workDir, secretsDir: join(paths.home, 'credentials'), envsDir: join(paths.home, 'envs'), cores: daemonCores() }, createModelSourceResolver(paths));
   const { metrics, routes, shadow, fleet, reconciler, commands, canary, canaryStats, analysis, tracking } = parts;
   const ingress = createIngress({ routes, shadow }, { maxBodyBytes: opts.maxBodyBytes, metrics, serveMetrics: opts.metricsPort === undefined });
   const metricsServer = opts.metricsPort === undefined ? undefined : http.createServer((req, res) => {
@@ -160,7 +173,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const controlDeps: ControlDeps = {
     commands, canary, store, info, apply: parts.apply,
     canaryStatus: () => canaryStats.status(),
-    status: () => status(store, fleet, parts.gpus),
+    status: () => status(store, fleet, parts.gpus, reconciler.threads),
     gpus: () => gpuReport(parts.gpus),
     snapshot: (daemon) => takeSnapshot(parts.snapshotSource, daemon), logDir: paths.logs, cacheDir: paths.cache, shutdown: () => void shutdown().then(() => process.exit(0)),
   };

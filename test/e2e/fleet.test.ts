@@ -22,7 +22,7 @@ beforeAll(async () => {
   d = new TestDaemon();
   await d.start();
   file = writeOnnx(mlp({ seed: 8, sizes: [8, 16, 2] }), 'fleet');
-  expect((await d.deploy(file, ['--replicas', '2', '--health-check-period-s', '1', '--health-check-timeout-s', '1'])).exitCode).toBe(0);
+  expect((await d.deploy(file, ['--replicas', '2', '--threads', '1', '--health-check-period-s', '1', '--health-check-timeout-s', '1'])).exitCode).toBe(0);
 });
 afterAll(async () => {
   await d.cleanup();

@@ -178,3 +178,34 @@ describe('the reconcile loop cannot die', () => {
     expect((await d.cli(['status', '--json'])).json.deployments.map((x: any) => [x.name, x.state])).toEqual([['broken-v1', 'ready'], ['fine-v1', 'ready']]);
   });
 });
+
+describe('threads per replica by default', () => {
+  let d: TestDaemon;
+  afterAll(async () => {
+    await d.cleanup();
+  });
+
+  it('share the cores among the CPU replicas; a new deployment rolls the others to their new share without failed requests', async () => {
+    const cores = (await import('node:os')).availableParallelism();
+    d = new TestDaemon();
+    await d.start();
+    const model = writeOnnx(mlp({ seed: 7, sizes: [4, 8, 3] }), 't');
+    expect((await d.deploy(model, ['--endpoint', 'ta'])).exitCode).toBe(0);
+    const threadsOf = async (name: string) => (await d.cli(['status', '--json'])).json.deployments.find((x: any) => x.name === name)?.threads;
+    expect(await threadsOf('ta-v1')).toEqual({ threads: cores, reason: `${cores} core${cores === 1 ? '' : 's'} shared by 1 CPU replica` });
+    const bench = d.cli(['bench', 'ta', '-c', '4', '-d', '4s', '--warmup', '0s', '--json']);
+    await untilServed((args) => d.cli(args), 'ta-v1', 20);
+    expect((await d.deploy(model, ['--endpoint', 'tb', '--replicas', String(Math.max(1, cores - 1))])).exitCode).toBe(0);
+    const share = Math.max(1, Math.floor(cores / cores));
+    const ta = await until(() => threadsOf('ta-v1'), (t) => t?.threads === share);
+    expect(ta.reason).toBe(`${cores} core${cores === 1 ? '' : 's'} shared by ${cores === 1 ? 2 : cores} CPU replicas`);
+    const b = await bench;
+    expect(b.json.errors, JSON.stringify(b.json.errors)).toMatchObject({ total: 0 });
+    const status = await until(async () => (await d.cli(['status', '--json'])).json.deployments.find((x: any) => x.name === 'ta-v1'), (x) => x.revisions.length === 1 && x.revisions[0].role === 'serving');
+    expect(status.revision).toBe(status.revisions[0].revision);
+    if (cores > 1) {
+      const ev = (await d.cli(['events', 'ta-v1', '--json', '-n', '50'])).json.map((e: any) => e.message).join('\n');
+      expect(ev).toContain(`threads per replica ${cores} -> ${share}`);
+    }
+  });
+});

@@ -6,10 +6,26 @@ import type { Fleet } from '../fleet/fleet.js';
 import type { RouteTable } from '../dataplane/routes.js';
 import { reconcile, type Action, type Desired } from './reconcile.js';
 import { revisionOf } from './settings.js';
+import { planThreads, type ThreadPlan } from '../fleet/threads.js';
 import type { DeploymentRow } from './state.js';
 import type { Store } from './store.js';
 
-/** The desired state as the pure step reads it. */
+/**
+ * Deployments as they will run: every setting the operator left out that depends on the machine
+ * filled in (CPU threads per replica: the cores shared among the CPU replicas, planThreads).
+ */
+export function effectiveRows(rows: DeploymentRow[], cores: number): { rows: DeploymentRow[]; threads: Map<string, ThreadPlan> } {
+  const threads = planThreads(rows.map((r) => ({
+    name: r.name, threads: r.settings.threads, onGpu: !!r.settings.gpus,
+    replicas: r.settings.autoscaling ? Math.max(1, r.settings.autoscaling.min_replicas) : r.settings.replicas,
+  })), cores);
+  return {
+    rows: rows.map((r) => (r.settings.threads !== undefined ? r : { ...r, settings: { ...r.settings, threads: threads.get(r.name)!.threads } })),
+    threads,
+  };
+}
+
+/** The desired state as the pure step reads it (rows as they will run: see effectiveRows). */
 export function desiredState(rows: DeploymentRow[], store: Pick<Store, 'listEndpoints'>): Desired {
   return {
     deployments: rows.map((r) => ({
@@ -27,11 +43,15 @@ export class Reconciler {
   private finished = 0;
   private waiters: Array<{ after: number; resolve: () => void }> = [];
   private stopped = false;
+  /** Threads per replica as last planned (status shows them and why). */
+  threads = new Map<string, ThreadPlan>();
 
   constructor(
     private readonly store: Store,
     private readonly fleet: Fleet,
     private readonly routes: RouteTable,
+    /** The cores the daemon may use (affinity and cgroup quota). */
+    private readonly cores: number,
     private readonly now: () => number = Date.now,
     private readonly periodMs = 500,
   ) {}
@@ -66,7 +86,9 @@ export class Reconciler {
     const seq = ++this.started;
     let again = false;
     try {
-      const rows = this.store.listDeployments();
+      const planned = effectiveRows(this.store.listDeployments(), this.cores);
+      const rows = planned.rows;
+      this.threads = planned.threads;
       this.publishRoutes();
       const actions = reconcile(desiredState(rows, this.store), this.fleet.observe(this.now()), this.now());
       const byName = new Map(rows.map((r) => [r.name, r]));
@@ -111,9 +133,15 @@ export class Reconciler {
       return r;
     };
     switch (a.kind) {
-      case 'start':
-        this.fleet.start(row(a.deployment), a.role, a.why);
+      case 'start': {
+        const r = row(a.deployment);
+        const was = this.fleet.active(a.deployment)?.row.settings.threads;
+        const why = a.role === 'next' && was !== undefined && was !== r.settings.threads && this.threads.get(a.deployment)?.reason !== 'set by --threads'
+          ? `threads per replica ${was} -> ${r.settings.threads}: ${this.threads.get(a.deployment)?.reason}; blue-green replacement`
+          : a.why;
+        this.fleet.start(r, a.role, why);
         return false;
+      }
       case 'cutover':
         this.fleet.cutover(a.deployment);
         return false;

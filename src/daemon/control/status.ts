@@ -4,9 +4,10 @@ import { dispatchOptions, revisionOf } from './settings.js';
 import type { Fleet } from '../fleet/fleet.js';
 import { findKind } from '../fleet/kinds/index.js';
 import type { GpuBook } from '../fleet/placement.js';
+import type { ThreadPlan } from '../fleet/threads.js';
 import type { Store } from './store.js';
 
-export function status(store: Store, fleet: Fleet, gpus: GpuBook) {
+export function status(store: Store, fleet: Fleet, gpus: GpuBook, threads: Map<string, ThreadPlan> = new Map()) {
   const deployments = store.listDeployments().map((d) => {
     const active = fleet.active(d.name);
     const next = fleet.next(d.name);
@@ -14,8 +15,11 @@ export function status(store: Store, fleet: Fleet, gpus: GpuBook) {
     return {
       ...d,
       runtime: d.settings.runtime ?? 'onnx',
-      revision: revisionOf(d),
+      // The revision it runs at: with the threads the machine gives it when --threads was left out.
+      revision: revisionOf(d.settings.threads === undefined && threads.has(d.name) ? { ...d, settings: { ...d.settings, threads: threads.get(d.name)!.threads } } : d),
       failure: fleet.failure(d.name),
+      /** CPU threads per replica, and why that many. */
+      threads: threads.get(d.name) ?? null,
       revisions: [active, next].filter((r) => r !== null).map((r) => ({ revision: r.revision, role: r === active ? 'serving' : 'next', phase: r.phase() })),
       replicas: store.listReplicas(d.name),
       stats: active ? active.dispatcher.snapshot() : null,
