@@ -5,7 +5,6 @@ import { asMlserveError, MlserveError, notFound } from '../../errors.js';
 import { decodeInvocations, encodePredictions, checkContentType } from './codecs/mlflow-json.js';
 import { decodeInferRequest, encodeInferResponse } from './codecs/oip-json.js';
 import { decodeBinaryRequest, encodeBinaryResponse } from './codecs/oip-binary.js';
-import { checkInputs } from './codecs/signature-check.js';
 import { splitTableInput } from './codecs/columns.js';
 import { MLFLOW_JSON_TENSOR, MLFLOW_REQUEST_TENSOR, MLFLOW_STATUS_TENSOR } from '../../runtime/python/index.js';
 import { VERSION } from '../../version.js';
@@ -255,7 +254,7 @@ async function inferOip(deps: IngressDeps, rt: Runtime, opts: IngressOptions, re
   const request = binaryHeader === undefined
     ? { ...decodeInferRequest(splitTableInput(parseJson(body), spec), spec), binaryOutputs: null }
     : decodeBinaryRequest(body, binaryHeader, spec);
-  const inputs = checkInputs(request.inputs, spec);
+  const inputs = request.inputs; // the decoders check them against the signature, once
   const result = await rt.dispatcher.submit(inputs, request.outputs, clientGone(res));
   deps.shadow.mirror(deps.routes.get(rt.endpoint), rt, inputs, request.outputs, result.outputs);
   if (request.binaryOutputs) {
@@ -282,7 +281,7 @@ async function invocations(deps: IngressDeps, rt: Runtime, opts: IngressOptions,
   const body = await readBody(req, opts.maxBodyBytes);
   const spec = requireSpec(rt);
   if (rt.platform === 'mlflow') return invocationsInReplica(deps, rt, body, res);
-  const inputs = checkInputs(decodeInvocations(parseJson(body), spec), spec);
+  const inputs = decodeInvocations(parseJson(body), spec); // checked against the signature by the decoder
   const result = await rt.dispatcher.submit(inputs, undefined, clientGone(res));
   deps.shadow.mirror(deps.routes.get(rt.endpoint), rt, inputs, undefined, result.outputs);
   return json(200, encodePredictions(result.outputs), servedBy(rt));
