@@ -185,6 +185,7 @@ const sameJson = (a: string, b: string) => {
 
 export async function runPythonSection(o: PythonSectionOptions): Promise<PythonSectionResult> {
   const started = Date.now();
+  const date = new Date(started).toISOString();
   const say = (m: string) => log(`  [${((Date.now() - started) / 1000).toFixed(0).padStart(3)}s] ${m}`);
   const t = o.timing;
   log(`\n== Python models: ${MODEL} (scikit-learn), mlserve vs mlflow models serve, the replica vs in-process predict`);
@@ -205,7 +206,7 @@ export async function runPythonSection(o: PythonSectionOptions): Promise<PythonS
   const { loop, runs: inProcess } = await inProcessPass();
 
   const result: PythonSectionResult = {
-    date: new Date().toISOString(), quick: o.quick, cpus: o.cpus, durationS: t.durationMs / 1000, model: MODEL,
+    date, quick: o.quick, cpus: o.cpus, durationS: t.durationMs / 1000, model: MODEL,
     env: { interpreter: python, python: loop.python, mlflow: loop.mlflow, sklearn: loop.sklearn, pandas: loop.pandas, numpy: loop.numpy },
     mlflowServe: { command: '', workers: '' }, wrk: which('wrk'), concurrency: CONCURRENCY, overheadConcurrency: OVERHEAD_CONCURRENCY,
     sameAnswer: null, rows: {}, inProcess, served: [], goals: {}, elapsedS: 0,

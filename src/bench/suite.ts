@@ -125,7 +125,7 @@ async function main(): Promise<void> {
   const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, onnxruntime: ortVersion, mlserve: VERSION };
   const sections = [ARGS.onnx && 'onnx', ARGS.python && 'python'].filter(Boolean).join(' + ');
   log(`mlserve bench suite${QUICK ? ' (quick)' : ''}, ${sections}: ${machine.cpus} x ${machine.cpu}, ${machine.memGiB} GiB, node ${machine.node}`);
-  const result: SuiteResult & { sections: string[]; python?: PythonSectionResult } = {
+  const result: SuiteResult & { sections: string[]; python?: PythonSectionResult; pythonError?: string } = {
     date: new Date().toISOString(), quick: QUICK, machine, durationS: DURATION / 1000, sections: sections.split(' + '), models: [], ratios: {} as SuiteResult['ratios'], elapsedS: 0,
   };
   if (ARGS.onnx) {
@@ -138,7 +138,16 @@ async function main(): Promise<void> {
     }
     result.ratios = ratios(result);
   }
-  if (ARGS.python) result.python = await runPythonSection({ quick: QUICK, timing: TIMING, inProcessSeconds: PY_LOOP_SECONDS, cpus: machine.cpus });
+  if (ARGS.python) {
+    // A failure here (no Python env, mlflow not starting) keeps the ONNX figures: they are written, the exit code is 1.
+    try {
+      result.python = await runPythonSection({ quick: QUICK, timing: TIMING, inProcessSeconds: PY_LOOP_SECONDS, cpus: machine.cpus });
+    } catch (err) {
+      result.pythonError = (err as Error).message;
+      log(`\nPython section failed (skip it with --no-python): ${result.pythonError}`);
+      process.exitCode = 1;
+    }
+  }
   result.elapsedS = (Date.now() - started) / 1000;
   const table = ARGS.onnx ? formatTable(result) : '';
   const pyTable = result.python ? formatPythonTable(result.python) : '';
