@@ -6,6 +6,8 @@ export interface Row {
   p99Ms: number;
   errors: number;
   meanBatch?: number;
+  /** The replica's own time per batch (decode, predict, encode), from the deployment's counters. */
+  computeMsPerBatch?: number;
 }
 
 export interface RawRun {
@@ -98,4 +100,33 @@ export function formatTable(r: SuiteResult): string {
     lines.push(`    target ${x.target}`);
   }
   return lines.join('\n');
+}
+
+export interface SuiteArgs {
+  quick: boolean;
+  onnx: boolean;
+  python: boolean;
+}
+
+export const SUITE_USAGE = 'usage: node dist/bench/suite.js [--quick] [--no-python] [--only onnx|python]';
+
+/** `npm run bench` flags: --quick, --no-python, --only onnx|python (or --only=python). Throws on anything else. */
+export function parseSuiteArgs(argv: string[]): SuiteArgs {
+  const out: SuiteArgs = { quick: false, onnx: true, python: true };
+  let only: string | undefined;
+  let noPython = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--quick') out.quick = true;
+    else if (a === '--no-python') noPython = true;
+    else if (a === '--only' || a.startsWith('--only=')) {
+      if (only !== undefined) throw new Error(`--only given twice\n${SUITE_USAGE}`);
+      only = a === '--only' ? argv[++i] : a.slice('--only='.length);
+      if (only !== 'onnx' && only !== 'python') throw new Error(`--only takes onnx or python (got ${only === undefined ? 'nothing' : `'${only}'`})\n${SUITE_USAGE}`);
+    } else throw new Error(`unknown argument '${a}'\n${SUITE_USAGE}`);
+  }
+  if (only === 'python' && noPython) throw new Error(`--only python and --no-python leave nothing to run\n${SUITE_USAGE}`);
+  if (only === 'python') out.onnx = false;
+  if (only === 'onnx' || noPython) out.python = false;
+  return out;
 }

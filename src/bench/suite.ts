@@ -4,8 +4,11 @@
 //   (b) a naive single-process server (node:http, one ORT run per request),
 //   (c) mlserve with batching off, (d) mlserve with batching on, JSON and binary,
 // and reports the ratios (machines here are shared and noisy: only same-run ratios mean much).
-// Writes bench/results/<date>.json and BENCH.md. `--quick` runs shorter and smaller.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// Then the Python section (suite-python.ts): a scikit-learn model on mlserve's Python replica vs
+// `mlflow models serve`, and the replica vs model.predict in-process.
+// Writes bench/results/<date>.json and BENCH.md. `--quick` runs shorter and smaller (and writes no
+// BENCH.md); `--no-python` skips the Python section, `--only onnx|python` runs one section.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,16 +18,26 @@ import { uuid1 } from '../models/mlflow-writer.js';
 import { convNet, mlp, resnetNet, type ZooModel } from '../models/zoo.js';
 import { VERSION } from '../version.js';
 import { buildRequest } from './inputs.js';
-import { runLoad, type RequestSpec } from './load.js';
-import { formatTable, type SuiteResult, type Row, ratios } from './suite-report.js';
+import type { RequestSpec } from './load.js';
+import { log, measure, Mlserve, ROOT } from './suite-common.js';
+import { runPythonSection } from './suite-python.js';
+import { extractSection, formatPythonTable, pythonMarkdown, spliceSection, type PythonSectionResult } from './suite-python-report.js';
+import { formatTable, parseSuiteArgs, type SuiteArgs, type SuiteResult, type Row, ratios } from './suite-report.js';
 
-const QUICK = process.argv.includes('--quick');
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(ROOT, 'bin', 'run.js');
+let ARGS: SuiteArgs;
+try {
+  ARGS = parseSuiteArgs(process.argv.slice(2));
+} catch (err) {
+  process.stderr.write(`${(err as Error).message}\n`);
+  process.exit(2);
+}
+const QUICK = ARGS.quick;
 const DIST = fileURLToPath(new URL('./', import.meta.url));
 const DURATION = QUICK ? 2500 : 8000;
 const WARMUP = QUICK ? 700 : 2000;
 const RAW_SECONDS = QUICK ? 1.5 : 4;
+/** Seconds of in-process predict per batch size (twice in a full run): keeps the Python section under 3 min. */
+const PY_LOOP_SECONDS = QUICK ? 1.5 : 3;
 
 interface Case {
   id: string;
@@ -41,23 +54,13 @@ const CASES: Case[] = [
   { id: 'resnet50-shaped', build: () => resnetNet({ seed: 1, resolution: QUICK ? 112 : 224 }), threads: 2, concurrency: 8, rawBatches: QUICK ? [1, 4] : [1, 2, 4, 8], protocols: ['json', 'binary'] },
 ];
 
-const log = (s: string) => process.stderr.write(`${s}\n`);
-
 async function raw(file: string, threads: number, batch: number) {
   const r = await execa(process.execPath, [join(DIST, 'raw-ort.js'), file, String(threads), String(batch), String(RAW_SECONDS)]);
   return JSON.parse(String(r.stdout)) as { batch: number; samplesPerSec: number; p50Ms: number; p99Ms: number };
 }
 
-async function load(url: string, request: RequestSpec, concurrency: number): Promise<Row> {
-  const r = await runLoad({ url, request, durationMs: DURATION, warmupMs: WARMUP, concurrency });
-  const h = r.histogram;
-  return {
-    throughput: r.ok / (r.elapsedMs / 1000),
-    p50Ms: h.getValueAtPercentile(50) / 1000,
-    p99Ms: h.getValueAtPercentile(99) / 1000,
-    errors: r.errors,
-  };
-}
+const TIMING = { durationMs: DURATION, warmupMs: WARMUP };
+const load = (url: string, request: RequestSpec, concurrency: number): Promise<Row> => measure(url, request, concurrency, TIMING);
 
 async function naive(file: string, threads: number, request: RequestSpec, concurrency: number): Promise<Row> {
   const child = execa(process.execPath, [join(DIST, 'naive-server.js'), file, String(threads)], { buffer: false, reject: false });
@@ -70,27 +73,6 @@ async function naive(file: string, threads: number, request: RequestSpec, concur
   } finally {
     child.kill('SIGKILL');
     await child;
-  }
-}
-
-class Mlserve {
-  readonly home = mkdtempSync(join(tmpdir(), 'mlserve-bench-'));
-  url = '';
-  async cli(args: string[]) {
-    return execa(process.execPath, [BIN, ...args], { env: { MLSERVE_HOME: this.home } });
-  }
-  async start() {
-    this.url = JSON.parse(String((await this.cli(['daemon', 'start', '--port', '0', '--json'])).stdout)).ingress.url;
-  }
-  async deploy(file: string, endpoint: string, threads: number, batching: boolean) {
-    await this.cli(['deploy', file, '--endpoint', endpoint, '--threads', String(threads), ...(batching ? [] : ['--max-batch-size', '1'])]);
-  }
-  async stats(endpoint: string) {
-    return JSON.parse(String((await this.cli(['status', '--json'])).stdout)).deployments.find((d: { endpoint: string }) => d.endpoint === endpoint).stats;
-  }
-  async stop() {
-    await this.cli(['daemon', 'stop']).catch(() => {});
-    rmSync(this.home, { recursive: true, force: true });
   }
 }
 
@@ -141,24 +123,51 @@ async function main(): Promise<void> {
   const started = Date.now();
   const ortVersion = (await import('onnxruntime-node/package.json', { with: { type: 'json' } })).default.version as string;
   const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, onnxruntime: ortVersion, mlserve: VERSION };
-  log(`mlserve bench suite${QUICK ? ' (quick)' : ''}: ${machine.cpus} x ${machine.cpu}, ${machine.memGiB} GiB, node ${machine.node}`);
-  const daemon = new Mlserve();
-  await daemon.start();
-  const result: SuiteResult = { date: new Date().toISOString(), quick: QUICK, machine, durationS: DURATION / 1000, models: [], ratios: {} as SuiteResult['ratios'], elapsedS: 0 };
-  try {
-    for (const c of CASES) result.models.push(await runCase(c, daemon));
-  } finally {
-    await daemon.stop();
+  const sections = [ARGS.onnx && 'onnx', ARGS.python && 'python'].filter(Boolean).join(' + ');
+  log(`mlserve bench suite${QUICK ? ' (quick)' : ''}, ${sections}: ${machine.cpus} x ${machine.cpu}, ${machine.memGiB} GiB, node ${machine.node}`);
+  const result: SuiteResult & { sections: string[]; python?: PythonSectionResult; pythonError?: string } = {
+    date: new Date().toISOString(), quick: QUICK, machine, durationS: DURATION / 1000, sections: sections.split(' + '), models: [], ratios: {} as SuiteResult['ratios'], elapsedS: 0,
+  };
+  if (ARGS.onnx) {
+    const daemon = new Mlserve();
+    await daemon.start();
+    try {
+      for (const c of CASES) result.models.push(await runCase(c, daemon));
+    } finally {
+      await daemon.stop();
+    }
+    result.ratios = ratios(result);
   }
-  result.ratios = ratios(result);
+  if (ARGS.python) {
+    // A failure here (no Python env, mlflow not starting) keeps the ONNX figures: they are written, the exit code is 1.
+    try {
+      result.python = await runPythonSection({ quick: QUICK, timing: TIMING, inProcessSeconds: PY_LOOP_SECONDS, cpus: machine.cpus });
+    } catch (err) {
+      result.pythonError = (err as Error).message;
+      log(`\nPython section failed (skip it with --no-python): ${result.pythonError}`);
+      process.exitCode = 1;
+    }
+  }
   result.elapsedS = (Date.now() - started) / 1000;
-  const table = formatTable(result);
-  process.stdout.write(`\n${table}\n`);
+  const table = ARGS.onnx ? formatTable(result) : '';
+  const pyTable = result.python ? formatPythonTable(result.python) : '';
+  process.stdout.write(`\n${[table, pyTable].filter(Boolean).join('\n\n')}\n`);
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
   const stamp = result.date.replace(/[:.]/g, '-');
-  writeFileSync(join(ROOT, 'bench', 'results', `${stamp}${QUICK ? '-quick' : ''}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  const tag = ARGS.onnx && ARGS.python ? '' : ARGS.onnx ? '-onnx' : '-python';
+  const resultsFile = `bench/results/${stamp}${tag}${QUICK ? '-quick' : ''}.json`;
+  writeFileSync(join(ROOT, resultsFile), `${JSON.stringify(result, null, 2)}\n`);
+  log(`results: ${resultsFile}`);
   if (!QUICK) {
-    writeFileSync(join(ROOT, 'BENCH.md'), `# mlserve benchmark\n\nLatest full \`npm run bench\` run, ${result.date}, on ${machine.cpus} x ${machine.cpu}, ${machine.memGiB} GiB, Node ${machine.node}, onnxruntime-node ${machine.onnxruntime}. The load generator runs on the same machine and shares its cores. Each row ran ${result.durationS}s after warm-up; ratios compare rows of this one run.\n\n\`\`\`\n${table}\n\`\`\`\n\nRaw JSON: \`bench/results/${stamp}.json\`. Why targets are missed and what was tried: \`bench/ANALYSIS.md\`.\n`);
+    // A run of one section keeps the other section of BENCH.md as it was.
+    const benchMd = join(ROOT, 'BENCH.md');
+    const old = existsSync(benchMd) ? readFileSync(benchMd, 'utf8') : '';
+    const onnxPart = ARGS.onnx
+      ? `# mlserve benchmark\n\nLatest full \`npm run bench\` run, ${result.date}, on ${machine.cpus} x ${machine.cpu}, ${machine.memGiB} GiB, Node ${machine.node}, onnxruntime-node ${machine.onnxruntime}. The load generator runs on the same machine and shares its cores. Each row ran ${result.durationS}s after warm-up; ratios compare rows of this one run.\n\n\`\`\`\n${table}\n\`\`\`\n\nRaw JSON: \`${resultsFile}\`. Why targets are missed and what was tried: \`bench/ANALYSIS.md\`.\n`
+      : old;
+    const pySection = result.python ? pythonMarkdown(result.python, resultsFile) : extractSection(old);
+    writeFileSync(benchMd, pySection ? spliceSection(ARGS.onnx ? onnxPart : old, pySection) : onnxPart);
+    log('BENCH.md updated');
   }
   log(`done in ${result.elapsedS.toFixed(0)}s`);
 }

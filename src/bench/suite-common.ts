@@ -1,0 +1,80 @@
+// What the `npm run bench` sections share: a daemon of their own (in a temporary MLSERVE_HOME, driven
+// through the real CLI) and one measured load run turned into a table row.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { ControlClient } from '../cli/client.js';
+import { homePaths } from '../home.js';
+import { runLoad, type RequestSpec } from './load.js';
+import type { Row } from './suite-report.js';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const BIN = join(ROOT, 'bin', 'run.js');
+
+/** Which generator produced a row: the suite's own, for every server it compares. */
+export const LOAD_GENERATOR = 'load.ts (undici Pool, closed loop)';
+
+export const log = (s: string): void => {
+  process.stderr.write(`${s}\n`);
+};
+
+export interface Timing {
+  durationMs: number;
+  warmupMs: number;
+}
+
+/** One closed-loop run at `concurrency` connections: req/s, p50/p99 and errors of the measured part. */
+export async function measure(url: string, request: RequestSpec, concurrency: number, t: Timing): Promise<Row> {
+  const r = await runLoad({ url, request, durationMs: t.durationMs, warmupMs: t.warmupMs, concurrency });
+  const h = r.histogram;
+  return {
+    throughput: r.ok / (r.elapsedMs / 1000),
+    p50Ms: h.getValueAtPercentile(50) / 1000,
+    p99Ms: h.getValueAtPercentile(99) / 1000,
+    errors: r.errors,
+  };
+}
+
+/** A daemon started by the suite, with its own MLSERVE_HOME (removed by stop()). */
+export class Mlserve {
+  readonly home = mkdtempSync(join(tmpdir(), 'mlserve-bench-'));
+  url = '';
+  private control?: ControlClient;
+  /** `env` is added to this process's environment for every CLI call (and so for the daemon). */
+  constructor(private readonly env: Record<string, string> = {}) {}
+  async cli(args: string[]) {
+    return execa(process.execPath, [BIN, ...args], { env: { ...this.env, MLSERVE_HOME: this.home } });
+  }
+  async start() {
+    this.url = JSON.parse(String((await this.cli(['daemon', 'start', '--port', '0', '--json'])).stdout)).ingress.url;
+  }
+  async deploy(file: string, endpoint: string, threads: number, batching: boolean) {
+    await this.cli(['deploy', file, '--endpoint', endpoint, '--threads', String(threads), ...(batching ? [] : ['--max-batch-size', '1'])]);
+  }
+  /** The deployment's counters, read from the control API (a CLI process per read would cost a second). */
+  async stats(endpoint: string) {
+    this.control ??= new ControlClient(homePaths({ MLSERVE_HOME: this.home }).socket);
+    const s = await this.control.call<{ deployments: Array<{ endpoint: string; stats: Record<string, number> }> }>('GET', '/v1/status');
+    return s.deployments.find((d) => d.endpoint === endpoint)!.stats;
+  }
+  /**
+   * Runs `fn` and returns what it returns plus, for the batches the endpoint ran meanwhile, the mean
+   * requests per batch and the replica's mean compute time per batch (what it reports per result).
+   */
+  async withMeanBatch<T>(endpoint: string, fn: () => Promise<T>): Promise<{ value: T; meanBatch: number; computeMsPerBatch: number }> {
+    const before = await this.stats(endpoint);
+    const value = await fn();
+    const after = await this.stats(endpoint);
+    const batches = Math.max(1, after.batches - before.batches);
+    return { value, meanBatch: (after.batchedRequests - before.batchedRequests) / batches, computeMsPerBatch: (after.computeMsTotal - before.computeMsTotal) / batches };
+  }
+  private stopped = false;
+  async stop() {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.cli(['daemon', 'stop']).catch(() => {});
+    rmSync(this.home, { recursive: true, force: true });
+  }
+}
