@@ -9,7 +9,8 @@ import type { TensorSpec } from '../../tensor.js';
 import type { ReplicaLink } from '../dataplane/replica-link.js';
 import type { ReplicaKind, SpawnInput } from './kinds/kind.js';
 import { judge, type Signal } from './outlier.js';
-import { describeExit, logTail, spawnReplica, type SpawnedReplica } from './supervisor.js';
+import { describeExit, logTail, replicaLogRotation, spawnReplica, type SpawnedReplica } from './supervisor.js';
+import { copyTruncateIfFull, type RotationPolicy } from '../logging/log-file.js';
 
 /** `suspect`: up, but a health check or a request timed out on it; it takes no new work until it answers. */
 export type ReplicaState = 'starting' | 'ready' | 'suspect' | 'restarting' | 'failed' | 'draining' | 'stopping' | 'stopped' | 'pending';
@@ -71,6 +72,8 @@ export interface ReplicaSetOptions {
   priorRestarts?: Map<number, number>;
   /** How a replica process is started (the supervisor; tests pass a fake). */
   spawn?: typeof spawnReplica;
+  /** Replica logs past maxBytes are rotated (copy-truncate while the replica runs), checked every health period. */
+  logRotation?: RotationPolicy;
 }
 
 export function replicaLogFile(logDir: string, deployment: string, idx: number): string {
@@ -234,6 +237,7 @@ export class ReplicaSet {
 
   /** Ping every ready and suspect replica; each answer or timeout goes through the outlier rule. */
   private async checkHealth(): Promise<void> {
+    this.rotateLogs();
     const timeout = this.opts.healthTimeoutMs ?? 30_000;
     const checked = this.members.filter((r) => (r.state === 'ready' || r.state === 'suspect') && r.link !== null && !r.link.isClosed);
     await Promise.all(
@@ -256,6 +260,19 @@ export class ReplicaSet {
         this.observe(r, signal, why);
       }),
     );
+  }
+
+  /** A running replica's log past its size is copied to .1 and truncated (the replica writes on with O_APPEND). */
+  private rotateLogs(): void {
+    const policy = this.opts.logRotation ?? replicaLogRotation();
+    for (const r of this.members) {
+      if (!r.proc) continue;
+      try {
+        copyTruncateIfFull(replicaLogFile(this.opts.logDir, this.opts.deployment, r.idx), policy);
+      } catch {
+        /* a full disk: the next period tries again */
+      }
+    }
   }
 
   /**

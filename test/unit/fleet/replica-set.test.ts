@@ -1,7 +1,7 @@
 // ReplicaSet with a fake spawner (opts.spawn) and fake timers: each fake replica has a REAL
 // ReplicaLink over an in-memory Duplex (so pings and in-flight requests are real frames), and
 // `ready` / `exited` promises the test resolves.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
@@ -423,6 +423,19 @@ describe('ReplicaSet: outlier detection (frozen replicas)', () => {
     procs[0]!.crash();
     await tick();
     expect(member(0).state).toBe('restarting');
+    await set.stop();
+  });
+});
+
+describe('ReplicaSet: replica logs', () => {
+  it('a running replica\'s log past the size is copied to .1 and emptied at each health period', async () => {
+    const { set } = await readySet(1, { healthPeriodMs: 1000, logRotation: { maxBytes: 1024, keep: 1 } });
+    const file = replicaLogFile(logDir, 'iris', 0);
+    writeFileSync(file, 'x'.repeat(2000));
+    set.start();
+    await advance(1000);
+    expect(readFileSync(file, 'utf8')).toBe('');
+    expect(readFileSync(`${file}.1`, 'utf8')).toBe('x'.repeat(2000));
     await set.stop();
   });
 });
