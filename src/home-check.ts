@@ -1,9 +1,12 @@
 // The daemon's folders under MLSERVE_HOME, checked before it starts: each is made (0700) if
 // missing, must be a folder the daemon's user can write, on a file system that is not read-only
-// and not full. A folder that fails is named with what to do, never a bare EROFS or EACCES.
-import { closeSync, mkdirSync, openSync, rmSync, statfsSync, writeSync } from 'node:fs';
+// and not full. A folder that fails is named with what to do, never a bare EROFS or EACCES. The
+// home, logs and run/ are needed to start; the cache, envs/ and credentials/ only to deploy, so a
+// problem there is a warning (the daemon serves what it has; a deploy that needs the folder fails
+// with an error that names it).
+import { chmodSync, closeSync, mkdirSync, openSync, rmSync, statfsSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureHome, type HomePaths } from './home.js';
+import type { HomePaths } from './home.js';
 
 export class HomeFolderError extends Error {
   constructor(message: string, readonly folder: string, readonly code: string) {
@@ -15,15 +18,15 @@ export class HomeFolderError extends Error {
 /** Below this much free space a folder counts as full (SQLite, logs and pid files need a little). */
 export const MIN_FREE_BYTES = 1024 * 1024;
 
-/** The daemon's folders, with what each holds. */
-export function daemonFolders(p: Pick<HomePaths, 'home' | 'logs' | 'cache'>): Array<{ dir: string; what: string }> {
+/** The daemon's folders, with what each holds and whether the daemon cannot start without it. */
+export function daemonFolders(p: Pick<HomePaths, 'home' | 'logs' | 'cache'>): Array<{ dir: string; what: string; required: boolean }> {
   return [
-    { dir: p.home, what: "the daemon's home (state.db, lock, socket)" },
-    { dir: p.logs, what: 'logs' },
-    { dir: p.cache, what: 'the model cache' },
-    { dir: join(p.home, 'run'), what: "replicas' working folder" },
-    { dir: join(p.home, 'envs'), what: 'Python environments' },
-    { dir: join(p.home, 'credentials'), what: 'registry credentials' },
+    { dir: p.home, what: "the daemon's home (state.db, lock, socket)", required: true },
+    { dir: p.logs, what: 'logs', required: true },
+    { dir: join(p.home, 'run'), what: "replicas' working folder", required: true },
+    { dir: p.cache, what: 'the model cache', required: false },
+    { dir: join(p.home, 'envs'), what: 'Python environments', required: false },
+    { dir: join(p.home, 'credentials'), what: 'registry credentials', required: false },
   ];
 }
 
@@ -45,37 +48,51 @@ export function folderError(err: unknown, dir: string, what: string, freeBytes?:
   return new HomeFolderError(`${head} ${text}`, dir, code);
 }
 
-/** Create and check every folder the daemon writes; throws a HomeFolderError naming the first that fails. */
-export function checkHome(p: HomePaths, minFree = MIN_FREE_BYTES): void {
+/**
+ * Create and check every folder the daemon writes: throws a HomeFolderError naming the first
+ * required folder that fails; returns the problems of the others (warnings, the daemon starts).
+ */
+export function checkHome(p: HomePaths, minFree = MIN_FREE_BYTES): HomeFolderError[] {
+  const warnings: HomeFolderError[] = [];
+  const home = daemonFolders(p)[0]!;
   try {
-    ensureHome(p);
+    // As ensureHome: 0700, and a home that exists with wider permissions is tightened.
+    mkdirSync(p.home, { recursive: true, mode: 0o700 });
+    if ((statSync(p.home).mode & 0o077) !== 0) chmodSync(p.home, 0o700);
   } catch (err) {
-    const path = (err as NodeJS.ErrnoException).path ?? p.home;
-    const f = daemonFolders(p).find((x) => x.dir === path) ?? { dir: path, what: "the daemon's home" };
-    throw folderError(err, f.dir, f.what);
+    throw folderError(err, p.home, home.what);
   }
-  for (const { dir, what } of daemonFolders(p)) {
-    const probe = join(dir, `.mlserve-write-check-${process.pid}`);
+  for (const { dir, what, required } of daemonFolders(p)) {
+    const problem = checkFolder(dir, what, minFree);
+    if (problem && required) throw problem;
+    if (problem) warnings.push(new HomeFolderError(`${problem.message.replace(/^cannot start the daemon: /, '')}; deploying a model may fail until then`, dir, problem.code));
+  }
+  return warnings;
+}
+
+/** One folder: made, written (a 4 KiB probe), with room left; the problem, or null. */
+function checkFolder(dir: string, what: string, minFree: number): HomeFolderError | null {
+  const probe = join(dir, `.mlserve-write-check-${process.pid}`);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 }); // fails on a file in the way (EEXIST / ENOTDIR)
+    const fd = openSync(probe, 'w', 0o600);
     try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 }); // fails on a file in the way (EEXIST / ENOTDIR)
-      const fd = openSync(probe, 'w', 0o600);
-      try {
-        writeSync(fd, Buffer.alloc(4096));
-      } finally {
-        closeSync(fd);
-      }
-    } catch (err) {
-      throw folderError(err, dir, what, freeSpace(dir));
+      writeSync(fd, Buffer.alloc(4096));
     } finally {
-      try {
-        rmSync(probe, { force: true });
-      } catch {
-        /* nothing was made */
-      }
+      closeSync(fd);
     }
-    const free = freeSpace(dir);
-    if (free !== undefined && free < minFree) throw folderError(Object.assign(new Error('no space'), { code: 'ENOSPC' }), dir, what, free);
+  } catch (err) {
+    return folderError(err, dir, what, freeSpace(dir));
+  } finally {
+    try {
+      rmSync(probe, { force: true });
+    } catch {
+      /* nothing was made */
+    }
   }
+  const free = freeSpace(dir);
+  if (free !== undefined && free < minFree) return folderError(Object.assign(new Error('no space'), { code: 'ENOSPC' }), dir, what, free);
+  return null;
 }
 
 /** Free bytes for the daemon's user on the folder's file system (undefined when unknown). */

@@ -122,8 +122,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const paths = homePaths();
   process.umask(0o077);
   let log: DaemonLog;
+  let warnings: HomeFolderError[];
   try {
-    checkHome(paths);
+    warnings = checkHome(paths);
     log = installDaemonLog({ file: opts.logFile, rotation: rotationFromEnv(), limits: rateLimitsFromEnv(process.env) });
   } catch (err) {
     if (err instanceof HomeFolderError) throw new DaemonStartError(err.message);
@@ -133,7 +134,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const undo = new Undo();
   undo.push(() => lock.release());
   try {
-    await serve(paths, opts, log, lock, undo);
+    await serve(paths, opts, log, lock, undo, warnings);
   } catch (err) {
     await undo.run();
     if (err instanceof DaemonStartError) throw err;
@@ -144,7 +145,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
 }
 
 /** Everything after the lock: each step that leaves something behind registers its undo. */
-async function serve(paths: HomePaths, opts: DaemonOptions, log: DaemonLog, lock: HomeLock, undo: Undo): Promise<void> {
+async function serve(paths: HomePaths, opts: DaemonOptions, log: DaemonLog, lock: HomeLock, undo: Undo, warnings: HomeFolderError[]): Promise<void> {
   let restored: ReturnType<typeof restoreBackup> | undefined;
   if (opts.restoreBackup) restored = restoreBackup(paths.db);
   const store: Store = openStore(paths.db);
@@ -152,6 +153,10 @@ async function serve(paths: HomePaths, opts: DaemonOptions, log: DaemonLog, lock
   if (restored) {
     store.addEvent('state-restored', 'daemon', `state restored from ${restored.from} (written ${restored.backupAt.toISOString()})${restored.keptAs ? `; the previous file is kept as ${restored.keptAs}` : ''}`);
     console.log(`mlserve daemon: restored ${paths.db} from ${restored.from}${restored.keptAs ? `; the previous file is kept as ${restored.keptAs}` : ''}`);
+  }
+  for (const w of warnings) {
+    console.error(`mlserve daemon: warning: ${w.message}`);
+    store.addEvent('storage-warning', 'daemon', w.message, { folder: w.folder, code: w.code });
   }
   // The first start (or one after a crash with no backup yet) keeps a copy of the checked state.
   if (!existsSync(backupOf(paths.db))) await backupStore(store, paths.db);

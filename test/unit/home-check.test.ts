@@ -1,6 +1,6 @@
 // The daemon's folders checked at start (home-check.ts): each failure names the folder, what it
 // holds and what to do, never a bare EROFS or EACCES.
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -41,11 +41,29 @@ describe('checkHome', () => {
     expect(readdirSync(p.home).sort()).toEqual(['cache', 'credentials', 'envs', 'logs', 'run']);
   });
 
-  it('a file where a folder should be is named', () => {
+  it('a file where a needed folder should be stops the start, naming it', () => {
+    const p = homePaths({ MLSERVE_HOME: join(base, 'home') });
+    mkdirSync(p.home, { recursive: true });
+    writeFileSync(p.logs, 'not a folder');
+    expect(() => checkHome(p)).toThrow(new RegExp(`^cannot start the daemon: ${p.logs} \\(logs\\) is not a folder \\(EEXIST\\); move the file away`));
+  });
+
+  it('a folder only deploys need (envs, cache, credentials) is a warning that names it: the daemon starts', () => {
     const p = homePaths({ MLSERVE_HOME: join(base, 'home') });
     mkdirSync(p.home, { recursive: true });
     writeFileSync(join(p.home, 'envs'), 'not a folder');
-    expect(() => checkHome(p)).toThrow(new RegExp(`^cannot start the daemon: ${join(p.home, 'envs')} \\(Python environments\\) is not a folder \\(EEXIST\\)`));
+    const warnings = checkHome(p);
+    expect(warnings.map((w) => w.message)).toEqual([
+      `${join(p.home, 'envs')} (Python environments) is not a folder (EEXIST); move the file away, or set MLSERVE_HOME to a folder elsewhere; deploying a model may fail until then`,
+    ]);
+  });
+
+  it('tightens a home with wider permissions', () => {
+    const p = homePaths({ MLSERVE_HOME: join(base, 'home') });
+    mkdirSync(p.home, { mode: 0o755 });
+    chmodSync(p.home, 0o755);
+    checkHome(p);
+    expect(statSync(p.home).mode & 0o777).toBe(0o700);
   });
 
   it('a home on a file system with less room than the minimum is full', () => {

@@ -9,7 +9,7 @@ import { installDaemonLog } from '../../../src/daemon/logging/daemon-log.js';
 /** A stream that records what reaches it. */
 const sink = () => {
   const got: string[] = [];
-  return { got, write: (chunk: string | Uint8Array) => (got.push(String(chunk)), true) };
+  return { got, write: (chunk: string | Uint8Array, ..._rest: unknown[]) => (got.push(String(chunk)), true) };
 };
 
 let dir: string;
