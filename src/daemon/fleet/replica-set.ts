@@ -9,8 +9,8 @@ import type { TensorSpec } from '../../tensor.js';
 import type { ReplicaLink } from '../dataplane/replica-link.js';
 import type { ReplicaKind, SpawnInput } from './kinds/kind.js';
 import { judge, type Signal } from './outlier.js';
-import { describeExit, logTail, replicaLogRotation, spawnReplica, type SpawnedReplica } from './supervisor.js';
-import { copyTruncateIfFull, type RotationPolicy } from '../logging/log-file.js';
+import { describeExit, logTail, spawnReplica, type SpawnedReplica } from './supervisor.js';
+import { copyTruncateIfFull, envRotation, type RotationPolicy } from '../logging/log-file.js';
 
 /** `suspect`: up, but a health check or a request timed out on it; it takes no new work until it answers. */
 export type ReplicaState = 'starting' | 'ready' | 'suspect' | 'restarting' | 'failed' | 'draining' | 'stopping' | 'stopped' | 'pending';
@@ -264,7 +264,7 @@ export class ReplicaSet {
 
   /** A running replica's log past its size is copied to .1 and truncated (the replica writes on with O_APPEND). */
   private rotateLogs(): void {
-    const policy = this.opts.logRotation ?? replicaLogRotation();
+    const policy = this.opts.logRotation ?? envRotation();
     for (const r of this.members) {
       if (!r.proc) continue;
       try {

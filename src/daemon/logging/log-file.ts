@@ -29,6 +29,15 @@ export function rotationFromEnv(env: NodeJS.ProcessEnv = process.env): RotationP
   return p;
 }
 
+/** The policy from the environment, or the default when it is not valid (the daemon checked it at start). */
+export function envRotation(): RotationPolicy {
+  try {
+    return rotationFromEnv();
+  } catch {
+    return { ...DEFAULT_ROTATION };
+  }
+}
+
 /** Shift file.1 .. file.<keep-1> up by one (the oldest is dropped), leaving file.1 free. */
 function shift(file: string, keep: number): void {
   rmSync(`${file}.${keep}`, { force: true });
