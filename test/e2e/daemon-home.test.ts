@@ -48,7 +48,6 @@ describe('a damaged state.db', () => {
     expect((await d.deploy(writeOnnx(mlp({ seed: 3, sizes: [4, 8, 3] }), 'keep'), ['--endpoint', 'keep'])).exitCode).toBe(0);
     await d.stop(); // a clean stop writes state.db.bak
     const db = join(d.home, 'state.db');
-    expect(existsSync(`${db}.bak`)).toBe(true);
     // Many events after the backup, then a damaged tail: the file still opens and migrates; only
     // the first write to the events table failed, after the daemon had bound its socket.
     const s = new Store(db);
@@ -58,11 +57,12 @@ describe('a damaged state.db', () => {
 
     const r = await d.cli(['daemon', 'start', '--port', '0']);
     expect(r.exitCode, r.stdout).toBe(1);
+    leftNothing(d.home); // it used to crash after binding, leaving its socket and pid file
     expect(r.stderr).toContain(`the daemon's state ${db} is damaged (`);
     expect(r.stderr).toContain('start with mlserve daemon start --restore-backup to use it');
     expect(r.stderr).toContain(`or move ${db} away to start with no deployments`);
     expect(r.stderr).not.toMatch(/\n\s+at /);
-    leftNothing(d.home);
+    expect(existsSync(`${db}.bak`)).toBe(true);
     const fg = await d.cli(['daemon', 'start', '--foreground', '--port', '0']);
     expect(fg.exitCode).toBe(1);
     expect(fg.stderr).toContain('--restore-backup');

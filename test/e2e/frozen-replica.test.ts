@@ -61,7 +61,7 @@ describe('a frozen replica (SIGSTOP) under load', () => {
     process.kill(before[0]!.pid, 'SIGSTOP');
     const suspectAfter = await within((rs) => rs[0]!.state === 'suspect', 10_000);
     console.log(`SIGSTOP -> suspect: ${suspectAfter.toFixed(2)} s`);
-    expect(suspectAfter).toBeLessThan(3.5);
+    expect(suspectAfter).toBeLessThan(4); // 2 s by the settings, plus a loaded machine's scheduling
     // It takes no new work: while it is frozen the other replica serves on.
     const servedWhileOut = (await deployment()).stats.requests;
     await new Promise((r) => setTimeout(r, 300));
