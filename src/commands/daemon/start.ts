@@ -66,7 +66,12 @@ export default class DaemonStart extends BaseCommand {
     // The daemon writes daemon.log itself (rotated, reopened on SIGHUP); its stdout/stderr go there
     // too, for what Node itself prints on a crash.
     const logFile = flags['log-file'] ? resolve(flags['log-file']) : paths.daemonLog;
-    const log = openSync(logFile, 'a', 0o600);
+    let log: number;
+    try {
+      log = openSync(logFile, 'a', 0o600);
+    } catch (err) {
+      this.fail(`cannot write the daemon's log file ${logFile} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); pass --log-file with a writable path`);
+    }
     const args = [BIN, 'daemon', 'start', '--foreground', '--host', flags.host, '--port', String(flags.port), '--max-body-size', flags['max-body-size'], '--log-file', logFile];
     if (flags['metrics-port'] !== undefined) args.push('--metrics-port', String(flags['metrics-port']));
     if (flags['restore-backup']) args.push('--restore-backup');

@@ -63,6 +63,10 @@ export function installDaemonLog(opts: DaemonLogOptions = {}): DaemonLog {
   };
   stdout.write = wrap(false);
   stderr.write = wrap(true);
+  // A terminal that went away (SIGHUP) fails writes with EIO: the daemon stops cleanly regardless.
+  const ignore = () => {};
+  if (!opts.stdout) process.stdout.on('error', ignore);
+  if (!opts.stderr) process.stderr.on('error', ignore);
   const timer = setInterval(() => summaries(limiter.due(now())), opts.flushEveryMs ?? 5000);
   timer.unref();
 
