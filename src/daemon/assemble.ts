@@ -20,6 +20,7 @@ import { CanaryCommands } from './rollout/canary-commands.js';
 import { CanaryStats } from './rollout/canary-stats.js';
 import { TrackingLoop } from './rollout/tracking.js';
 import { SecretFiles } from './control/secrets.js';
+import { envRotation, rotateIfFull } from './logging/log-file.js';
 
 /**
  * The Python a pyfunc model's replicas run, as `mlflow models serve --env-manager` decides it:
@@ -30,6 +31,11 @@ import { SecretFiles } from './control/secrets.js';
 export function pythonEnvs(dirs: { envsDir: string; logDir: string }, event: (kind: string, subject: string, message: string, data?: unknown) => void): PythonEnvFor {
   return async (modelDir, req, onProgress) => {
     const subject = req.subject ?? 'daemon';
+    try {
+      rotateIfFull(join(dirs.logDir, 'envs.log'), envRotation()); // appended to by path: a rename is safe
+    } catch {
+      /* a full disk: the build says so */
+    }
     try {
       const env = await preparePythonEnv({
         modelDir, manager: req.envManager, python: req.python ?? defaultPython({ ...process.env, ...req.env }),

@@ -1,11 +1,14 @@
-// The daemon's composition root: open the store, build the parts, listen, reconcile, and one
-// graceful exit (drain, stop replicas, remove the socket and pid file).
-import { chmodSync, existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+// The daemon's composition root: check the home's folders, take the home's lock, open the store
+// (checked), build the parts, listen, reconcile, and one graceful exit (drain, stop replicas, back
+// up the state, remove the socket and pid file). A start that fails undoes what it did: servers
+// closed, socket and pid file removed, store closed, lock released.
+import { chmodSync, existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import http from 'node:http';
 import net from 'node:net';
-import { ensureHome, homePaths, type HomePaths } from '../home.js';
+import { homePaths, type HomePaths } from '../home.js';
+import { checkHome, HomeFolderError } from '../home-check.js';
 import { HomeLock, recordedPid } from '../home-lock.js';
 import { VERSION } from '../version.js';
 import { createControlServer, type ControlDeps, type DaemonInfo } from './control/control-server.js';
@@ -13,7 +16,11 @@ import { gpuReport, status } from './control/status.js';
 import { createIngress, serveMetrics } from './dataplane/ingress.js';
 import { watchGpuMemory } from './fleet/gpu-watchdog.js';
 import { createModelSourceResolver } from './control/model-source.js';
-import { Store } from './control/store.js';
+import type { Store } from './control/store.js';
+import { backupOf, backupStore, openStore, restoreBackup, StateFileError } from './control/state-file.js';
+import { installDaemonLog, type DaemonLog } from './logging/daemon-log.js';
+import { rotationFromEnv } from './logging/log-file.js';
+import { rateLimitsFromEnv } from './logging/rate-limit.js';
 import { detectInventory } from './fleet/gpu-inventory.js';
 import { assemble } from './assemble.js';
 import { usableCores } from './fleet/threads.js';
@@ -26,6 +33,10 @@ export interface DaemonOptions {
   maxBodyBytes: number;
   /** Serve /metrics on its own port instead of the ingress port. */
   metricsPort?: number;
+  /** Write the daemon's log to this file (rotated by size, reopened on SIGHUP) instead of stdout/stderr. */
+  logFile?: string;
+  /** Replace state.db with state.db.bak (the copy from the last clean stop) before starting. */
+  restoreBackup?: boolean;
 }
 
 export class DaemonStartError extends Error {}
@@ -82,31 +93,97 @@ function listen(server: http.Server, ...args: [string] | [number, string]): Prom
 }
 
 
+/** What a start did so far, undone in reverse order when a later step fails. */
+class Undo {
+  private readonly steps: Array<() => unknown> = [];
+  push(step: () => unknown): void {
+    this.steps.push(step);
+  }
+  async run(): Promise<void> {
+    for (const step of this.steps.splice(0).reverse()) {
+      try {
+        await step();
+      } catch {
+        /* undo the rest regardless */
+      }
+    }
+  }
+}
+
+const closeServer = (s: http.Server) => new Promise<void>((r) => {
+  s.close(() => r());
+  s.closeAllConnections();
+});
+
+/** Remove the socket and the pid file when they are this process's (the pid file holds its pid). */
+function removeOwnFiles(p: HomePaths): void {
+  try {
+    if (existsSync(p.pidFile) && readFileSync(p.pidFile, 'utf8').trim() !== String(process.pid)) return;
+  } catch {
+    /* unreadable: ours or nobody's */
+  }
+  for (const f of [p.socket, p.pidFile]) {
+    try {
+      unlinkSync(f);
+    } catch {
+      /* not there */
+    }
+  }
+}
+
 export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const paths = homePaths();
   process.umask(0o077);
-  ensureHome(paths);
+  let log: DaemonLog;
+  let warnings: HomeFolderError[];
+  try {
+    warnings = checkHome(paths);
+    log = installDaemonLog({ file: opts.logFile, rotation: rotationFromEnv(), limits: rateLimitsFromEnv(process.env) });
+  } catch (err) {
+    if (err instanceof HomeFolderError) throw new DaemonStartError(err.message);
+    throw new DaemonStartError(`cannot start the daemon: ${(err as Error).message}`);
+  }
   const lock = await claimHome(paths);
-  /** A start that fails gives the home back. */
-  const fail = (err: DaemonStartError): DaemonStartError => {
-    lock.release();
-    return err;
-  };
+  const undo = new Undo();
+  undo.push(() => lock.release());
+  try {
+    await serve(paths, opts, log, lock, undo, warnings);
+  } catch (err) {
+    await undo.run();
+    if (err instanceof DaemonStartError) throw err;
+    if (err instanceof StateFileError) throw new DaemonStartError(err.message);
+    console.error(`mlserve daemon: start failed: ${(err as Error).stack ?? err}`);
+    throw new DaemonStartError(`the daemon failed to start: ${(err as Error).message}`);
+  }
+}
 
-  const store = new Store(paths.db);
+/** Everything after the lock: each step that leaves something behind registers its undo. */
+async function serve(paths: HomePaths, opts: DaemonOptions, log: DaemonLog, lock: HomeLock, undo: Undo, warnings: HomeFolderError[]): Promise<void> {
+  let restored: ReturnType<typeof restoreBackup> | undefined;
+  if (opts.restoreBackup) restored = restoreBackup(paths.db);
+  const store: Store = openStore(paths.db);
+  undo.push(() => store.close());
+  if (restored) {
+    store.addEvent('state-restored', 'daemon', `state restored from ${restored.from} (written ${restored.backupAt.toISOString()})${restored.keptAs ? `; the previous file is kept as ${restored.keptAs}` : ''}`);
+    console.log(`mlserve daemon: restored ${paths.db} from ${restored.from}${restored.keptAs ? `; the previous file is kept as ${restored.keptAs}` : ''}`);
+  }
+  for (const w of warnings) {
+    console.error(`mlserve daemon: warning: ${w.message}`);
+    store.addEvent('storage-warning', 'daemon', w.message, { folder: w.folder, code: w.code });
+  }
+  // The first start (or one after a crash with no backup yet) keeps a copy of the checked state.
+  if (!existsSync(backupOf(paths.db))) await backupStore(store, paths.db);
   const partials = removePartials(paths.cache);
   if (partials.length) store.addEvent('cache-cleaned', 'daemon', `removed ${partials.length} unfinished download(s) from the cache`);
   let inventory;
   try {
     inventory = await detectInventory();
   } catch (err) {
-    store.close();
-    throw fail(new DaemonStartError(`cannot read the GPU inventory: ${(err as Error).message}`));
+    throw new DaemonStartError(`cannot read the GPU inventory: ${(err as Error).message}`);
   }
   const startedAt = Date.now();
   const starts = store.countDaemonStart();
   const workDir = join(paths.home, 'run');
-  mkdirSync(workDir, { recursive: true, mode: 0o700 });
   const parts = assemble(store, inventory, { logDir: paths.logs, workDir, secretsDir: join(paths.home, 'credentials'), envsDir: join(paths.home, 'envs'), cores: daemonCores() }, createModelSourceResolver(paths));
   const { metrics, routes, shadow, fleet, reconciler, commands, canary, canaryStats, analysis, tracking } = parts;
   const ingress = createIngress({ routes, shadow }, { maxBodyBytes: opts.maxBodyBytes, metrics, serveMetrics: opts.metricsPort === undefined });
@@ -121,21 +198,21 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     try {
       await listen(metricsServer, opts.metricsPort!, opts.host);
     } catch (err) {
-      store.close();
-      throw fail(new DaemonStartError(`cannot serve metrics on ${opts.host}:${opts.metricsPort}: ${(err as Error).message}; pass another --metrics-port`));
+      throw new DaemonStartError(`cannot serve metrics on ${opts.host}:${opts.metricsPort}: ${(err as Error).message}; pass another --metrics-port`);
     }
+    undo.push(() => closeServer(metricsServer));
   }
   try {
     await listen(ingress, opts.port, opts.host);
   } catch (err) {
-    store.close();
     const code = (err as NodeJS.ErrnoException).code;
-    throw fail(new DaemonStartError(
+    throw new DaemonStartError(
       code === 'EADDRINUSE'
         ? `port ${opts.port} on ${opts.host} is already in use; pass --port to choose another`
         : `cannot listen on ${opts.host}:${opts.port}: ${(err as Error).message}`,
-    ));
+    );
   }
+  undo.push(() => closeServer(ingress));
   const address = ingress.address() as net.AddressInfo;
   const info = (): DaemonInfo => ({
     pid: process.pid,
@@ -145,6 +222,14 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     ingress: { host: opts.host, port: address.port, url: `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${address.port}` },
     startedAt,
     starts,
+  });
+
+  // A crash (an uncaught exception) still removes the socket and pid file; a clean stop disarms this.
+  const onExit = () => removeOwnFiles(paths);
+  process.on('exit', onExit);
+  undo.push(() => {
+    process.off('exit', onExit);
+    removeOwnFiles(paths);
   });
 
   let stopping: Promise<void> | null = null;
@@ -157,15 +242,22 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
       reconciler.stop();
       analysis.stop();
       tracking.stop();
-      stopWatchdog();
+      stopWatchdog?.();
       await fleet.shutdown('the daemon is shutting down');
       ingress.closeAllConnections();
       control.close();
       clearInterval(socketWatch);
-      for (const f of [paths.socket, paths.pidFile]) if (existsSync(f)) unlinkSync(f);
+      try {
+        await backupStore(store, paths.db);
+      } catch (err) {
+        console.error(`mlserve daemon: could not back up ${paths.db} to ${backupOf(paths.db)}: ${(err as Error).message}`);
+      }
+      removeOwnFiles(paths);
+      process.off('exit', onExit);
       store.close();
       lock.release();
       console.log('mlserve daemon: stopped');
+      log.close();
     })();
     return stopping;
   };
@@ -178,7 +270,12 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     snapshot: (daemon) => takeSnapshot(parts.snapshotSource, daemon), logDir: paths.logs, cacheDir: paths.cache, shutdown: () => void shutdown().then(() => process.exit(0)),
   };
   let control = createControlServer(controlDeps);
-  await listen(control, paths.socket);
+  try {
+    await listen(control, paths.socket);
+  } catch (err) {
+    throw new DaemonStartError(`cannot listen on the control socket ${paths.socket}: ${(err as Error).message}`);
+  }
+  undo.push(() => closeServer(control));
   chmodSync(paths.socket, 0o600);
   writeFileSync(paths.pidFile, `${process.pid}\n`, { mode: 0o600 });
   // The socket is how the CLI reaches the daemon: when someone removes it, make it again.
@@ -197,14 +294,21 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     ).finally(() => (recreating = false));
   }, 1000);
   socketWatch.unref();
+  undo.push(() => clearInterval(socketWatch));
 
+  store.addEvent('daemon-start', 'daemon', `daemon ${VERSION} started (pid ${process.pid}), ingress ${info().ingress.url}`);
+  // From here on the daemon runs: failures are events and log lines, and every exit goes through shutdown.
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {
     process.once(sig, () => void shutdown().then(() => process.exit(0)));
   }
-  store.addEvent('daemon-start', 'daemon', `daemon ${VERSION} started (pid ${process.pid}), ingress ${info().ingress.url}`);
-  console.log(`mlserve daemon ${VERSION}: pid ${process.pid}, control ${paths.socket}, ingress ${info().ingress.url}`);
+  process.on('SIGHUP', () => {
+    if (log.reopen()) console.log(`mlserve daemon: SIGHUP: reopened ${log.file}`);
+    else if (process.stdout.isTTY) void shutdown().then(() => process.exit(0)); // its terminal went away
+    else console.log('mlserve daemon: SIGHUP: the log goes to stdout/stderr, nothing to reopen');
+  });
+  console.log(`mlserve daemon ${VERSION}: pid ${process.pid}, control ${paths.socket}, ingress ${info().ingress.url}${log.file ? `, log ${log.file}` : ''}`);
   reconciler.start();
   analysis.start();
   tracking.start();
-  const stopWatchdog = watchGpuMemory(fleet, parts.gpus, (k, subj, msg, data) => store.addEvent(k, subj, msg, data));
+  const stopWatchdog: (() => void) | undefined = watchGpuMemory(fleet, parts.gpus, (k, subj, msg, data) => store.addEvent(k, subj, msg, data));
 }

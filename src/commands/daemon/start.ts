@@ -1,4 +1,5 @@
 import { closeSync, openSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Flags } from '@oclif/core';
 import { execa } from 'execa';
@@ -7,7 +8,8 @@ import { ControlClient, DaemonNotRunning, daemonHolding } from '../../cli/client
 import { parseSize } from '../../cli/format.js';
 import type { DaemonInfo } from '../../daemon/control/control-server.js';
 import { DaemonStartError, runDaemon } from '../../daemon/main.js';
-import { ensureHome, homePaths } from '../../home.js';
+import { homePaths } from '../../home.js';
+import { checkHome, HomeFolderError } from '../../home-check.js';
 import { logTail } from '../../daemon/fleet/supervisor.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/run.js', import.meta.url));
@@ -22,6 +24,8 @@ export default class DaemonStart extends BaseCommand {
     'max-body-size': Flags.string({ description: 'largest request body the ingress accepts', default: '64mb' }),
     timeout: Flags.integer({ description: 'seconds to wait for the daemon to be ready', default: 30 }),
     'metrics-port': Flags.integer({ description: 'serve Prometheus /metrics on this port instead of the ingress port', min: 0, max: 65535 }),
+    'restore-backup': Flags.boolean({ description: 'replace a damaged state.db with state.db.bak, the copy from the last clean stop (the damaged file is kept as state.db.corrupt-<time>)', default: false }),
+    'log-file': Flags.string({ description: 'write the daemon\'s log to this file (rotated by size, reopened on SIGHUP) instead of stdout/stderr; a detached daemon writes $MLSERVE_HOME/logs/daemon.log' }),
   };
 
   async run(): Promise<DaemonInfo & { alreadyRunning: boolean }> {
@@ -34,7 +38,9 @@ export default class DaemonStart extends BaseCommand {
     }
     if (flags.foreground) {
       try {
-        await runDaemon({ host: flags.host, port: flags.port, maxBodyBytes, metricsPort: flags['metrics-port'] });
+        await runDaemon({
+          host: flags.host, port: flags.port, maxBodyBytes, metricsPort: flags['metrics-port'], logFile: flags['log-file'], restoreBackup: flags['restore-backup'],
+        });
       } catch (err) {
         if (err instanceof DaemonStartError) this.fail(err.message);
         throw err;
@@ -44,16 +50,31 @@ export default class DaemonStart extends BaseCommand {
 
     const paths = homePaths();
     const existing = await this.health();
+    if (existing && flags['restore-backup']) this.fail(`mlserve daemon is running (pid ${existing.pid}) on ${paths.home}; stop it (mlserve daemon stop) before --restore-backup`);
     if (existing) {
       this.say(`mlserve daemon is already running (pid ${existing.pid}), ingress ${existing.ingress.url}`);
       return { ...existing, alreadyRunning: true };
     }
     const holder = daemonHolding(paths.socket);
     if (holder.held) this.fail(`mlserve daemon is already running${holder.pid ? ` (pid ${holder.pid})` : ''} on ${paths.home} but does not answer on ${paths.socket}; stop it with mlserve daemon stop`);
-    ensureHome(paths);
-    const log = openSync(paths.daemonLog, 'a', 0o600);
-    const args = [BIN, 'daemon', 'start', '--foreground', '--host', flags.host, '--port', String(flags.port), '--max-body-size', flags['max-body-size']];
+    try {
+      checkHome(paths);
+    } catch (err) {
+      if (err instanceof HomeFolderError) this.fail(err.message);
+      throw err;
+    }
+    // The daemon writes daemon.log itself (rotated, reopened on SIGHUP); its stdout/stderr go there
+    // too, for what Node itself prints on a crash.
+    const logFile = flags['log-file'] ? resolve(flags['log-file']) : paths.daemonLog;
+    let log: number;
+    try {
+      log = openSync(logFile, 'a', 0o600);
+    } catch (err) {
+      this.fail(`cannot write the daemon's log file ${logFile} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); pass --log-file with a writable path`);
+    }
+    const args = [BIN, 'daemon', 'start', '--foreground', '--host', flags.host, '--port', String(flags.port), '--max-body-size', flags['max-body-size'], '--log-file', logFile];
     if (flags['metrics-port'] !== undefined) args.push('--metrics-port', String(flags['metrics-port']));
+    if (flags['restore-backup']) args.push('--restore-backup');
     const child = execa(process.execPath, args, { detached: true, stdio: ['ignore', log as 3, log as 3], cleanup: false, reject: false, buffer: false });
     closeSync(log);
     let exited = false;
@@ -64,14 +85,14 @@ export default class DaemonStart extends BaseCommand {
     while (Date.now() < deadline) {
       const info = await this.health();
       if (info) {
-        this.say(`mlserve daemon started (pid ${info.pid})\n  ingress: ${info.ingress.url}\n  control: ${info.socket}\n  logs:    ${paths.daemonLog}`);
+        this.say(`mlserve daemon started (pid ${info.pid})\n  ingress: ${info.ingress.url}\n  control: ${info.socket}\n  logs:    ${logFile}`);
         return { ...info, alreadyRunning: false };
       }
       if (exited) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    const tail = logTail(paths.daemonLog, 10);
-    this.fail(`the daemon did not start${exited ? '' : ` within ${flags.timeout}s`}. Last lines of ${paths.daemonLog}:\n${tail}`);
+    const tail = logTail(logFile, 10);
+    this.fail(`the daemon did not start${exited ? '' : ` within ${flags.timeout}s`}. Last lines of ${logFile}:\n${tail}`);
   }
 
   private async health(): Promise<DaemonInfo | undefined> {

@@ -45,10 +45,26 @@ export class Store {
 
   constructor(file: string, private readonly now: () => number = Date.now) {
     this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
-    this.migrate();
+    try {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('busy_timeout = 5000');
+      this.migrate();
+    } catch (err) {
+      this.db.close(); // a file that is not a sound database: leave nothing open
+      throw err;
+    }
+  }
+
+  /** SQLite's PRAGMA quick_check: the problems it finds (none: the file is sound). */
+  quickCheck(): string[] {
+    const rows = this.db.pragma('quick_check') as { quick_check: string }[];
+    return rows.map((r) => r.quick_check).filter((r) => r !== 'ok');
+  }
+
+  /** Copy the whole database to `file` with SQLite's online backup (consistent while in use). */
+  async backup(file: string): Promise<void> {
+    await this.db.backup(file);
   }
 
   /** Apply every migration newer than the recorded schema version, each in its own transaction. */

@@ -52,6 +52,16 @@ export function afterReplicaLoss<T extends InFlight>(batch: readonly T[]): { ret
   return { retry, fail };
 }
 
+/**
+ * A replica stopped answering (suspect: a health check or a request timed out on it) with this
+ * batch in flight. Each request not yet answered and not yet retried gets one more try elsewhere
+ * (at the head of the queue) while it stays on the frozen replica too: whichever answers first
+ * wins, and the request's deadline still applies. A request already retried once waits where it is.
+ */
+export function afterReplicaSuspect<T extends InFlight>(batch: readonly T[]): T[] {
+  return batch.filter((i) => !i.done && !i.retried);
+}
+
 export type Refusal = { code: 'NOT_READY' | 'OVERLOADED'; message: string };
 
 /**

@@ -8,7 +8,7 @@ import { MlserveError } from '../../errors.js';
 import type { Tensor } from '../../tensor.js';
 import { batchKey, nextBatch, requestRows, type BatchPolicy, type Pending } from './batcher.js';
 import { concatBatch, splitBatch } from './codecs/batch-tensors.js';
-import { admit, afterReplicaLoss, routerLoads, type SlotPolicy } from './dispatch-rules.js';
+import { admit, afterReplicaLoss, afterReplicaSuspect, routerLoads, type SlotPolicy } from './dispatch-rules.js';
 import { ReplicaLinkClosed, type InferResult, type ReplicaLink } from './replica-link.js';
 import { pickReplica } from './router.js';
 
@@ -46,6 +46,9 @@ interface Item extends Pending {
   retried: boolean;
   /** Waiting in the queue (not yet sent, not yet failed): what counts toward max_queued_requests. */
   waiting: boolean;
+  /** The replica it was last sent to, while that batch is unanswered; when (performance.now()). */
+  link: ReplicaLink | null;
+  sentAt: number;
 }
 
 /** Set by the ingress when the client closes its connection before the answer (cheaper than an AbortSignal per request). */
@@ -74,6 +77,12 @@ export interface DispatcherHooks {
   onBatch?: (size: number, computeMs: number, queueMs: number[]) => void;
   /** Extra header fields of a batch's frame (the replica kind's: e.g. python's reply form and rows per request). */
   header?: (inputs: readonly Tensor[], rows: readonly number[]) => Record<string, unknown> | undefined;
+  /**
+   * A request passed its deadline while `link`'s replica held it; the replica has said nothing for
+   * `silentMs` since it was sent (`budgetMs`: the request timeout). The replica set decides whether
+   * the replica is frozen (outlier detection).
+   */
+  onRequestTimeout?: (link: ReplicaLink, silentMs: number, budgetMs: number) => void;
 }
 
 /** A draining queue closes once nothing arrived for this long and nothing is queued or in flight. */
@@ -86,6 +95,8 @@ export class Dispatcher {
   private waitTimer: NodeJS.Timeout | null = null;
   private closedReason: string | null = null;
   private lastSubmit = 0;
+  /** Requests sent to a replica whose batch has not come back yet (answered or not). */
+  private readonly sent = new Set<Item>();
   readonly stats = { requests: 0, errors: 0, batches: 0, batchedRequests: 0, queueMsTotal: 0, computeMsTotal: 0 };
 
   constructor(
@@ -142,12 +153,12 @@ export class Dispatcher {
     const batched = opts.maxBatchSize > 1;
     return new Promise<InferResult>((resolve, reject) => {
       const item: Item = {
-        inputs, outputs, resolve, reject, done: false, retried: false, waiting: false,
+        inputs, outputs, resolve, reject, done: false, retried: false, waiting: false, link: null, sentAt: 0,
         rows: batched ? (requestRows(inputs) ?? opts.maxBatchSize + 1) : 1,
         key: batched ? batchKey(inputs, outputs) : '',
         enqueuedAt: now,
         deadline: now + opts.timeoutMs,
-        timer: setTimeout(() => this.fail(item, this.timeout(opts)), opts.timeoutMs),
+        timer: setTimeout(() => this.expire(item, opts), opts.timeoutMs),
       };
       // A request whose client left is dropped before it runs (it is marked done; pump skips it).
       if (gone) gone.onAbort = () => this.fail(item, new MlserveError('BAD_REQUEST', 'client went away'));
@@ -158,6 +169,34 @@ export class Dispatcher {
 
   private timeout(opts: DispatchOptions): MlserveError {
     return new MlserveError('TIMEOUT', `no answer within ${opts.timeoutMs} ms (request_timeout_ms); the deployment is overloaded or stuck`);
+  }
+
+  /** A request's deadline passed: 504, and a word to the replica set when a replica held it. */
+  private expire(item: Item, opts: DispatchOptions): void {
+    if (item.done) return;
+    this.fail(item, this.timeout(opts));
+    const link = item.link;
+    if (link && !link.isClosed) {
+      const now = performance.now();
+      this.hooks.onRequestTimeout?.(link, now - Math.max(link.lastHeardAt, item.sentAt), opts.timeoutMs);
+    }
+  }
+
+  /**
+   * The replica behind `link` stopped answering (it is suspect): the requests it holds get one
+   * more try on another replica, at the head of the queue (afterReplicaSuspect). They stay on the
+   * frozen replica too; whichever answers first wins.
+   */
+  rescue(link: ReplicaLink): number {
+    const stuck = afterReplicaSuspect([...this.sent].filter((i) => i.link === link));
+    for (const i of stuck) {
+      i.retried = true;
+      i.link = null;
+      this.sent.delete(i);
+    }
+    this.enqueue(stuck, true);
+    this.pump();
+    return stuck.length;
   }
 
   private fail(item: Item, err: Error): void {
@@ -214,8 +253,21 @@ export class Dispatcher {
       return;
     }
     const header = this.hooks.header?.(inputs, batch.map((i) => i.rows));
+    for (const i of batch) {
+      i.link = link;
+      i.sentAt = now;
+      this.sent.add(i);
+    }
+    /** The requests of this batch still waiting on this replica (a rescued one was sent elsewhere since). */
+    const settle = () => batch.filter((i) => {
+      if (i.link !== link) return false;
+      i.link = null;
+      this.sent.delete(i);
+      return true;
+    });
     link.infer(inputs, { outputs: batch[0].outputs, requests: batch.length, ...(header ? { header } : {}) }).then(
       (res) => {
+        settle();
         this.stats.computeMsTotal += res.computeMs;
         this.hooks.onBatch?.(batch.length, res.computeMs, queueMs);
         let parts: Tensor[][];
@@ -233,14 +285,15 @@ export class Dispatcher {
         });
       },
       (err: Error) => {
+        const mine = settle();
         if (err instanceof ReplicaLinkClosed) {
-          const { retry, fail } = afterReplicaLoss(batch);
+          const { retry, fail } = afterReplicaLoss(mine);
           for (const i of retry) i.retried = true;
           this.enqueue(retry, true);
           for (const i of fail) this.fail(i, new MlserveError('NOT_READY', `replica failed while running the request (${err.message}); retry`, { headers: { 'Retry-After': '1' } }));
           return;
         }
-        for (const i of batch) this.fail(i, new MlserveError('INTERNAL', `the model failed on this input${batch.length > 1 ? ` (batch of ${rows} rows)` : ''}: ${err.message}`));
+        for (const i of mine) this.fail(i, new MlserveError('INTERNAL', `the model failed on this input${batch.length > 1 ? ` (batch of ${rows} rows)` : ''}: ${err.message}`));
       },
     ).finally(() => this.pump());
   }

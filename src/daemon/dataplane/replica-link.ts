@@ -36,6 +36,8 @@ export class ReplicaLink {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private closed: string | null = null;
+  /** When the replica last sent anything (performance.now()): a frozen replica goes silent. */
+  lastHeardAt = performance.now();
 
   constructor(
     private readonly pipe: Duplex,
@@ -107,6 +109,7 @@ export class ReplicaLink {
   }
 
   private onData(chunk: Buffer): void {
+    this.lastHeardAt = performance.now();
     let frames;
     try {
       frames = this.decoder.push(chunk);

@@ -1,14 +1,19 @@
 // The replicas of one deployment: start them, health-check them, restart a crashed one with
 // exponential backoff, scale up and down (draining first), mark the deployment failed when a
 // replica cannot load its model and unhealthy when it crash-loops, stop them gracefully.
+// Outlier detection (outlier.ts): one health check or one request timing out makes a replica
+// `suspect` (no new batches) until it answers again; `healthMisses` misses in a row replace it.
 // It reports every change through `hooks`; the controller records them in the store.
 import { join } from 'node:path';
 import type { TensorSpec } from '../../tensor.js';
 import type { ReplicaLink } from '../dataplane/replica-link.js';
 import type { ReplicaKind, SpawnInput } from './kinds/kind.js';
+import { judge, type Signal } from './outlier.js';
 import { describeExit, logTail, spawnReplica, type SpawnedReplica } from './supervisor.js';
+import { copyTruncateIfFull, envRotation, type RotationPolicy } from '../logging/log-file.js';
 
-export type ReplicaState = 'starting' | 'ready' | 'restarting' | 'failed' | 'draining' | 'stopping' | 'stopped' | 'pending';
+/** `suspect`: up, but a health check or a request timed out on it; it takes no new work until it answers. */
+export type ReplicaState = 'starting' | 'ready' | 'suspect' | 'restarting' | 'failed' | 'draining' | 'stopping' | 'stopped' | 'pending';
 
 export interface Replica {
   idx: number;
@@ -38,6 +43,10 @@ export interface ReplicaSetHooks {
   /** A replica crashed `crashLoopThreshold` times in a row: `tail` is its last output. */
   onCrashLoop(idx: number, message: string): void;
   onHealthFailure(idx: number, message: string): void;
+  /** A replica stopped answering: it takes no new work (its requests in flight may be tried elsewhere). */
+  onSuspect?(idx: number, message: string): void;
+  /** A suspect replica answered again and takes work. */
+  onRecovered?(idx: number, message: string): void;
 }
 
 export interface ReplicaSetOptions {
@@ -63,6 +72,8 @@ export interface ReplicaSetOptions {
   priorRestarts?: Map<number, number>;
   /** How a replica process is started (the supervisor; tests pass a fake). */
   spawn?: typeof spawnReplica;
+  /** Replica logs past maxBytes are rotated (copy-truncate while the replica runs), checked every health period. */
+  logRotation?: RotationPolicy;
 }
 
 export function replicaLogFile(logDir: string, deployment: string, idx: number): string {
@@ -94,7 +105,7 @@ export class ReplicaSet {
 
   /** Is a replica alive or on its way? */
   alive(): boolean {
-    return this.members.some((r) => r.state === 'ready' || r.state === 'restarting' || r.state === 'starting');
+    return this.members.some((r) => r.state === 'ready' || r.state === 'suspect' || r.state === 'restarting' || r.state === 'starting');
   }
 
   /** Requests in flight on one replica. */
@@ -224,28 +235,80 @@ export class ReplicaSet {
     this.timers.add(timer);
   }
 
-  /** Ping every ready replica; one that misses `healthMisses` checks in a row is replaced. */
+  /** Ping every ready and suspect replica; each answer or timeout goes through the outlier rule. */
   private async checkHealth(): Promise<void> {
+    this.rotateLogs();
     const timeout = this.opts.healthTimeoutMs ?? 30_000;
+    const checked = this.members.filter((r) => (r.state === 'ready' || r.state === 'suspect') && r.link !== null && !r.link.isClosed);
     await Promise.all(
-      this.ready().map(async (r) => {
-        const link = r.link;
-        if (!link) return;
+      checked.map(async (r) => {
+        const link = r.link!;
+        const proc = r.proc;
         let timer: NodeJS.Timeout | undefined;
+        let signal: Signal;
+        let why = '';
         try {
           await Promise.race([link.ping(), new Promise((_, rej) => (timer = setTimeout(() => rej(new Error(`no answer within ${timeout} ms`)), timeout)))]);
-          r.healthMisses = 0;
+          signal = { kind: 'pong' };
         } catch (err) {
-          r.healthMisses++;
-          if (r.healthMisses >= (this.opts.healthMisses ?? 3) && r.state === 'ready') {
-            this.hooks.onHealthFailure(r.idx, `replica ${r.idx} failed ${r.healthMisses} health checks (${(err as Error).message}); replacing it`);
-            r.proc?.kill(); // its exit restarts it
-          }
+          signal = { kind: 'ping-timeout' };
+          why = (err as Error).message;
         } finally {
           clearTimeout(timer);
         }
+        if (r.proc !== proc || link.isClosed) return; // it exited meanwhile: its exit decides
+        this.observe(r, signal, why);
       }),
     );
+  }
+
+  /** A running replica's log past its size is copied to .1 and truncated (the replica writes on with O_APPEND). */
+  private rotateLogs(): void {
+    const policy = this.opts.logRotation ?? envRotation();
+    for (const r of this.members) {
+      if (!r.proc) continue;
+      try {
+        copyTruncateIfFull(replicaLogFile(this.opts.logDir, this.opts.deployment, r.idx), policy);
+      } catch {
+        /* a full disk: the next period tries again */
+      }
+    }
+  }
+
+  /**
+   * A request passed its deadline while the replica behind `link` held it, and the replica said
+   * nothing for `silentMs` (the dispatcher tells): a frozen replica is taken out of routing at once.
+   */
+  requestTimedOut(link: ReplicaLink, silentMs: number, budgetMs: number): void {
+    const r = this.members.find((m) => m.link === link);
+    if (r) this.observe(r, { kind: 'request-timeout', silentMs, budgetMs }, `held a request past its ${budgetMs} ms deadline without a word for ${Math.round(silentMs)} ms`);
+  }
+
+  /** Apply the outlier rule to one replica: suspect it, restore it, or replace it. */
+  private observe(r: Replica, signal: Signal, why: string): void {
+    if (this.stopping || (r.state !== 'ready' && r.state !== 'suspect')) return;
+    const limit = this.opts.healthMisses ?? 3;
+    const v = judge({ state: r.state, misses: r.healthMisses }, signal, { misses: limit, healthTimeoutMs: this.opts.healthTimeoutMs ?? 30_000 });
+    r.healthMisses = v.misses;
+    if (v.action === 'replace') {
+      if (r.state === 'ready') {
+        r.state = 'suspect'; // no new work while it goes
+        this.hooks.onReplica(r);
+      }
+      this.hooks.onHealthFailure(r.idx, `replica ${r.idx} failed ${v.misses} health checks (${why}); replacing it`);
+      r.proc?.kill(); // its exit restarts it; requests it held are retried elsewhere
+      return;
+    }
+    if (v.state === r.state) return;
+    const was = r.state;
+    r.state = v.state;
+    this.hooks.onReplica(r);
+    if (v.action === 'suspect') {
+      const what = signal.kind === 'ping-timeout' ? `missed a health check (${why})` : why;
+      this.hooks.onSuspect?.(r.idx, `replica ${r.idx} ${what}; no new requests go to it until it answers (replaced after ${limit} missed health checks)`);
+    } else if (v.action === 'restore' && was === 'suspect') {
+      this.hooks.onRecovered?.(r.idx, `replica ${r.idx} answers again; back in service`);
+    }
   }
 
   /**

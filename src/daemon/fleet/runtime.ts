@@ -129,12 +129,22 @@ export class Runtime implements ServingTarget {
           deps.store.addEvent('unhealthy', row.name, `replica ${idx} crashed repeatedly; still retrying with backoff. ${message}`);
         },
         onHealthFailure: (idx, message) => deps.store.addEvent('health-failed', `${row.name}/${idx}`, message),
+        onSuspect: (idx, message) => {
+          const link = this.set.members.find((r) => r.idx === idx)?.link;
+          const moved = link ? this.dispatcher.rescue(link) : 0;
+          deps.store.addEvent('replica-suspect', `${row.name}/${idx}`, `${message}${moved ? `; ${moved} request(s) it held sent to another replica` : ''}`, { moved });
+        },
+        onRecovered: (idx, message) => {
+          deps.store.addEvent('replica-recovered', `${row.name}/${idx}`, message);
+          this.dispatcher.pump();
+        },
       },
     );
     this.dispatcher = new Dispatcher(this.set, () => this.options, Math.random, {
       onNoReplica: () => this.coldStart(),
       onBatch: (size, computeMs, queueMs) => deps.metrics?.observeBatch(row.name, size, computeMs, queueMs),
       header: kind.batchHeader ? (inputs, rows) => kind.batchHeader!(inputs, rows) : undefined,
+      onRequestTimeout: (link, silentMs, budgetMs) => this.set.requestTimedOut(link, silentMs, budgetMs),
     });
     if (this.role === 'active' && !start.retry) deps.store.setDeploymentState(row.name, 'loading', null);
     this.set.start();

@@ -7,6 +7,7 @@ import type { FromReplica } from '../../runtime/protocol.js';
 import type { TensorSpec } from '../../tensor.js';
 import type { SpawnPlan } from './kinds/kind.js';
 import { ReplicaLink } from '../dataplane/replica-link.js';
+import { envRotation, rotateIfFull } from '../logging/log-file.js';
 
 export interface ReadyInfo {
   inputs: TensorSpec[];
@@ -35,6 +36,7 @@ export interface SpawnedReplica {
 
 /** Start one replica as its kind planned it (`what` names it in errors). */
 export function spawnReplica(plan: SpawnPlan, logFile: string, what: string): SpawnedReplica {
+  rotateIfFull(logFile, envRotation()); // a restarted replica starts a new file when the old one is full
   const fd = openSync(logFile, 'a', 0o600);
   const child = execa(plan.command, plan.args, {
     // execa's types only list fds 3-9; any open fd works (it is handed to spawn as is).

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  admit, afterReplicaLoss, hasFreeSlot, routerLoads,
+  admit, afterReplicaLoss, afterReplicaSuspect, hasFreeSlot, routerLoads,
   type InFlight, type LinkLoad, type Refusal, type SlotPolicy,
 } from '../../../src/daemon/dataplane/dispatch-rules.js';
 import { pickReplica } from '../../../src/daemon/dataplane/router.js';
@@ -97,5 +97,19 @@ describe('admit', () => {
   it('a closed queue refuses with its reason; a full queue says how many wait', () => {
     expect(admit({ ...ok, closed: 'deployment a was undeployed' })).toEqual({ code: 'NOT_READY', message: 'deployment a was undeployed' });
     expect(admit({ ...ok, queued: 10 })!.message).toContain('10');
+  });
+});
+
+describe('afterReplicaSuspect', () => {
+  type T = InFlight & { id: string };
+  const i = (id: string, done: boolean, retried: boolean): T => ({ id, done, retried });
+  it.each([
+    ['empty batch', [], []],
+    ['requests not yet answered get one more try elsewhere', [i('a', false, false), i('b', false, false)], ['a', 'b']],
+    ['answered (or timed out) ones are left alone', [i('a', true, false), i('b', false, false)], ['b']],
+    ['one already retried waits where it is (never a third copy)', [i('a', false, true), i('b', false, false)], ['b']],
+    ['all answered', [i('a', true, true)], []],
+  ] as [string, T[], string[]][])('%s', (_n, batch, want) => {
+    expect(afterReplicaSuspect(batch).map((x) => x.id)).toEqual(want);
   });
 });

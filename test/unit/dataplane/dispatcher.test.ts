@@ -54,6 +54,11 @@ class FakeReplica {
     this.pipe.push(Buffer.concat(encodeFrame({ t: 'error', id, message }, [])));
   }
 
+  /** Something that is not a reply (a pong for a ping nobody waits for): the replica spoke. */
+  pushNoise(): void {
+    this.pipe.push(Buffer.concat(encodeFrame({ t: 'pong', id: -1 }, [])));
+  }
+
   /** The replica process died: its pipe closes. */
   die(): void {
     this.pipe.destroy();
@@ -300,6 +305,140 @@ describe('Dispatcher: replica loss', () => {
     expect(b.infers.map((f) => f.tensors[0]!.shape[0])).toEqual([3]);
     b.echo(0);
     expect(await Promise.all(ps)).toHaveLength(3);
+  });
+});
+
+describe('Dispatcher: frozen replicas (outlier detection)', () => {
+  /** A pool whose replicas in `out` are suspect: not in ready(), still members. */
+  class SuspectPool extends Pool {
+    out = new Set<number>();
+    override ready() {
+      return this.replicas.filter((r) => !this.out.has(r.idx)).map((r) => ({ idx: r.idx, link: r.link }));
+    }
+    override get members() {
+      return this.replicas.map((r) => ({ idx: r.idx, link: r.link }));
+    }
+  }
+
+  it('a request that passes its deadline on a replica tells onRequestTimeout how long the replica was silent since it was sent', async () => {
+    vi.useFakeTimers();
+    const [a, b] = [new FakeReplica(0), new FakeReplica(1)];
+    const onRequestTimeout = vi.fn();
+    const d = dispatcher(new Pool([a, b]), { maxConcurrentBatches: 0, timeoutMs: 1000 }, () => 0, { onRequestTimeout });
+    const queued = track(d.submit([x(1)])); // -> a
+    await tick();
+    await vi.advanceTimersByTimeAsync(400);
+    const late = track(d.submit([x(1)])); // -> b, 400 ms later
+    await tick();
+    expect([a.infers.length, b.infers.length]).toEqual([1, 1]);
+    await vi.advanceTimersByTimeAsync(600);
+    expect(queued.error?.code).toBe('TIMEOUT');
+    expect(onRequestTimeout).toHaveBeenCalledTimes(1);
+    const [link, silentMs, budgetMs] = onRequestTimeout.mock.calls[0]!;
+    expect(link).toBe(a.link);
+    expect(silentMs).toBeGreaterThanOrEqual(999);
+    expect(budgetMs).toBe(1000);
+    b.pushNoise(); // b says something (a pong): its silence restarts there
+    await vi.advanceTimersByTimeAsync(400);
+    expect(late.error?.code).toBe('TIMEOUT');
+    expect(onRequestTimeout).toHaveBeenCalledTimes(2);
+    expect(onRequestTimeout.mock.calls[1]![0]).toBe(b.link);
+    expect(onRequestTimeout.mock.calls[1]![1]).toBeLessThan(500);
+  });
+
+  it('a request that times out in the queue tells nobody (no replica held it)', async () => {
+    vi.useFakeTimers();
+    const a = new FakeReplica(0);
+    const onRequestTimeout = vi.fn();
+    const d = dispatcher(new Pool([a]), { maxConcurrentBatches: 0, timeoutMs: 1000 }, () => 0, { onRequestTimeout });
+    const held = track(d.submit([x(1)])); // in flight on a
+    const waiting = track(d.submit([x(1)])); // queued behind it
+    await tick();
+    expect(d.queued).toBe(1);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect([held.error?.code, waiting.error?.code]).toEqual(['TIMEOUT', 'TIMEOUT']);
+    expect(onRequestTimeout.mock.calls.map((c) => c[0])).toEqual([a.link]);
+  });
+
+  it('rescue: the requests a suspect replica holds are sent to another replica at once; the first answer wins', async () => {
+    const [a, b] = [new FakeReplica(0), new FakeReplica(1)];
+    const pool = new SuspectPool([a, b]);
+    const d = dispatcher(pool, { maxConcurrentBatches: 0 });
+    const input = x(1);
+    const p = track(d.submit([input]));
+    await tick();
+    expect([a.infers.length, b.infers.length]).toEqual([1, 0]);
+    pool.out.add(0); // a froze: suspect
+    expect(d.rescue(a.link)).toBe(1);
+    await tick();
+    expect(b.infers).toHaveLength(1);
+    expect(b.infers[0]!.tensors).toEqual([input]);
+    b.echo(0);
+    await tick();
+    expect(values(p.value!.outputs[0]!)).toEqual(values(input).map((v) => v * 10));
+    // The frozen replica dies later (replaced): nothing is retried or failed a second time.
+    a.die();
+    await tick();
+    expect(b.infers).toHaveLength(1);
+    expect(d.stats.errors).toBe(0);
+    expect(d.rescue(a.link)).toBe(0);
+  });
+
+  it('a rescued request is not failed when its frozen replica dies while another one runs it', async () => {
+    const [a, b] = [new FakeReplica(0), new FakeReplica(1)];
+    const pool = new SuspectPool([a, b]);
+    const d = dispatcher(pool, { maxConcurrentBatches: 0 });
+    const p = track(d.submit([x(1)]));
+    await tick();
+    pool.out.add(0);
+    d.rescue(a.link);
+    await tick();
+    a.die(); // declared dead and killed while b computes
+    await tick();
+    expect(p.settled).toBe(false);
+    b.echo(0);
+    await tick();
+    expect(p.value).toBeDefined();
+    expect(d.stats.errors).toBe(0);
+  });
+
+  it('the frozen replica answering first wins too; the copy\'s late answer is dropped', async () => {
+    const [a, b] = [new FakeReplica(0), new FakeReplica(1)];
+    const pool = new SuspectPool([a, b]);
+    const d = dispatcher(pool, { maxConcurrentBatches: 0 });
+    const input = x(1);
+    const p = track(d.submit([input]));
+    await tick();
+    pool.out.add(0);
+    d.rescue(a.link);
+    await tick();
+    a.echo(0); // SIGCONT: it answers after all
+    await tick();
+    expect(values(p.value!.outputs[0]!)).toEqual(values(input).map((v) => v * 10));
+    b.echo(0);
+    await tick();
+    expect(b.link.load).toEqual({ batches: 0, requests: 0 });
+    expect(a.link.load).toEqual({ batches: 0, requests: 0 });
+    expect(d.isIdle()).toBe(true);
+  });
+
+  it('a request is rescued at most once: a second frozen replica keeps it until its deadline', async () => {
+    vi.useFakeTimers();
+    const [a, b, c] = [new FakeReplica(0), new FakeReplica(1), new FakeReplica(2)];
+    const pool = new SuspectPool([a, b, c]);
+    const d = dispatcher(pool, { maxConcurrentBatches: 0, timeoutMs: 1000 });
+    const p = track(d.submit([x(1)]));
+    await tick();
+    pool.out.add(0);
+    d.rescue(a.link);
+    await tick();
+    expect(b.infers).toHaveLength(1);
+    pool.out.add(1);
+    expect(d.rescue(b.link)).toBe(0);
+    await tick();
+    expect(c.infers).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(p.error?.code).toBe('TIMEOUT');
   });
 });
 

@@ -1,7 +1,7 @@
 // ReplicaSet with a fake spawner (opts.spawn) and fake timers: each fake replica has a REAL
 // ReplicaLink over an in-memory Duplex (so pings and in-flight requests are real frames), and
 // `ready` / `exited` promises the test resolves.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
@@ -354,6 +354,88 @@ describe('ReplicaSet: health checks', () => {
     procs[0]!.becomeReady();
     await advance(1000);
     expect(procs[0]!.pings).toBe(1);
+    await set.stop();
+  });
+});
+
+describe('ReplicaSet: outlier detection (frozen replicas)', () => {
+  const health = { healthPeriodMs: 1000, healthTimeoutMs: 300, healthMisses: 3 };
+  const withHooks = async (n: number) => {
+    const s = await readySet(n, health);
+    const hooks = Object.assign(s.hooks, { onSuspect: vi.fn(), onRecovered: vi.fn() });
+    return { ...s, hooks };
+  };
+
+  it('ONE missed health check takes the replica out of ready() at once; it is still pinged and an answer restores it', async () => {
+    const { set, procs, hooks, member, states } = await withHooks(2);
+    set.start();
+    procs[0]!.answerPings = false;
+    await advance(1000 + 300); // the first check pings at 1000 and times out at 1300
+    expect(member(0).state).toBe('suspect');
+    expect(set.ready().map((r) => r.idx)).toEqual([1]);
+    expect(set.alive()).toBe(true);
+    expect(states).toContain('0:suspect');
+    expect(hooks.onSuspect).toHaveBeenCalledWith(0, expect.stringContaining('missed a health check'));
+    expect(procs[0]!.kills).toBe(0);
+    procs[0]!.answerPings = true;
+    await advance(700); // t = 2000: the next check pings the suspect replica too, and it answers
+    expect(procs[0]!.pings).toBe(2);
+    expect(member(0).state).toBe('ready');
+    expect(member(0).healthMisses).toBe(0);
+    expect(set.ready().map((r) => r.idx)).toEqual([0, 1]);
+    expect(hooks.onRecovered).toHaveBeenCalledWith(0, expect.stringContaining('back in service'));
+    await set.stop();
+  });
+
+  it('a suspect replica that keeps missing is replaced after healthMisses checks, as before', async () => {
+    const { set, procs, hooks, member } = await withHooks(1);
+    set.start();
+    procs[0]!.answerPings = false;
+    await advance(1300);
+    expect(member(0).state).toBe('suspect');
+    await advance(2000); // misses 2 and 3
+    expect(hooks.onHealthFailure).toHaveBeenCalledWith(0, expect.stringContaining('failed 3 health checks'));
+    expect(procs[0]!.kills).toBe(1);
+    expect(hooks.onSuspect).toHaveBeenCalledTimes(1);
+    await set.stop();
+  });
+
+  it('a request held past its deadline by a silent replica makes it suspect; one that answered meanwhile stays', async () => {
+    const { set, hooks, member } = await withHooks(2);
+    set.requestTimedOut(member(0).link!, 20_000, 30_000);
+    set.requestTimedOut(member(1).link!, 100, 30_000);
+    expect(member(0).state).toBe('suspect');
+    expect(member(1).state).toBe('ready');
+    expect(set.ready().map((r) => r.idx)).toEqual([1]);
+    expect(hooks.onSuspect).toHaveBeenCalledWith(0, expect.stringContaining('held a request past its 30000 ms deadline'));
+    await set.stop();
+  });
+
+  it('a draining or restarting replica is left alone by the rule', async () => {
+    const { set, procs, member } = await withHooks(2);
+    procs[1]!.exitOnStop = false;
+    const shrinking = set.shrink(1); // replica 1 drains
+    await tick();
+    set.requestTimedOut(member(1).link!, 20_000, 30_000);
+    expect(member(1).state).toBe('draining');
+    procs[1]!.exit({ code: 0, signal: null });
+    await shrinking;
+    procs[0]!.crash();
+    await tick();
+    expect(member(0).state).toBe('restarting');
+    await set.stop();
+  });
+});
+
+describe('ReplicaSet: replica logs', () => {
+  it('a running replica\'s log past the size is copied to .1 and emptied at each health period', async () => {
+    const { set } = await readySet(1, { healthPeriodMs: 1000, logRotation: { maxBytes: 1024, keep: 1 } });
+    const file = replicaLogFile(logDir, 'iris', 0);
+    writeFileSync(file, 'x'.repeat(2000));
+    set.start();
+    await advance(1000);
+    expect(readFileSync(file, 'utf8')).toBe('');
+    expect(readFileSync(`${file}.1`, 'utf8')).toBe('x'.repeat(2000));
     await set.stop();
   });
 });
