@@ -108,10 +108,12 @@ describe('deploy from a local MLflow file store', () => {
     expect(sk.stderr).toContain('skl2onnx');
     expect(sk.stderr).toContain('--runtime python');
     // Without --runtime it is a Python model: a Python without mlflow says so and how to install it.
-    const py = await d.cli(['deploy', dir, '--endpoint', 'sk', '--python', '/usr/bin/python3', '--timeout', '60']);
+    const py = await d.cli(['deploy', dir, '--endpoint', 'sk', '--python', '/usr/bin/python3', '--env-manager', 'local', '--timeout', '60']);
     expect(py.exitCode).toBe(1);
-    expect(py.stderr).toMatch(/cannot import 'mlflow'.*pip install mlflow/s);
-    expect((await d.cli(['undeploy', 'sk'])).exitCode).toBe(0);
+    expect(py.stderr).toMatch(/mlflow itself is not installed.*pip install 'mlflow==2\.11\.3'/s);
+    expect(py.stderr).toContain('--env-manager virtualenv');
+    // Refused before anything is recorded: nothing to undeploy.
+    expect((await d.cli(['status', '--json'])).json.deployments.map((x: any) => x.name)).not.toContain('sk-v1');
 
     const unknown = await d.cli(['deploy', 'models:/Nope/1']);
     expect(unknown.exitCode).toBe(1);

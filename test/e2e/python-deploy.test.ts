@@ -155,10 +155,11 @@ describe('Python replicas for pyfunc models', () => {
   });
 
   it('a Python without mlflow fails the deployment with what is missing and how to install it', async () => {
-    const r = await d.deploy('models:/iris_sklearn/1', ['--endpoint', 'nomlflow', '--python', '/usr/bin/python3', '--timeout', '60']);
+    const r = await d.deploy('models:/iris_sklearn/1', ['--endpoint', 'nomlflow', '--python', '/usr/bin/python3', '--env-manager', 'local', '--timeout', '60']);
     expect(r.exitCode).toBe(1);
     expect(r.json.error).toMatch(/mlflow/);
     expect(r.json.error).toMatch(/pip install/);
-    expect((await d.cli(['undeploy', 'nomlflow'])).exitCode).toBe(0);
+    // Refused before anything is recorded.
+    expect((await d.cli(['status', '--json'])).json.deployments.map((x: any) => x.name)).not.toContain('nomlflow-v1');
   });
 });
