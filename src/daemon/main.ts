@@ -2,14 +2,14 @@
 // graceful exit (drain, stop replicas, remove the socket and pid file).
 import { chmodSync, existsSync, mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import http from 'node:http';
 import net from 'node:net';
 import { ensureHome, homePaths, type HomePaths } from '../home.js';
 import { HomeLock, recordedPid } from '../home-lock.js';
 import { VERSION } from '../version.js';
 import { createControlServer, type ControlDeps, type DaemonInfo } from './control/control-server.js';
 import { gpuReport, status } from './control/status.js';
-import { createIngress, serveMetrics } from './dataplane/ingress.js';
+import { createIngress, createMetricsServer, type IngressServer } from './dataplane/ingress.js';
+import type { IngressLimits, IngressSecurity } from './dataplane/ingress-settings.js';
 import { watchGpuMemory } from './fleet/gpu-watchdog.js';
 import { createModelSourceResolver } from './control/model-source.js';
 import { Store } from './control/store.js';
@@ -24,6 +24,10 @@ export interface DaemonOptions {
   maxBodyBytes: number;
   /** Serve /metrics on its own port instead of the ingress port. */
   metricsPort?: number;
+  /** The ingress's other limits and timeouts (defaults: DEFAULT_LIMITS). */
+  limits?: Partial<IngressLimits>;
+  /** Token, Host check, TLS (defaults: none, loopback names, plain HTTP); `host` is the bind address above. */
+  security?: Partial<Omit<IngressSecurity, 'host'>>;
 }
 
 export class DaemonStartError extends Error {}
@@ -58,7 +62,7 @@ async function claimHome(p: HomePaths): Promise<HomeLock> {
   return lock;
 }
 
-function listen(server: http.Server, ...args: [string] | [number, string]): Promise<void> {
+function listen(server: IngressServer | net.Server, ...args: [string] | [number, string]): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(...(args as [number, string]), () => {
@@ -96,14 +100,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   mkdirSync(workDir, { recursive: true, mode: 0o700 });
   const parts = assemble(store, inventory, { logDir: paths.logs, workDir, secretsDir: join(paths.home, 'credentials'), envsDir: join(paths.home, 'envs') }, createModelSourceResolver(paths));
   const { metrics, routes, shadow, fleet, reconciler, commands, canary, canaryStats, analysis, tracking } = parts;
-  const ingress = createIngress({ routes, shadow }, { maxBodyBytes: opts.maxBodyBytes, metrics, serveMetrics: opts.metricsPort === undefined });
-  const metricsServer = opts.metricsPort === undefined ? undefined : http.createServer((req, res) => {
-    if (req.url === '/metrics') void serveMetrics(metrics, res);
-    else {
-      res.writeHead(404, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: 'only /metrics is served here' }));
-    }
-  });
+  const security = { ...opts.security, host: opts.host };
+  const ingress = createIngress({ routes, shadow }, { maxBodyBytes: opts.maxBodyBytes, limits: opts.limits, security, metrics, serveMetrics: opts.metricsPort === undefined });
+  const metricsServer = opts.metricsPort === undefined ? undefined : createMetricsServer(metrics, { limits: opts.limits, security });
   if (metricsServer) {
     try {
       await listen(metricsServer, opts.metricsPort!, opts.host);
@@ -129,7 +128,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     version: VERSION,
     home: paths.home,
     socket: paths.socket,
-    ingress: { host: opts.host, port: address.port, url: `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${address.port}` },
+    ingress: { host: opts.host, port: address.port, url: `${security.tls ? 'https' : 'http'}://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${address.port}` },
     startedAt,
     starts,
   });

@@ -1,0 +1,197 @@
+// `node dist/bench/hardening.js [shed] [bigjson] [--quick]`: the two overload figures of issue 16,
+// measured against a real daemon on this machine (load generator on the same cores):
+//   shed:    successful req/s of a tiny MLP at 3,000 closed-loop connections vs at 1,000 (the queue
+//            holds 1,000, so at 3,000 two thirds of the clients are refused over and over);
+//   bigjson: latency of a 64-float request (its own endpoint) while four ~60 MB JSON requests are
+//            read and parsed, against the same request on an idle daemon.
+// Writes bench/results/<date>-hardening.json and the "Overload" section of BENCH.md.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { request } from 'undici';
+import { saveModel } from '../models/graph-builder.js';
+import { mlp } from '../models/zoo.js';
+import { buildRequest } from './inputs.js';
+import { runLoad } from './load.js';
+
+const QUICK = process.argv.includes('--quick');
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BIN = join(ROOT, 'bin', 'run.js');
+const log = (s: string) => process.stderr.write(`${s}\n`);
+const which = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const run = (name: string) => which.length === 0 || which.includes(name);
+
+class Daemon {
+  readonly home = mkdtempSync(join(tmpdir(), 'mlserve-bench-hardening-'));
+  url = '';
+  cli(args: string[]) {
+    return execa(process.execPath, [BIN, ...args], { env: { MLSERVE_HOME: this.home }, reject: false });
+  }
+  async start(extra: string[]): Promise<void> {
+    const r = await this.cli(['daemon', 'start', '--port', '0', '--json', ...extra]);
+    if (r.exitCode !== 0) throw new Error(`daemon start: ${r.stdout} ${r.stderr}`);
+    this.url = JSON.parse(String(r.stdout)).ingress.url;
+  }
+  async deploy(file: string, endpoint: string): Promise<void> {
+    const r = await this.cli(['deploy', file, '--endpoint', endpoint]);
+    if (r.exitCode !== 0) throw new Error(`deploy ${endpoint}: ${r.stderr}`);
+  }
+  async stop(): Promise<void> {
+    await this.cli(['daemon', 'stop']);
+    rmSync(this.home, { recursive: true, force: true });
+  }
+}
+
+function modelFile(sizes: number[], name: string): string {
+  return saveModel(mkdtempSync(join(tmpdir(), 'bench-model-')), mlp({ seed: 1, sizes }).builder.toBytes(), `${name}.onnx`);
+}
+
+interface ShedResult { connections: number; okPerSec: number; byStatus: Record<string, number>; p99Ms: number }
+
+async function shed(): Promise<{ rows: ShedResult[]; ratio: number }> {
+  const d = new Daemon();
+  await d.start([]);
+  const duration = QUICK ? 3000 : 6000;
+  const warmup = QUICK ? 1000 : 2000;
+  try {
+    const sizes = [64, 256, 256, 10];
+    await d.deploy(modelFile(sizes, 'mlp'), 'mlp');
+    const req = buildRequest('mlp', mlp({ seed: 1, sizes }).signature, 1, 'json');
+    const rows: ShedResult[] = [];
+    for (const connections of [1000, 3000]) {
+      const r = await runLoad({ url: d.url, request: req, durationMs: duration, warmupMs: warmup, concurrency: connections });
+      const row = { connections, okPerSec: r.ok / (r.elapsedMs / 1000), byStatus: r.byStatus, p99Ms: r.histogram.getValueAtPercentile(99) / 1000 };
+      rows.push(row);
+      log(`  ${connections} connections: ${row.okPerSec.toFixed(0)} ok req/s, p99 ${row.p99Ms.toFixed(1)} ms, refused ${JSON.stringify(row.byStatus)}`);
+      await new Promise((r) => setTimeout(r, 1500)); // let the refused connections' pauses end
+    }
+    return { rows, ratio: rows[1]!.okPerSec / rows[0]!.okPerSec };
+  } finally {
+    await d.stop();
+  }
+}
+
+/** A JSON inference body of about `bytes` bytes for a [rows, width] FP32 input. */
+function bigBody(width: number, bytes: number): { body: Buffer; rows: number } {
+  let s = 7;
+  const next = () => ((s = (s * 1664525 + 1013904223) >>> 0) / 4294967296);
+  const row: string[] = [];
+  for (let i = 0; i < width; i++) row.push((Math.round((next() * 2 - 1) * 1e6) / 1e6).toString());
+  const rowText = row.join(',');
+  const rows = Math.ceil(bytes / (rowText.length + 1));
+  const text = `{"inputs":[{"name":"x","shape":[${rows},${width}],"datatype":"FP32","data":[${new Array(rows).fill(rowText).join(',')}]}]}`;
+  return { body: Buffer.from(text), rows };
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! : NaN;
+};
+
+interface BigJsonResult {
+  bodyBytes: number;
+  idle: { p50Ms: number; p99Ms: number; maxMs: number; n: number };
+  underLoad: { p50Ms: number; p99Ms: number; maxMs: number; n: number };
+  bigMs: number[];
+  bigStatus: number[];
+}
+
+async function bigjson(): Promise<BigJsonResult> {
+  const d = new Daemon();
+  // The JSON limit has its own flag since the hardening; an older daemon takes --max-body-size for both.
+  await d.start(['--max-body-size', '128mb', '--max-json-body-size', '128mb']).catch(() => d.start(['--max-body-size', '128mb']));
+  try {
+    const width = 200_000;
+    await d.deploy(modelFile([64, 16, 2], 'small'), 'small');
+    await d.deploy(modelFile([width, 1], 'wide'), 'wide');
+    const small = buildRequest('small', mlp({ seed: 1, sizes: [64, 16, 2] }).signature, 1, 'json');
+    const { body } = bigBody(width, QUICK ? 20e6 : 60e6);
+    log(`  big body: ${(body.length / 1e6).toFixed(1)} MB`);
+    const probe = async () => {
+      const t = performance.now();
+      const res = await request(`${d.url}${small.path}`, { method: 'POST', headers: small.headers, body: small.body });
+      await res.body.dump();
+      if (res.statusCode !== 200) throw new Error(`small request: ${res.statusCode}`);
+      return performance.now() - t;
+    };
+    const sample = async (until: () => boolean, out: number[]) => {
+      while (!until()) {
+        out.push(await probe());
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    for (let i = 0; i < 20; i++) await probe();
+    const idle: number[] = [];
+    const idleEnd = performance.now() + 2000;
+    await sample(() => performance.now() > idleEnd, idle);
+
+    const bigMs: number[] = [];
+    const bigStatus: number[] = [];
+    let pending = 4;
+    const loaded: number[] = [];
+    const bigs = Array.from({ length: 4 }, async () => {
+      const t = performance.now();
+      const res = await request(`${d.url}/v2/models/wide/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, headersTimeout: 600_000, bodyTimeout: 600_000 });
+      await res.body.dump();
+      bigMs.push(performance.now() - t);
+      bigStatus.push(res.statusCode);
+      pending--;
+    });
+    await Promise.all([...bigs, sample(() => pending === 0, loaded)]);
+    const stats = (xs: number[]) => ({ p50Ms: pct(xs, 50), p99Ms: pct(xs, 99), maxMs: Math.max(...xs), n: xs.length });
+    const r = { bodyBytes: body.length, idle: stats(idle), underLoad: stats(loaded), bigMs, bigStatus };
+    log(`  idle: p50 ${r.idle.p50Ms.toFixed(1)} ms, max ${r.idle.maxMs.toFixed(1)} ms; while 4 big bodies are parsed: p50 ${r.underLoad.p50Ms.toFixed(1)} ms, p99 ${r.underLoad.p99Ms.toFixed(1)} ms, max ${r.underLoad.maxMs.toFixed(1)} ms (${r.underLoad.n} requests); big: ${bigStatus.join(',')} in ${bigMs.map((m) => (m / 1000).toFixed(1)).join(', ')} s`);
+    return r;
+  } finally {
+    await d.stop();
+  }
+}
+
+function benchSection(date: string, s: Awaited<ReturnType<typeof shed>> | undefined, b: BigJsonResult | undefined, file: string): string {
+  const lines = [`## Overload (issue 16): shedding load and big JSON bodies`, '', `\`node dist/bench/hardening.js\`, ${date}, same machine; raw JSON: \`bench/results/${file}\`.`, '', '```'];
+  if (s) {
+    lines.push('tiny MLP 64-256-256-10, closed loop, queue 1000         ok req/s    p99 ms   refused');
+    for (const r of s.rows) lines.push(`${String(r.connections).padStart(5)} connections${' '.repeat(39)}${r.okPerSec.toFixed(0).padStart(8)}  ${r.p99Ms.toFixed(1).padStart(8)}   ${Object.entries(r.byStatus).map(([k, v]) => `${k}: ${v}`).join(' ') || '-'}`);
+    lines.push(`ok req/s at 3000 / at 1000: ${s.ratio.toFixed(2)} (target >= 0.80)`, '');
+  }
+  if (b) {
+    lines.push(`64-float request (own endpoint) while four ${(b.bodyBytes / 1e6).toFixed(0)} MB JSON requests are parsed`);
+    lines.push(`  idle daemon:        p50 ${b.idle.p50Ms.toFixed(1)} ms, p99 ${b.idle.p99Ms.toFixed(1)} ms, max ${b.idle.maxMs.toFixed(1)} ms`);
+    lines.push(`  during the parsing: p50 ${b.underLoad.p50Ms.toFixed(1)} ms, p99 ${b.underLoad.p99Ms.toFixed(1)} ms, max ${b.underLoad.maxMs.toFixed(1)} ms (${b.underLoad.n} requests; target < 50 ms)`);
+    lines.push(`  the four big requests: ${b.bigStatus.join(', ')} in ${b.bigMs.map((m) => (m / 1000).toFixed(1)).join(', ')} s`);
+  }
+  lines.push('```');
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const date = new Date().toISOString();
+  const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
+  log(`mlserve hardening bench${QUICK ? ' (quick)' : ''}: ${machine.cpus} x ${machine.cpu}`);
+  let s: Awaited<ReturnType<typeof shed>> | undefined;
+  let b: BigJsonResult | undefined;
+  if (run('shed')) {
+    log('== shed load: 1000 vs 3000 connections');
+    s = await shed();
+    log(`  ratio ${s.ratio.toFixed(2)}`);
+  }
+  if (run('bigjson')) {
+    log('== big JSON bodies');
+    b = await bigjson();
+  }
+  const file = `${date.replace(/[:.]/g, '-')}-hardening${QUICK ? '-quick' : ''}.json`;
+  mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+  writeFileSync(join(ROOT, 'bench', 'results', file), `${JSON.stringify({ date, quick: QUICK, machine, shed: s, bigjson: b }, null, 2)}\n`);
+  if (!QUICK && s && b) {
+    const md = join(ROOT, 'BENCH.md');
+    const text = readFileSync(md, 'utf8');
+    const section = `<!-- hardening:start -->\n${benchSection(date, s, b, file)}\n<!-- hardening:end -->`;
+    const re = /<!-- hardening:start -->[\s\S]*<!-- hardening:end -->/;
+    writeFileSync(md, re.test(text) ? text.replace(re, section) : `${text.trimEnd()}\n\n${section}\n`);
+  }
+  log(`wrote bench/results/${file}`);
+}
+
+await main();
