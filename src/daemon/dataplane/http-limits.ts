@@ -130,10 +130,12 @@ export function beforeEarlyReply(req: http.IncomingMessage, res: http.ServerResp
  * A client refused for load (503 + Retry-After) is not read again on this connection until
  * Retry-After has passed: its next request waits in the socket instead of costing the event loop
  * another refusal. A client that honours Retry-After never notices. (This uses node:http's own
- * switch for "do not read this socket", `_paused`, which it checks before every resume.)
+ * switch for "do not read this socket", `_paused`, which it checks before every resume and which
+ * makes it pause the parser as well; the resume undoes both, as node:http's socketOnDrain does.)
  */
 export function holdOff(res: http.ServerResponse, ms: number): void {
-  const s = res.socket as (net.Socket & { _paused?: boolean }) | null; // detached from res once it finishes
+  type HttpSocket = net.Socket & { _paused?: boolean; parser?: { resume(): void } | null };
+  const s = res.socket as HttpSocket | null; // detached from res once it finishes
   res.once('finish', () => {
     if (!s || s.destroyed || s._paused !== false) return;
     s._paused = true;
@@ -141,6 +143,7 @@ export function holdOff(res: http.ServerResponse, ms: number): void {
     const t = setTimeout(() => {
       if (s.destroyed || !s._paused) return;
       s._paused = false;
+      s.parser?.resume();
       s.resume();
     }, ms);
     t.unref();
