@@ -12,31 +12,19 @@ import { checkJsonDepth, decodeJsonBody, type DecodedJson, type JsonRoute } from
 import { checkInputs } from './codecs/signature-check.js';
 import { MLFLOW_JSON_TENSOR, MLFLOW_REQUEST_TENSOR, MLFLOW_STATUS_TENSOR } from '../../runtime/python/index.js';
 import { VERSION } from '../../version.js';
-import type { Metrics } from '../metrics.js';
 import type { Signature } from '../../tensor.js';
 import { inferBodyKind, shedBeforeBody } from './admission.js';
-import { bearerCheck, forbiddenHost, hostAllowed, listsEndpoints, unauthorized } from './auth.js';
+import { forbiddenHost } from './auth.js';
 import { readBody } from './body.js';
 import type { ClientGone } from './dispatcher.js';
-import { beforeEarlyReply, createLimitedServer, holdOff, type IngressServer } from './http-limits.js';
-import { DEFAULT_LIMITS, DEFAULT_SECURITY, type IngressLimits, type IngressSecurity } from './ingress-settings.js';
-import { JsonPool, type JsonPoolOptions } from './json-pool.js';
+import { createLimitedServer, type IngressServer } from './http-limits.js';
+import { authorize, clientGone, environment, json, metricsReply, send, type Ctx, type Env, type IngressOptions, type Reply } from './ingress-env.js';
 import type { RouteTable, ServingTarget } from './routes.js';
 import type { ShadowMirror } from './shadow.js';
 
 export { readBody } from './body.js';
+export { createMetricsServer, type IngressOptions } from './ingress-env.js';
 export type { IngressServer } from './http-limits.js';
-
-export interface IngressOptions {
-  /** Largest binary body (--max-body-size); the other limits default to DEFAULT_LIMITS. */
-  maxBodyBytes: number;
-  limits?: Partial<IngressLimits>;
-  security?: Partial<IngressSecurity>;
-  metrics?: Metrics;
-  /** Serve /metrics here (false when --metrics-port splits it off). */
-  serveMetrics?: boolean;
-  jsonPool?: JsonPoolOptions;
-}
 
 /** The data plane's view of the daemon: routes (published by the reconcile loop) and the shadow mirror. */
 export interface IngressDeps {
@@ -45,52 +33,6 @@ export interface IngressDeps {
 }
 
 type Runtime = ServingTarget;
-
-/** What a request turned out to be, for its metrics and its answer. */
-interface Ctx {
-  rt?: Runtime;
-  infer?: boolean;
-  /** Set when the client closes the connection before the answer. */
-  gone: ClientGone;
-  /** The body is being (or was) read. */
-  reading?: boolean;
-  /** Refused for load before the body: the connection is not read again before Retry-After. */
-  shed?: boolean;
-}
-
-/** Everything a request needs besides its route. */
-interface Env {
-  limits: IngressLimits;
-  security: IngressSecurity;
-  hostOk: (host: string | undefined) => boolean;
-  authOk: ((authorization: string | undefined) => boolean) | null;
-  listEndpoints: boolean;
-  pool: JsonPool;
-  metrics?: Metrics;
-  serveMetrics: boolean;
-}
-
-type Reply = { status: number; body: unknown; headers?: Record<string, string>; chunks?: Buffer[] };
-
-const json = (status: number, body: unknown, headers?: Record<string, string>): Reply => ({ status, body, headers });
-
-/** Seconds a refused client should wait (Retry-After), and how long its connection is not read. */
-const RETRY_AFTER_MS = 1000;
-
-function environment(opts: IngressOptions): Env {
-  const limits = { ...DEFAULT_LIMITS, ...opts.limits, maxBodyBytes: opts.maxBodyBytes };
-  const security = { ...DEFAULT_SECURITY, ...opts.security };
-  return {
-    limits,
-    security,
-    hostOk: hostAllowed(security),
-    authOk: security.token ? bearerCheck(security.token) : null,
-    listEndpoints: listsEndpoints(security),
-    pool: new JsonPool(opts.jsonPool),
-    metrics: opts.metrics,
-    serveMetrics: opts.serveMetrics ?? false,
-  };
-}
 
 export function createIngress(deps: IngressDeps, opts: IngressOptions): IngressServer {
   const env = environment(opts);
@@ -121,59 +63,6 @@ export function createIngress(deps: IngressDeps, opts: IngressOptions): IngressS
   return server;
 }
 
-/** A server for --metrics-port: /metrics only, behind the same guards (Host, token with --metrics-auth, TLS, limits). */
-export function createMetricsServer(metrics: Metrics, opts: Pick<IngressOptions, 'limits' | 'security'>): IngressServer {
-  const env = environment({ ...opts, maxBodyBytes: 0, metrics, serveMetrics: true });
-  return createLimitedServer(env.limits, env.security.tls, (req, res) => {
-    const ctx: Ctx = { gone: { aborted: false } };
-    const reply = (async () => {
-      const path = (req.url ?? '/').split('?')[0];
-      if (!env.hostOk(req.headers.host)) throw forbiddenHost(String(req.headers.host));
-      if (path !== '/metrics') throw notFound('only /metrics is served here');
-      if (env.security.metricsAuth) authorize(env, req);
-      return metricsReply(metrics);
-    })();
-    reply.then((r) => send(env, req, res, ctx, r), (err) => {
-      const e = asMlserveError(err);
-      send(env, req, res, ctx, { status: e.status, body: { error: e.message }, headers: e.headers });
-    });
-  });
-}
-
-function send(env: Env, req: http.IncomingMessage, res: http.ServerResponse, ctx: Ctx, reply: Reply): void {
-  if (res.writableEnded || res.destroyed) return;
-  if (!ctx.reading) beforeEarlyReply(req, res, env.limits.bodyTimeoutMs);
-  else if (!req.complete) res.setHeader('connection', 'close'); // stopped reading mid-body (413, 408)
-  if (ctx.shed) holdOff(res, RETRY_AFTER_MS);
-  if (reply.chunks) {
-    const length = reply.chunks.reduce((a, c) => a + c.length, 0);
-    res.writeHead(reply.status, { 'content-type': 'application/octet-stream', 'content-length': length, ...reply.headers });
-    res.cork();
-    for (const c of reply.chunks) res.write(c);
-    res.end();
-    res.uncork();
-    return;
-  }
-  const text = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
-  res.writeHead(reply.status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    ...reply.headers,
-  });
-  res.end(text);
-}
-
-/** Marks the request abandoned when the client closes the connection before we answer. */
-function clientGone(res: http.ServerResponse): ClientGone {
-  const gone: ClientGone = { aborted: false };
-  res.once('close', () => {
-    if (res.writableFinished) return;
-    gone.aborted = true;
-    gone.onAbort?.();
-  });
-  return gone;
-}
-
 function requireSpec(rt: Runtime) {
   if (!rt.spec) {
     throw new MlserveError('NOT_READY', `endpoint ${rt.endpoint} is not ready (deployment ${rt.name} has no ready replica yet); see mlserve status`, {
@@ -200,17 +89,9 @@ function modelMetadata(rt: Runtime) {
   };
 }
 
-async function metricsReply(metrics: Metrics): Promise<Reply> {
-  return { status: 200, body: await metrics.registry.metrics(), headers: { 'content-type': metrics.registry.contentType } };
-}
-
 /** Health probes answer without the token (load balancers and orchestrators call them). */
 const isProbe = (parts: string[]) =>
   (parts.length === 3 && parts[0] === 'v2' && parts[1] === 'health') || (parts.length === 1 && (parts[0] === 'ping' || parts[0] === 'health'));
-
-function authorize(env: Env, req: http.IncomingMessage): void {
-  if (env.authOk && !env.authOk(req.headers.authorization)) throw unauthorized(req.headers.authorization);
-}
 
 function decodePath(path: string): string[] {
   try {
@@ -320,7 +201,7 @@ async function admitAndRead(env: Env, rt: Runtime, req: http.IncomingMessage, ct
   ctx.reading = true;
   const body = await readBody(req, limit, {
     idleMs: env.limits.bodyTimeoutMs,
-    limitFlag: json ? '--max-json-body-size' : '--max-body-size',
+    limitFlag: json && env.limits.maxJsonBodyBytes < env.limits.maxBodyBytes ? '--max-json-body-size' : '--max-body-size',
     ownBuffer: json && Number(req.headers['content-length'] ?? 0) >= env.limits.jsonOffloadBytes,
   });
   return { spec, body };
