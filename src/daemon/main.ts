@@ -9,7 +9,7 @@ import { VERSION } from '../version.js';
 import { createControlServer, type ControlDeps, type DaemonInfo } from './control/control-server.js';
 import { gpuReport, status } from './control/status.js';
 import { createIngress, createMetricsServer, type IngressServer } from './dataplane/ingress.js';
-import type { IngressLimits, IngressSecurity } from './dataplane/ingress-settings.js';
+import { DEFAULT_LIMITS, type IngressLimits, type IngressSecurity } from './dataplane/ingress-settings.js';
 import { watchGpuMemory } from './fleet/gpu-watchdog.js';
 import { createModelSourceResolver } from './control/model-source.js';
 import { Store } from './control/store.js';
@@ -62,10 +62,10 @@ async function claimHome(p: HomePaths): Promise<HomeLock> {
   return lock;
 }
 
-function listen(server: IngressServer | net.Server, ...args: [string] | [number, string]): Promise<void> {
+function listen(server: IngressServer | net.Server, ...args: [string] | [number, string] | [number, string, number]): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(...(args as [number, string]), () => {
+    server.listen(...(args as [number, string, number]), () => {
       server.off('error', reject);
       resolve();
     });
@@ -112,7 +112,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     }
   }
   try {
-    await listen(ingress, opts.port, opts.host);
+    // A listen backlog for the connections --max-connections allows (the kernel caps it at somaxconn):
+    // with node's 511, a burst of new connections overflows it and clients wait for SYN retries (1 s, 3 s, ...).
+    await listen(ingress, opts.port, opts.host, opts.limits?.maxConnections ?? DEFAULT_LIMITS.maxConnections);
   } catch (err) {
     store.close();
     const code = (err as NodeJS.ErrnoException).code;
