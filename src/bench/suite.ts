@@ -5,7 +5,7 @@
 //   (c) mlserve with batching off, (d) mlserve with batching on, JSON and binary,
 // and reports the ratios (machines here are shared and noisy: only same-run ratios mean much).
 // Writes bench/results/<date>.json and BENCH.md. `--quick` runs shorter and smaller.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -158,7 +158,10 @@ async function main(): Promise<void> {
   const stamp = result.date.replace(/[:.]/g, '-');
   writeFileSync(join(ROOT, 'bench', 'results', `${stamp}${QUICK ? '-quick' : ''}.json`), `${JSON.stringify(result, null, 2)}\n`);
   if (!QUICK) {
-    writeFileSync(join(ROOT, 'BENCH.md'), `# mlserve benchmark\n\nLatest full \`npm run bench\` run, ${result.date}, on ${machine.cpus} x ${machine.cpu}, ${machine.memGiB} GiB, Node ${machine.node}, onnxruntime-node ${machine.onnxruntime}. The load generator runs on the same machine and shares its cores. Each row ran ${result.durationS}s after warm-up; ratios compare rows of this one run.\n\n\`\`\`\n${table}\n\`\`\`\n\nRaw JSON: \`bench/results/${stamp}.json\`. Why targets are missed and what was tried: \`bench/ANALYSIS.md\`.\n`);
+    // Sections other runs own (between <!-- x:start --> and <!-- x:end -->, e.g. the hardening bench's) are kept.
+    const previous = existsSync(join(ROOT, 'BENCH.md')) ? readFileSync(join(ROOT, 'BENCH.md'), 'utf8') : '';
+    const kept = (previous.match(/<!-- ([\w-]+):start -->[\s\S]*?<!-- \1:end -->/g) ?? []).map((b) => `\n${b}\n`).join('');
+    writeFileSync(join(ROOT, 'BENCH.md'), `# mlserve benchmark\n\nLatest full \`npm run bench\` run, ${result.date}, on ${machine.cpus} x ${machine.cpu}, ${machine.memGiB} GiB, Node ${machine.node}, onnxruntime-node ${machine.onnxruntime}. The load generator runs on the same machine and shares its cores. Each row ran ${result.durationS}s after warm-up; ratios compare rows of this one run.\n\n\`\`\`\n${table}\n\`\`\`\n\nRaw JSON: \`bench/results/${stamp}.json\`. Why targets are missed and what was tried: \`bench/ANALYSIS.md\`.\n${kept}`);
   }
   log(`done in ${result.elapsedS.toFixed(0)}s`);
 }
