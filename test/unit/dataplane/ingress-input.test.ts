@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { tempDir } from '../../helpers/models.js';
+import { until } from '../../helpers/wait.js';
 import { counter, head, inferBody, RawClient, sleep, startIngress, type TestIngress } from '../../helpers/ingress.js';
 
 let ing: TestIngress | undefined;
@@ -177,14 +178,12 @@ describe('clients that leave are 499s (nginx\'s code), never errors', () => {
     ing = await startIngress({}, { maxOngoingRequests: 1, maxConcurrentBatches: 0 });
     ing.replica.hold = true;
     const first = post('/v2/models/m/infer', inferBody()); // runs on the replica (held)
-    await sleep(50);
+    await until(async () => ing!.replica.held.length, (n) => n === 1, 3000, 10);
     const c = new RawClient(ing.port);
     c.write(head('POST', '/v2/models/m/infer', { 'content-type': 'application/json', 'content-length': inferBody().length }) + inferBody());
-    await sleep(100);
-    expect(ing.dispatcher.queued).toBe(1);
+    expect(await until(async () => ing!.dispatcher.queued, (n) => n === 1, 3000, 10)).toBe(1);
     c.destroy();
-    await sleep(100);
-    expect(ing.dispatcher.queued).toBe(0);
+    expect(await until(async () => ing!.dispatcher.queued, (n) => n === 0, 3000, 10)).toBe(0);
     ing.replica.release();
     expect((await first).status).toBe(200);
     expect(ing.dispatcher.stats.errors).toBe(0);

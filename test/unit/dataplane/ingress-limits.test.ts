@@ -3,6 +3,7 @@
 // (header, body idle, send, keep-alive), the JSON body limit, and big JSON parsed off the event loop.
 import { request } from 'undici';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { until } from '../../helpers/wait.js';
 import { head, inferBody, RawClient, sleep, startIngress, type TestIngress } from '../../helpers/ingress.js';
 
 let ing: TestIngress | undefined;
@@ -27,9 +28,9 @@ describe('overload: refuse before reading, cap connections', () => {
     ing = await startIngress({}, { maxQueued: 1, maxOngoingRequests: 1, maxConcurrentBatches: 0 });
     ing.replica.hold = true;
     const running = request(`${ing.url}/v2/models/m/infer`, { method: 'POST', body: inferBody(), headers: { 'content-type': 'application/json' } });
+    await until(async () => ing!.replica.held.length, (n) => n === 1, 3000, 10);
     const queued = request(`${ing.url}/v2/models/m/infer`, { method: 'POST', body: inferBody(), headers: { 'content-type': 'application/json' } });
-    await sleep(100);
-    expect(ing.dispatcher.queued).toBe(1);
+    expect(await until(async () => ing!.dispatcher.queued, (n) => n === 1, 3000, 10)).toBe(1);
     const c = await raw();
     c.write(head('POST', '/v2/models/m/infer', { 'content-type': 'application/json', 'content-length': 50_000 })); // and no body yet
     const text = await c.waitFor(/\r\n\r\n\{.*\}/s, 2000);
