@@ -126,6 +126,26 @@ export function beforeEarlyReply(req: http.IncomingMessage, res: http.ServerResp
   });
 }
 
+/** Refusals in a row per connection (reset by any other answer on it). */
+const streaks = new WeakMap<net.Socket, number>();
+
+/**
+ * How long a connection refused for load waits: Retry-After seconds, doubling for each refusal in
+ * a row on the same connection (1, 2, 4, 8 s): a client that ignores Retry-After and asks again at
+ * once is asked to wait longer. Any other answer on the connection starts over at 1 s.
+ */
+export function refusalBackoffMs(res: http.ServerResponse, shed: boolean, baseMs: number): number {
+  const s = res.socket;
+  if (!s) return baseMs;
+  if (!shed) {
+    streaks.delete(s);
+    return 0;
+  }
+  const n = (streaks.get(s) ?? 0) + 1;
+  streaks.set(s, n);
+  return baseMs * 2 ** Math.min(n - 1, 3);
+}
+
 /**
  * A client refused for load (503 + Retry-After) is not read again on this connection until
  * Retry-After has passed: its next request waits in the socket instead of costing the event loop

@@ -6,7 +6,7 @@ import { asMlserveError, notFound } from '../../errors.js';
 import type { Metrics } from '../metrics.js';
 import { bearerCheck, forbiddenHost, hostAllowed, listsEndpoints, unauthorized } from './auth.js';
 import type { ClientGone } from './dispatcher.js';
-import { beforeEarlyReply, createLimitedServer, holdOff, type IngressServer } from './http-limits.js';
+import { beforeEarlyReply, createLimitedServer, holdOff, refusalBackoffMs, type IngressServer } from './http-limits.js';
 import { DEFAULT_LIMITS, DEFAULT_SECURITY, type IngressLimits, type IngressSecurity } from './ingress-settings.js';
 import { JsonPool, type JsonPoolOptions } from './json-pool.js';
 import type { ServingTarget } from './routes.js';
@@ -50,7 +50,7 @@ export type Reply = { status: number; body: unknown; headers?: Record<string, st
 
 export const json = (status: number, body: unknown, headers?: Record<string, string>): Reply => ({ status, body, headers });
 
-/** Seconds a refused client should wait (Retry-After), and how long its connection is not read. */
+/** A client refused for load waits this long at first (Retry-After), and its connection is not read meanwhile. */
 const RETRY_AFTER_MS = 1000;
 
 export function environment(opts: IngressOptions): Env {
@@ -93,7 +93,11 @@ export function send(env: Env, req: http.IncomingMessage, res: http.ServerRespon
   if (res.writableEnded || res.destroyed) return;
   if (!ctx.reading) beforeEarlyReply(req, res, env.limits.bodyTimeoutMs);
   else if (!req.complete) res.setHeader('connection', 'close'); // stopped reading mid-body (413, 408)
-  if (ctx.shed) holdOff(res, RETRY_AFTER_MS);
+  const waitMs = refusalBackoffMs(res, ctx.shed === true, RETRY_AFTER_MS);
+  if (ctx.shed) {
+    reply.headers = { ...reply.headers, 'Retry-After': String(waitMs / 1000) };
+    holdOff(res, waitMs);
+  }
   if (reply.chunks) {
     const length = reply.chunks.reduce((a, c) => a + c.length, 0);
     res.writeHead(reply.status, { 'content-type': 'application/octet-stream', 'content-length': length, ...reply.headers });

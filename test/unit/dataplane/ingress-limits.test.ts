@@ -42,15 +42,16 @@ describe('overload: refuse before reading, cap connections', () => {
     expect((await queued).statusCode).toBe(200);
   });
 
-  it('a refused connection is not read again before Retry-After (a client that retries at once waits)', async () => {
+  it('a refused connection is not read again before Retry-After, which doubles for refusals in a row (a client that retries at once waits)', async () => {
     ing = await startIngress({}, { maxQueued: 0 });
     const c = await raw();
     c.write(infer());
-    await c.waitFor(/503[\s\S]*\r\n\r\n\{.*\}/);
+    expect(await c.waitFor(/503[\s\S]*\r\n\r\n\{.*\}/)).toMatch(/retry-after: 1\r\n/i);
     const t = performance.now();
     c.data = '';
     c.write(infer());
-    await c.waitFor(/503[\s\S]*\r\n\r\n\{.*\}/);
+    // Asked again at once: answered only once the first Retry-After has passed, and told to wait twice as long.
+    expect(await c.waitFor(/503[\s\S]*\r\n\r\n\{.*\}/)).toMatch(/retry-after: 2\r\n/i);
     expect(performance.now() - t).toBeGreaterThan(800);
     const fresh = await raw(); // another connection is served at once
     const f = performance.now();
