@@ -1,5 +1,6 @@
 // A worker thread of the JSON pool (json-pool.ts): parses and decodes one body at a time and hands
 // the tensors back with their typed arrays transferred (no copy, no structured clone of numbers).
+import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { MlserveError } from '../../errors.js';
 import type { Signature } from '../../tensor.js';
@@ -10,6 +11,14 @@ export interface JsonJob {
   route: JsonRoute;
   body: Uint8Array;
   spec: Signature;
+}
+
+// Parsing is background work: on a busy machine the event loop (and the replicas) should get the
+// CPU first. On Linux a nice value is per thread, so this lowers this thread only.
+try {
+  setPriority(10);
+} catch {
+  /* not allowed here: parse at normal priority */
 }
 
 parentPort!.on('message', (job: JsonJob) => {
