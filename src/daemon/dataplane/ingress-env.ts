@@ -64,7 +64,8 @@ export function environment(opts: IngressOptions): Env {
     hostOk: hostAllowed(security),
     authOk: security.token ? bearerCheck(security.token) : null,
     listEndpoints: listsEndpoints(security),
-    pool: new JsonPool(opts.jsonPool),
+    // Big JSON bodies in flight at once: room for four of the largest allowed, at least 256 MiB.
+    pool: new JsonPool({ maxBytes: Math.max(256 * 2 ** 20, 4 * limits.maxJsonBodyBytes), ...opts.jsonPool }),
     metrics: opts.metrics,
     serveMetrics: opts.serveMetrics ?? false,
   };

@@ -189,7 +189,7 @@ function headerLength(req: http.IncomingMessage): number | undefined {
  * Before the body: refuse at once what the headers already decide (wrong content type, not ready,
  * queue full), then read it within its limit and idle timeout.
  */
-async function admitAndRead(env: Env, rt: Runtime, req: http.IncomingMessage, ctx: Ctx, kind: 'json' | 'binary'): Promise<{ spec: Signature; body: Buffer }> {
+async function admitAndRead(env: Env, rt: Runtime, req: http.IncomingMessage, ctx: Ctx, kind: 'json' | 'binary'): Promise<{ spec: Signature; body: Buffer; release?: () => void }> {
   const spec = requireSpec(rt);
   const refused = shedBeforeBody(rt);
   if (refused) {
@@ -198,27 +198,43 @@ async function admitAndRead(env: Env, rt: Runtime, req: http.IncomingMessage, ct
   }
   const json = kind === 'json';
   const limit = json ? env.limits.maxJsonBodyBytes : env.limits.maxBodyBytes;
+  const declared = Number(req.headers['content-length'] ?? 0);
+  const big = json && declared >= env.limits.jsonOffloadBytes;
+  const release = big ? env.pool.reserve(declared) : undefined;
+  if (release === null) {
+    ctx.shed = true;
+    throw new MlserveError('OVERLOADED', 'too many big JSON bodies are being read and parsed at once; retry later, or send tensors with the binary extension', { headers: { 'Retry-After': '1' } });
+  }
   ctx.reading = true;
-  const body = await readBody(req, limit, {
-    idleMs: env.limits.bodyTimeoutMs,
-    limitFlag: json && env.limits.maxJsonBodyBytes < env.limits.maxBodyBytes ? '--max-json-body-size' : '--max-body-size',
-    ownBuffer: json && Number(req.headers['content-length'] ?? 0) >= env.limits.jsonOffloadBytes,
-  });
-  return { spec, body };
+  try {
+    const body = await readBody(req, limit, {
+      idleMs: env.limits.bodyTimeoutMs,
+      limitFlag: json && env.limits.maxJsonBodyBytes < env.limits.maxBodyBytes ? '--max-json-body-size' : '--max-body-size',
+      ownBuffer: big,
+    });
+    return { spec, body, release };
+  } catch (err) {
+    release?.();
+    throw err;
+  }
 }
 
 /** A JSON body to checked tensors: on the event loop when small, on a worker thread when big. */
-function decodeJson(env: Env, route: JsonRoute, body: Buffer, spec: Signature, ctx: Ctx): DecodedJson | Promise<DecodedJson> {
-  return body.length >= env.limits.jsonOffloadBytes ? env.pool.decode(route, body, spec, ctx.gone) : decodeJsonBody(route, body, spec);
+function decodeJson(env: Env, route: JsonRoute, read: { spec: Signature; body: Buffer; release?: () => void }, ctx: Ctx): DecodedJson | Promise<DecodedJson> {
+  const { body, spec, release } = read;
+  if (body.length >= env.limits.jsonOffloadBytes) return env.pool.decode(route, body, spec, ctx.gone).finally(() => release?.());
+  release?.();
+  return decodeJsonBody(route, body, spec);
 }
 
 async function inferOip(env: Env, deps: IngressDeps, rt: Runtime, req: http.IncomingMessage, ctx: Ctx): Promise<Reply> {
   const binaryHeader = headerLength(req);
   const kind = inferBodyKind(req.headers['content-type'], binaryHeader !== undefined);
-  const { spec, body } = await admitAndRead(env, rt, req, ctx, kind);
+  const read = await admitAndRead(env, rt, req, ctx, kind);
+  const { spec, body } = read;
   // Triton's binary tensor extension: a JSON header, then raw tensor bytes (no JSON number parsing).
   let request;
-  if (binaryHeader === undefined) request = { ...(await decodeJson(env, 'oip', body, spec, ctx)), binaryOutputs: null };
+  if (binaryHeader === undefined) request = { ...(await decodeJson(env, 'oip', read, ctx)), binaryOutputs: null };
   else {
     checkJsonDepth(body.subarray(0, Math.min(binaryHeader, body.length)));
     request = decodeBinaryRequest(body, binaryHeader, spec);
@@ -247,9 +263,12 @@ async function inferOip(env: Env, deps: IngressDeps, rt: Runtime, req: http.Inco
 
 async function invocations(env: Env, deps: IngressDeps, rt: Runtime, req: http.IncomingMessage, ctx: Ctx): Promise<Reply> {
   checkContentType(req.headers['content-type']);
-  const { spec, body } = await admitAndRead(env, rt, req, ctx, 'json');
-  if (rt.platform === 'mlflow') return invocationsInReplica(deps, rt, body, ctx.gone);
-  const inputs = checkInputs((await decodeJson(env, 'invocations', body, spec, ctx)).inputs, spec);
+  const read = await admitAndRead(env, rt, req, ctx, 'json');
+  if (rt.platform === 'mlflow') {
+    read.release?.();
+    return invocationsInReplica(deps, rt, read.body, ctx.gone);
+  }
+  const inputs = checkInputs((await decodeJson(env, 'invocations', read, ctx)).inputs, read.spec);
   const result = await rt.dispatcher.submit(inputs, undefined, ctx.gone);
   deps.shadow.mirror(deps.routes.get(rt.endpoint), rt, inputs, undefined, result.outputs);
   return json(200, encodePredictions(result.outputs), servedBy(rt));

@@ -15,6 +15,8 @@ export interface JsonPoolOptions {
   size?: number;
   /** Bodies waiting for a worker at most; past it, 503. */
   maxQueued?: number;
+  /** Bytes of big JSON bodies being read, waiting or parsed at once (reserve()); past it, 503 before reading. */
+  maxBytes?: number;
   /** A worker without work for this long exits. */
   idleMs?: number;
   /** The worker's code (tests that run from src/ point at the built dist/). */
@@ -42,14 +44,33 @@ export class JsonPool {
   private closed = false;
   private readonly size: number;
   private readonly maxQueued: number;
+  private readonly maxBytes: number;
+  private reserved = 0;
   private readonly idleMs: number;
   private readonly workerUrl: URL;
 
   constructor(opts: JsonPoolOptions = {}) {
     this.size = opts.size ?? Math.max(1, Math.min(4, availableParallelism() - 1));
     this.maxQueued = opts.maxQueued ?? 64;
+    this.maxBytes = opts.maxBytes ?? 256 * 2 ** 20;
     this.idleMs = opts.idleMs ?? 30_000;
     this.workerUrl = opts.workerUrl ?? new URL('./json-worker.js', import.meta.url);
+  }
+
+  /**
+   * Room for a big body of `bytes` from before it is read until it is decoded (a flood of big JSON
+   * bodies would otherwise hold bodies and parse heaps of ~10x their size at once): the release
+   * function, or null when the budget is spent (one body is always let in).
+   */
+  reserve(bytes: number): (() => void) | null {
+    if (this.reserved > 0 && this.reserved + bytes > this.maxBytes) return null;
+    this.reserved += bytes;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.reserved -= bytes;
+    };
   }
 
   /** Parse and decode `body` on a worker; `body`'s memory moves to the worker (do not use it after). */

@@ -4,7 +4,7 @@
 import { request } from 'undici';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { until } from '../../helpers/wait.js';
-import { head, inferBody, RawClient, sleep, startIngress, type TestIngress } from '../../helpers/ingress.js';
+import { head, inferBody, RawClient, sleep, startIngress, WORKER, type TestIngress } from '../../helpers/ingress.js';
 
 let ing: TestIngress | undefined;
 const clients: RawClient[] = [];
@@ -151,6 +151,22 @@ describe('JSON bodies', () => {
     });
     expect(binary.statusCode).toBe(200);
     await binary.body.dump();
+  });
+
+  it('big ones past the in-flight budget are refused (503) before their body is read', async () => {
+    ing = await startIngress({ limits: { jsonOffloadBytes: 1024 }, jsonPool: { workerUrl: WORKER, maxBytes: 100_000 } });
+    const body = inferBody(new Array(4 * 8000).fill(0.5), [8000, 4]);
+    const slow = await raw(); // a big body that takes its time holds its share of the budget
+    slow.write(head('POST', '/v2/models/m/infer', { 'content-type': 'application/json', 'content-length': body.length }) + body.slice(0, 100));
+    await sleep(100);
+    const refused = await request(`${ing.url}/v2/models/m/infer`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    expect(refused.statusCode).toBe(503);
+    expect(((await refused.body.json()) as any).error).toMatch(/too many big JSON bodies.*binary extension/);
+    slow.write(body.slice(100));
+    expect(await slow.waitFor(/^HTTP\/1.1 \d+/)).toMatch(/^HTTP\/1.1 200/);
+    const now = await request(`${ing.url}/v2/models/m/infer`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    expect(now.statusCode).toBe(200); // the budget was given back
+    await now.body.dump();
   });
 
   it('big ones are parsed on a worker thread, not on the event loop; answers and errors are the same', async () => {
