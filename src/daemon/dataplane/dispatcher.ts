@@ -8,7 +8,7 @@ import { MlserveError } from '../../errors.js';
 import type { Tensor } from '../../tensor.js';
 import { batchKey, nextBatch, requestRows, type BatchPolicy, type Pending } from './batcher.js';
 import { concatBatch, splitBatch } from './codecs/batch-tensors.js';
-import { admit, afterReplicaLoss, routerLoads, type SlotPolicy } from './dispatch-rules.js';
+import { admit, afterReplicaLoss, routerLoads, withoutStack, type SlotPolicy } from './dispatch-rules.js';
 import { ReplicaLinkClosed, type InferResult, type ReplicaLink } from './replica-link.js';
 import { pickReplica } from './router.js';
 
@@ -136,7 +136,7 @@ export class Dispatcher {
     if (!refusal) return null;
     this.stats.requests++;
     this.stats.errors++;
-    return new MlserveError(refusal.code, refusal.message, { headers: { 'Retry-After': '1' } });
+    return withoutStack(() => new MlserveError(refusal.code, refusal.message, { headers: { 'Retry-After': '1' } }));
   }
 
   submit(inputs: Tensor[], outputs?: string[], gone?: ClientGone): Promise<InferResult> {

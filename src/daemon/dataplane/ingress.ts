@@ -17,6 +17,7 @@ import { inferBodyKind, shedBeforeBody } from './admission.js';
 import { forbiddenHost } from './auth.js';
 import { readBody } from './body.js';
 import type { ClientGone } from './dispatcher.js';
+import { withoutStack } from './dispatch-rules.js';
 import { createLimitedServer, type IngressServer } from './http-limits.js';
 import { authorize, clientGone, environment, json, metricsReply, send, type Ctx, type Env, type IngressOptions, type Reply } from './ingress-env.js';
 import type { RouteTable, ServingTarget } from './routes.js';
@@ -203,7 +204,7 @@ async function admitAndRead(env: Env, rt: Runtime, req: http.IncomingMessage, ct
   const release = big ? env.pool.reserve(declared) : undefined;
   if (release === null) {
     ctx.shed = true;
-    throw new MlserveError('OVERLOADED', 'too many big JSON bodies are being read and parsed at once; retry later, or send tensors with the binary extension', { headers: { 'Retry-After': '1' } });
+    throw withoutStack(() => new MlserveError('OVERLOADED', 'too many big JSON bodies are being read and parsed at once; retry later, or send tensors with the binary extension', { headers: { 'Retry-After': '1' } }));
   }
   ctx.reading = true;
   try {
