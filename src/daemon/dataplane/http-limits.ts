@@ -119,10 +119,10 @@ export function beforeEarlyReply(req: http.IncomingMessage, res: http.ServerResp
   }
   res.once('finish', () => {
     if (req.complete) return;
+    // The timer holds the socket; it goes when the body has all arrived or the socket closed (no listener left behind).
     const t = setTimeout(() => req.socket.destroy(), bodyTimeoutMs);
     t.unref();
     req.once('end', () => clearTimeout(t));
-    req.socket.once('close', () => clearTimeout(t));
   });
 }
 
@@ -160,6 +160,8 @@ export function holdOff(res: http.ServerResponse, ms: number): void {
     if (!s || s.destroyed || s._paused !== false) return;
     s._paused = true;
     s.pause();
+    // No 'close' listener per hold (a keep-alive connection is held again and again): an unref'd
+    // timer that finds the socket destroyed does nothing.
     const t = setTimeout(() => {
       if (s.destroyed || !s._paused) return;
       s._paused = false;
@@ -167,6 +169,5 @@ export function holdOff(res: http.ServerResponse, ms: number): void {
       s.resume();
     }, ms);
     t.unref();
-    s.once('close', () => clearTimeout(t));
   });
 }

@@ -44,15 +44,19 @@ describe('overload: refuse before reading, cap connections', () => {
 
   it('a refused connection is not read again before Retry-After, which doubles for refusals in a row (a client that retries at once waits)', async () => {
     ing = await startIngress({}, { maxQueued: 0 });
+    const server: import('node:net').Socket[] = [];
+    ing.server.on('connection', (s) => server.push(s));
     const c = await raw();
     c.write(infer());
     expect(await c.waitFor(/503[\s\S]*\r\n\r\n\{.*\}/)).toMatch(/retry-after: 1\r\n/i);
+    const listeners = server[0]!.listenerCount('close');
     const t = performance.now();
     c.data = '';
     c.write(infer());
     // Asked again at once: answered only once the first Retry-After has passed, and told to wait twice as long.
     expect(await c.waitFor(/503[\s\S]*\r\n\r\n\{.*\}/)).toMatch(/retry-after: 2\r\n/i);
     expect(performance.now() - t).toBeGreaterThan(800);
+    expect(server[0]!.listenerCount('close')).toBe(listeners); // nothing left behind per refusal on a kept-alive connection
     const fresh = await raw(); // another connection is served at once
     const f = performance.now();
     fresh.write(infer());
