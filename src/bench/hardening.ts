@@ -1,12 +1,12 @@
-// `node dist/bench/hardening.js [shed] [bigjson] [--quick]`: the two overload figures of issue 16,
+// `node dist/bench/hardening.js [shed] [bigjson] [--quick] [--before]`: the two overload figures of issue 16,
 // measured against a real daemon on this machine (load generator on the same cores):
 //   shed:    successful req/s of a tiny MLP at 3,000 closed-loop connections vs at 1,000 (the queue
 //            holds 1,000, so at 3,000 two thirds of the clients are refused over and over);
 //   bigjson: latency of a 64-float request (its own endpoint) while four ~60 MB JSON requests are
 //            read and parsed, against the same request on an idle daemon.
 // Writes bench/results/<date>-hardening.json and the "Overload" section of BENCH.md.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg as osLoadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -19,12 +19,14 @@ import { buildRequest } from './inputs.js';
 import type { RequestSpec } from './load.js';
 
 const QUICK = process.argv.includes('--quick');
+/** A run of the code before the hardening, kept as bench/results/<date>-hardening-before.json for BENCH.md to compare with. */
+const BEFORE = process.argv.includes('--before');
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'bin', 'run.js');
 const DIST = fileURLToPath(new URL('./', import.meta.url));
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const which = process.argv.slice(2).filter((a) => !a.startsWith('--'));
-const run = (name: string) => which.length === 0 || which.includes(name);
+const runs = (name: string) => which.length === 0 || which.includes(name);
 
 class Daemon {
   readonly home = mkdtempSync(join(tmpdir(), 'mlserve-bench-hardening-'));
@@ -202,18 +204,46 @@ async function bigjson(): Promise<BigJsonResult> {
   }
 }
 
-function benchSection(date: string, s: Awaited<ReturnType<typeof shed>> | undefined, b: BigJsonResult | undefined, file: string): string {
-  const lines = [`## Overload (issue 16): shedding load and big JSON bodies`, '', `\`node dist/bench/hardening.js\`, ${date}, same machine; raw JSON: \`bench/results/${file}\`.`, '', '```'];
-  if (s) {
-    lines.push('tiny MLP 64-256-256-10, closed loop, queue 1000         ok req/s    p99 ms   refused (whole run)');
-    for (const r of s.rows) lines.push(`${String(r.connections).padStart(5)} connections${' '.repeat(39)}${r.okPerSec.toFixed(0).padStart(8)}  ${r.p99Ms.toFixed(1).padStart(8)}   ${Object.entries(r.byStatus).map(([k, v]) => `${k}: ${v}`).join(' ') || '-'}`);
-    lines.push(`ok req/s at 3000 / at 1000: ${s.ratio.toFixed(2)} (target >= 0.80)`, '');
+type Run = { date: string; shed?: Awaited<ReturnType<typeof shed>>; bigjson?: BigJsonResult; loadavg?: number[] };
+
+/** The newest run marked as the code before the hardening (`--before`), if any, to compare with. */
+function beforeRun(): { file: string; run: Run } | null {
+  const dir = join(ROOT, 'bench', 'results');
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('-hardening-before.json')).sort() : [];
+  const file = files.at(-1);
+  return file ? { file, run: JSON.parse(readFileSync(join(dir, file), 'utf8')) as Run } : null;
+}
+
+function benchSection(run: Run, file: string): string {
+  const before = beforeRun();
+  const cols = (f: (r: Run) => string) => `${(before ? f(before.run) : '').padStart(14)}${f(run).padStart(14)}`;
+  const load = (r: Run) => (r.loadavg ? r.loadavg.map((l) => l.toFixed(1)).join('/') : '?');
+  const lines = [
+    '## Overload (issue 16): shedding load, big JSON bodies', '',
+    `\`node dist/bench/hardening.js\` on this machine; the load generator shares the 2 cores, and so did other sessions' work (load average`
+      + ` ${load(run)} at the start of this run)${before ? `; "before" is the code before the hardening (\`bench/results/${before.file}\`)` : ''}.`
+      + ` This run: \`bench/results/${file}\`. A noisy, shared machine: compare rows of one run, and runs with care.`,
+    '', '```',
+    `${''.padEnd(58)}${before ? 'before'.padStart(14) : ''}${'this run'.padStart(14)}`,
+  ];
+  const row = (label: string, f: (r: Run) => string) => lines.push(`${label.padEnd(58)}${cols(f)}`);
+  const conn = (r: Run, n: number) => r.shed?.rows.find((x) => x.connections === n);
+  if (run.shed) {
+    lines.push('tiny MLP 64-256-256-10, closed loop, deployment queue 1000');
+    row('  ok req/s at 1000 connections', (r) => conn(r, 1000)?.okPerSec.toFixed(0) ?? '-');
+    row('  ok req/s at 3000 connections', (r) => conn(r, 3000)?.okPerSec.toFixed(0) ?? '-');
+    row('  ratio 3000 / 1000 (target >= 0.80)', (r) => r.shed?.ratio.toFixed(2) ?? '-');
+    row('  refused (503) at 3000, whole run', (r) => String(conn(r, 3000)?.byStatus['503'] ?? 0));
   }
-  if (b) {
-    lines.push(`64-float request (own endpoint) while four ${(b.bodyBytes / 1e6).toFixed(0)} MB JSON requests are parsed`);
-    lines.push(`  idle daemon:        p50 ${b.idle.p50Ms.toFixed(1)} ms, p99 ${b.idle.p99Ms.toFixed(1)} ms, max ${b.idle.maxMs.toFixed(1)} ms`);
-    lines.push(`  during the parsing: p50 ${b.underLoad.p50Ms.toFixed(1)} ms, p99 ${b.underLoad.p99Ms.toFixed(1)} ms, max ${b.underLoad.maxMs.toFixed(1)} ms (${b.underLoad.n} requests; target < 50 ms)`);
-    lines.push(`  the four big requests: ${b.bigStatus.join(', ')} in ${b.bigMs.map((m) => (m / 1000).toFixed(1)).join(', ')} s`);
+  if (run.bigjson) {
+    const b = (r: Run) => r.bigjson;
+    lines.push(`64-float request (own endpoint), ms`);
+    row('  idle daemon: p50 / max', (r) => (b(r) ? `${b(r)!.idle.p50Ms.toFixed(1)} / ${b(r)!.idle.maxMs.toFixed(0)}` : '-'));
+    row(`  while four ${(run.bigjson.bodyBytes / 1e6).toFixed(0)} MB JSON bodies are parsed: p50`, (r) => b(r)?.underLoad.p50Ms.toFixed(1) ?? '-');
+    row('    p99 (target < 50)', (r) => b(r)?.underLoad.p99Ms.toFixed(1) ?? '-');
+    row('    max', (r) => b(r)?.underLoad.maxMs.toFixed(0) ?? '-');
+    row("  the probe's own event-loop lag, max", (r) => (b(r)?.benchLoopMaxMs !== undefined ? b(r)!.benchLoopMaxMs.toFixed(0) : '-'));
+    row('  the four big requests, slowest (s)', (r) => (b(r) ? (Math.max(...b(r)!.bigMs) / 1000).toFixed(1) : '-'));
   }
   lines.push('```');
   return lines.join('\n');
@@ -222,25 +252,25 @@ function benchSection(date: string, s: Awaited<ReturnType<typeof shed>> | undefi
 async function main(): Promise<void> {
   const date = new Date().toISOString();
   const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
-  log(`mlserve hardening bench${QUICK ? ' (quick)' : ''}: ${machine.cpus} x ${machine.cpu}`);
-  let s: Awaited<ReturnType<typeof shed>> | undefined;
-  let b: BigJsonResult | undefined;
-  if (run('shed')) {
+  const loadavg = osLoadavg();
+  log(`mlserve hardening bench${QUICK ? ' (quick)' : ''}${BEFORE ? ' (before)' : ''}: ${machine.cpus} x ${machine.cpu}, load average ${loadavg.map((l) => l.toFixed(1)).join(' ')}`);
+  const run: Run = { date, loadavg };
+  if (runs('shed')) {
     log('== shed load: 1000 vs 3000 connections');
-    s = await shed();
-    log(`  ratio ${s.ratio.toFixed(2)}`);
+    run.shed = await shed();
+    log(`  ratio ${run.shed.ratio.toFixed(2)}`);
   }
-  if (run('bigjson')) {
+  if (runs('bigjson')) {
     log('== big JSON bodies');
-    b = await bigjson();
+    run.bigjson = await bigjson();
   }
-  const file = `${date.replace(/[:.]/g, '-')}-hardening${QUICK ? '-quick' : ''}.json`;
+  const file = `${date.replace(/[:.]/g, '-')}-hardening${QUICK ? '-quick' : ''}${BEFORE ? '-before' : ''}.json`;
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-  writeFileSync(join(ROOT, 'bench', 'results', file), `${JSON.stringify({ date, quick: QUICK, machine, shed: s, bigjson: b }, null, 2)}\n`);
-  if (!QUICK && s && b) {
+  writeFileSync(join(ROOT, 'bench', 'results', file), `${JSON.stringify({ ...run, quick: QUICK, machine, loadavgAfter: osLoadavg() }, null, 2)}\n`);
+  if (!QUICK && !BEFORE && run.shed && run.bigjson) {
     const md = join(ROOT, 'BENCH.md');
     const text = readFileSync(md, 'utf8');
-    const section = `<!-- hardening:start -->\n${benchSection(date, s, b, file)}\n<!-- hardening:end -->`;
+    const section = `<!-- hardening:start -->\n${benchSection(run, file)}\n<!-- hardening:end -->`;
     const re = /<!-- hardening:start -->[\s\S]*<!-- hardening:end -->/;
     writeFileSync(md, re.test(text) ? text.replace(re, section) : `${text.trimEnd()}\n\n${section}\n`);
   }
