@@ -4,6 +4,10 @@
 
 export type ErrorCode =
   | 'BAD_REQUEST' // malformed body, wrong shape/dtype: the client's fault (400)
+  | 'UNAUTHORIZED' // the ingress's bearer token is missing or wrong (401)
+  | 'FORBIDDEN' // a Host header the daemon does not serve (DNS rebinding) (403)
+  | 'REQUEST_TIMEOUT' // the client stopped sending its request (408)
+  | 'CLIENT_CLOSED' // the client left before its answer: nginx's 499, not an error of ours or the model's
   | 'UNSUPPORTED_MEDIA_TYPE' // 415
   | 'NOT_FOUND' // unknown endpoint, deployment, route (404)
   | 'METHOD_NOT_ALLOWED' // 405
@@ -21,6 +25,10 @@ export type ErrorCode =
 
 export const STATUS: Record<ErrorCode, number> = {
   BAD_REQUEST: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  REQUEST_TIMEOUT: 408,
+  CLIENT_CLOSED: 499,
   UNSUPPORTED_MEDIA_TYPE: 415,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,

@@ -21,7 +21,7 @@ import { buildRequest } from './inputs.js';
 import type { RequestSpec } from './load.js';
 import { log, measure, Mlserve, ROOT } from './suite-common.js';
 import { runPythonSection } from './suite-python.js';
-import { extractSection, formatPythonTable, pythonMarkdown, spliceSection, type PythonSectionResult } from './suite-python-report.js';
+import { extractSection, formatPythonTable, PY_START, pythonMarkdown, spliceSection, type PythonSectionResult } from './suite-python-report.js';
 import { formatTable, parseSuiteArgs, type SuiteArgs, type SuiteResult, type Row, ratios } from './suite-report.js';
 
 let ARGS: SuiteArgs;
@@ -162,8 +162,10 @@ async function main(): Promise<void> {
     // A run of one section keeps the other section of BENCH.md as it was.
     const benchMd = join(ROOT, 'BENCH.md');
     const old = existsSync(benchMd) ? readFileSync(benchMd, 'utf8') : '';
+    // Sections other runs own (between <!-- x:start --> and <!-- x:end -->, e.g. the hardening bench's) are kept.
+    const kept = (old.match(/<!-- ([\w-]+):start -->[\s\S]*?<!-- \1:end -->/g) ?? []).filter((x) => !x.startsWith(PY_START)).map((x) => `\n${x}\n`).join('');
     const onnxPart = ARGS.onnx
-      ? `# mlserve benchmark\n\nLatest full \`npm run bench\` run, ${result.date}, on ${machine.cpus} x ${machine.cpu}, ${machine.memGiB} GiB, Node ${machine.node}, onnxruntime-node ${machine.onnxruntime}. The load generator runs on the same machine and shares its cores. Each row ran ${result.durationS}s after warm-up; ratios compare rows of this one run.\n\n\`\`\`\n${table}\n\`\`\`\n\nRaw JSON: \`${resultsFile}\`. Why targets are missed and what was tried: \`bench/ANALYSIS.md\`.\n`
+      ? `# mlserve benchmark\n\nLatest full \`npm run bench\` run, ${result.date}, on ${machine.cpus} x ${machine.cpu}, ${machine.memGiB} GiB, Node ${machine.node}, onnxruntime-node ${machine.onnxruntime}. The load generator runs on the same machine and shares its cores. Each row ran ${result.durationS}s after warm-up; ratios compare rows of this one run.\n\n\`\`\`\n${table}\n\`\`\`\n\nRaw JSON: \`${resultsFile}\`. Why targets are missed and what was tried: \`bench/ANALYSIS.md\`.\n${kept}`
       : old;
     const pySection = result.python ? pythonMarkdown(result.python, resultsFile) : extractSection(old);
     writeFileSync(benchMd, pySection ? spliceSection(ARGS.onnx ? onnxPart : old, pySection) : onnxPart);

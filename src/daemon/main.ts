@@ -5,7 +5,6 @@
 import { chmodSync, existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import http from 'node:http';
 import net from 'node:net';
 import { homePaths, type HomePaths } from '../home.js';
 import { checkHome, HomeFolderError } from '../home-check.js';
@@ -13,7 +12,8 @@ import { HomeLock, recordedPid } from '../home-lock.js';
 import { VERSION } from '../version.js';
 import { createControlServer, type ControlDeps, type DaemonInfo } from './control/control-server.js';
 import { gpuReport, status } from './control/status.js';
-import { createIngress, serveMetrics } from './dataplane/ingress.js';
+import { createIngress, createMetricsServer, type IngressServer } from './dataplane/ingress.js';
+import { DEFAULT_LIMITS, type IngressLimits, type IngressSecurity } from './dataplane/ingress-settings.js';
 import { watchGpuMemory } from './fleet/gpu-watchdog.js';
 import { createModelSourceResolver } from './control/model-source.js';
 import type { Store } from './control/store.js';
@@ -37,6 +37,10 @@ export interface DaemonOptions {
   logFile?: string;
   /** Replace state.db with state.db.bak (the copy from the last clean stop) before starting. */
   restoreBackup?: boolean;
+  /** The ingress's other limits and timeouts (defaults: DEFAULT_LIMITS). */
+  limits?: Partial<IngressLimits>;
+  /** Token, Host check, TLS (defaults: none, loopback names, plain HTTP); `host` is the bind address above. */
+  security?: Partial<Omit<IngressSecurity, 'host'>>;
 }
 
 export class DaemonStartError extends Error {}
@@ -82,10 +86,10 @@ async function claimHome(p: HomePaths): Promise<HomeLock> {
   return lock;
 }
 
-function listen(server: http.Server, ...args: [string] | [number, string]): Promise<void> {
+function listen(server: IngressServer | net.Server, ...args: [string] | [number, string] | [number, string, number]): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(...(args as [number, string]), () => {
+    server.listen(...(args as [number, string, number]), () => {
       server.off('error', reject);
       resolve();
     });
@@ -110,7 +114,7 @@ class Undo {
   }
 }
 
-const closeServer = (s: http.Server) => new Promise<void>((r) => {
+const closeServer = (s: IngressServer) => new Promise<void>((r) => {
   s.close(() => r());
   s.closeAllConnections();
 });
@@ -186,14 +190,9 @@ async function serve(paths: HomePaths, opts: DaemonOptions, log: DaemonLog, lock
   const workDir = join(paths.home, 'run');
   const parts = assemble(store, inventory, { logDir: paths.logs, workDir, secretsDir: join(paths.home, 'credentials'), envsDir: join(paths.home, 'envs'), cores: daemonCores() }, createModelSourceResolver(paths));
   const { metrics, routes, shadow, fleet, reconciler, commands, canary, canaryStats, analysis, tracking } = parts;
-  const ingress = createIngress({ routes, shadow }, { maxBodyBytes: opts.maxBodyBytes, metrics, serveMetrics: opts.metricsPort === undefined });
-  const metricsServer = opts.metricsPort === undefined ? undefined : http.createServer((req, res) => {
-    if (req.url === '/metrics') void serveMetrics(metrics, res);
-    else {
-      res.writeHead(404, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: 'only /metrics is served here' }));
-    }
-  });
+  const security = { ...opts.security, host: opts.host };
+  const ingress = createIngress({ routes, shadow }, { maxBodyBytes: opts.maxBodyBytes, limits: opts.limits, security, metrics, serveMetrics: opts.metricsPort === undefined });
+  const metricsServer = opts.metricsPort === undefined ? undefined : createMetricsServer(metrics, { limits: opts.limits, security });
   if (metricsServer) {
     try {
       await listen(metricsServer, opts.metricsPort!, opts.host);
@@ -203,7 +202,9 @@ async function serve(paths: HomePaths, opts: DaemonOptions, log: DaemonLog, lock
     undo.push(() => closeServer(metricsServer));
   }
   try {
-    await listen(ingress, opts.port, opts.host);
+    // A listen backlog for the connections --max-connections allows (the kernel caps it at somaxconn):
+    // with node's 511, a burst of new connections overflows it and clients wait for SYN retries (1 s, 3 s, ...).
+    await listen(ingress, opts.port, opts.host, opts.limits?.maxConnections ?? DEFAULT_LIMITS.maxConnections);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new DaemonStartError(
@@ -219,7 +220,7 @@ async function serve(paths: HomePaths, opts: DaemonOptions, log: DaemonLog, lock
     version: VERSION,
     home: paths.home,
     socket: paths.socket,
-    ingress: { host: opts.host, port: address.port, url: `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${address.port}` },
+    ingress: { host: opts.host, port: address.port, url: `${security.tls ? 'https' : 'http'}://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${address.port}` },
     startedAt,
     starts,
   });

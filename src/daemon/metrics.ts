@@ -32,7 +32,7 @@ export class Metrics {
   constructor(src: MetricsSource) {
     const registers = [this.registry];
     this.requests = new client.Counter({ name: 'mlserve_requests_total', help: 'Inference requests answered, by status code', labelNames: ['endpoint', 'deployment', 'version', 'code'], registers });
-    this.errors = new client.Counter({ name: 'mlserve_request_errors_total', help: 'Inference requests answered with a 4xx or 5xx status', labelNames: ['endpoint', 'deployment', 'version', 'code'], registers });
+    this.errors = new client.Counter({ name: 'mlserve_request_errors_total', help: 'Inference requests answered with a 4xx or 5xx status (499, the client left, is not counted)', labelNames: ['endpoint', 'deployment', 'version', 'code'], registers });
     this.duration = new client.Histogram({ name: 'mlserve_request_duration_seconds', help: 'End-to-end latency of inference requests in the daemon', labelNames: ['endpoint', 'deployment', 'version'], buckets: LATENCY_BUCKETS, registers });
     this.queue = new client.Histogram({ name: 'mlserve_queue_duration_seconds', help: 'Time a request waited in its deployment queue', labelNames: ['deployment'], buckets: LATENCY_BUCKETS, registers });
     this.compute = new client.Histogram({ name: 'mlserve_compute_duration_seconds', help: 'onnxruntime time per batch in the replica', labelNames: ['deployment'], buckets: LATENCY_BUCKETS, registers });
@@ -109,7 +109,8 @@ export class Metrics {
   observeRequest(labels: { endpoint: string; deployment: string; version: string }, status: number, seconds: number): void {
     const code = String(status);
     this.requests.inc({ ...labels, code });
-    if (status >= 400) this.errors.inc({ ...labels, code });
+    // 499: the client left before its answer (nginx's code): its own doing, not an error rate to alert or gate on.
+    if (status >= 400 && status !== 499) this.errors.inc({ ...labels, code });
     if (status < 400) this.duration.observe(labels, seconds);
   }
 

@@ -1,13 +1,15 @@
 import { closeSync, openSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Flags } from '@oclif/core';
+import { Flags, type Interfaces } from '@oclif/core';
 import { execa } from 'execa';
 import { BaseCommand } from '../../cli/base.js';
 import { ControlClient, DaemonNotRunning, daemonHolding } from '../../cli/client.js';
 import { parseSize } from '../../cli/format.js';
 import type { DaemonInfo } from '../../daemon/control/control-server.js';
-import { DaemonStartError, runDaemon } from '../../daemon/main.js';
+import { DaemonStartError, runDaemon, type DaemonOptions } from '../../daemon/main.js';
+import { readTls, readTokenFile } from '../../daemon/dataplane/auth.js';
+import { checkExposure, DEFAULT_LIMITS, parseDurationMs } from '../../daemon/dataplane/ingress-settings.js';
 import { homePaths } from '../../home.js';
 import { checkHome, HomeFolderError } from '../../home-check.js';
 import { logTail } from '../../daemon/fleet/supervisor.js';
@@ -21,26 +23,68 @@ export default class DaemonStart extends BaseCommand {
     foreground: Flags.boolean({ description: 'run in this process (for systemd and containers)', default: false }),
     host: Flags.string({ description: 'ingress address (use 0.0.0.0 to accept remote clients)', default: '127.0.0.1' }),
     port: Flags.integer({ description: 'ingress port (0 picks a free one)', default: 8000, min: 0, max: 65535 }),
-    'max-body-size': Flags.string({ description: 'largest request body the ingress accepts', default: '64mb' }),
+    'max-body-size': Flags.string({ description: 'largest binary (application/octet-stream) request body the ingress accepts', default: '64mb' }),
+    'max-json-body-size': Flags.string({ description: 'largest JSON request body the ingress accepts (JSON costs about 10x its size to parse)', default: '16mb' }),
+    'max-connections': Flags.integer({ description: 'open ingress connections at most; past it new ones get a 503 and are closed', default: DEFAULT_LIMITS.maxConnections, min: 1 }),
+    'header-timeout': Flags.string({ description: 'a request header must arrive within this (e.g. 30s, 500ms)', default: '30s' }),
+    'body-timeout': Flags.string({ description: 'longest pause between two reads of a request body', default: '30s' }),
+    'send-timeout': Flags.string({ description: 'longest time a response may make no progress towards a client that does not read it', default: '30s' }),
+    'keep-alive-timeout': Flags.string({ description: 'an idle keep-alive connection is closed after this', default: '65s' }),
+    'allowed-hosts': Flags.string({ description: 'more Host names the ingress answers to, comma-separated (.example.com: it and its subdomains; *: any); default: localhost, IP addresses, the bound name' }),
+    'auth-token-file': Flags.string({ description: 'require Authorization: Bearer <token> on the ingress; the file (mode 600) holds the token' }),
+    'metrics-auth': Flags.boolean({ description: 'require the token for /metrics too', default: false }),
+    insecure: Flags.boolean({ description: 'allow a non-loopback --host without --auth-token-file', default: false }),
+    'tls-cert': Flags.string({ description: 'serve HTTPS with this PEM certificate (with --tls-key)', dependsOn: ['tls-key'] }),
+    'tls-key': Flags.string({ description: 'the PEM private key of --tls-cert (mode 600)', dependsOn: ['tls-cert'] }),
     timeout: Flags.integer({ description: 'seconds to wait for the daemon to be ready', default: 30 }),
     'metrics-port': Flags.integer({ description: 'serve Prometheus /metrics on this port instead of the ingress port', min: 0, max: 65535 }),
     'restore-backup': Flags.boolean({ description: 'replace a damaged state.db with state.db.bak, the copy from the last clean stop (the damaged file is kept as state.db.corrupt-<time>)', default: false }),
     'log-file': Flags.string({ description: 'write the daemon\'s log to this file (rotated by size, reopened on SIGHUP) instead of stdout/stderr; a detached daemon writes $MLSERVE_HOME/logs/daemon.log' }),
   };
 
-  async run(): Promise<DaemonInfo & { alreadyRunning: boolean }> {
-    const { flags } = await this.parse(DaemonStart);
-    let maxBodyBytes: number;
+  /** The flags as the daemon's options; files (token, TLS) are read and checked here, so that a start fails before detaching. */
+  private options(flags: Interfaces.InferredFlags<typeof DaemonStart.flags>): { opts: DaemonOptions; warnings: string[] } {
+    let opts: DaemonOptions;
     try {
-      maxBodyBytes = parseSize(flags['max-body-size']);
+      opts = {
+        host: flags.host,
+        port: flags.port,
+        maxBodyBytes: parseSize(flags['max-body-size']),
+        metricsPort: flags['metrics-port'],
+        limits: {
+          maxJsonBodyBytes: parseSize(flags['max-json-body-size']),
+          maxConnections: flags['max-connections'],
+          headerTimeoutMs: parseDurationMs(flags['header-timeout']),
+          bodyTimeoutMs: parseDurationMs(flags['body-timeout']),
+          sendTimeoutMs: parseDurationMs(flags['send-timeout']),
+          keepAliveTimeoutMs: parseDurationMs(flags['keep-alive-timeout']),
+          ...(process.env.MLSERVE_JSON_OFFLOAD_BYTES ? { jsonOffloadBytes: parseSize(process.env.MLSERVE_JSON_OFFLOAD_BYTES) } : {}),
+        },
+        security: { allowedHosts: (flags['allowed-hosts'] ?? '').split(',').map((h) => h.trim()).filter(Boolean), metricsAuth: flags['metrics-auth'] },
+      };
     } catch (err) {
       this.fail((err as Error).message, 2);
     }
+    const { refusal, warnings } = checkExposure({
+      host: flags.host, token: flags['auth-token-file'] !== undefined, insecure: flags.insecure, tls: flags['tls-cert'] !== undefined, metricsAuth: flags['metrics-auth'],
+    });
+    if (refusal) this.fail(refusal, 2);
+    try {
+      if (flags['auth-token-file'] !== undefined) opts.security!.token = readTokenFile(flags['auth-token-file']);
+      if (flags['tls-cert'] !== undefined && flags['tls-key'] !== undefined) opts.security!.tls = readTls(flags['tls-cert'], flags['tls-key']);
+    } catch (err) {
+      this.fail((err as Error).message);
+    }
+    return { opts, warnings };
+  }
+
+  async run(): Promise<DaemonInfo & { alreadyRunning: boolean }> {
+    const { flags } = await this.parse(DaemonStart);
+    const { opts, warnings } = this.options(flags);
+    for (const w of warnings) process.stderr.write(`Warning: ${w}\n`);
     if (flags.foreground) {
       try {
-        await runDaemon({
-          host: flags.host, port: flags.port, maxBodyBytes, metricsPort: flags['metrics-port'], logFile: flags['log-file'], restoreBackup: flags['restore-backup'],
-        });
+        await runDaemon({ ...opts, logFile: flags['log-file'], restoreBackup: flags['restore-backup'] });
       } catch (err) {
         if (err instanceof DaemonStartError) this.fail(err.message);
         throw err;
@@ -72,9 +116,8 @@ export default class DaemonStart extends BaseCommand {
     } catch (err) {
       this.fail(`cannot write the daemon's log file ${logFile} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); pass --log-file with a writable path`);
     }
-    const args = [BIN, 'daemon', 'start', '--foreground', '--host', flags.host, '--port', String(flags.port), '--max-body-size', flags['max-body-size'], '--log-file', logFile];
-    if (flags['metrics-port'] !== undefined) args.push('--metrics-port', String(flags['metrics-port']));
-    if (flags['restore-backup']) args.push('--restore-backup');
+    // Every flag given is passed on (the detached daemon reads the same token and TLS files); the log file as resolved here.
+    const args = [BIN, 'daemon', 'start', '--foreground', ...forwarded(this.argv), '--log-file', logFile];
     const child = execa(process.execPath, args, { detached: true, stdio: ['ignore', log as 3, log as 3], cleanup: false, reject: false, buffer: false });
     closeSync(log);
     let exited = false;
@@ -106,4 +149,20 @@ export default class DaemonStart extends BaseCommand {
       await c.close();
     }
   }
+}
+
+/** The command line for the detached daemon: every flag as given, but not --json or --foreground (added). */
+function forwarded(given: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < given.length; i++) {
+    const a = given[i]!;
+    if (a === '--json' || a === '--foreground') continue;
+    if (a === '--timeout' || a === '--log-file') {
+      i++;
+      continue;
+    }
+    if (a.startsWith('--timeout=') || a.startsWith('--log-file=')) continue;
+    out.push(a);
+  }
+  return out;
 }

@@ -74,3 +74,17 @@ export function admit(s: { closed: string | null; replica: boolean; queued: numb
   if (s.queued >= s.maxQueued) return { code: 'OVERLOADED', message: `queue full (${s.maxQueued} requests waiting); retry later or add replicas` };
   return null;
 }
+
+/**
+ * An error made without capturing a stack trace: refusals are answers, not faults, and under a
+ * flood of them (load shedding) the capture was a measurable share of the event loop.
+ */
+export function withoutStack<T>(make: () => T): T {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return make();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}

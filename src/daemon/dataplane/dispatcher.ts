@@ -8,7 +8,7 @@ import { MlserveError } from '../../errors.js';
 import type { Tensor } from '../../tensor.js';
 import { batchKey, nextBatch, requestRows, type BatchPolicy, type Pending } from './batcher.js';
 import { concatBatch, splitBatch } from './codecs/batch-tensors.js';
-import { admit, afterReplicaLoss, afterReplicaSuspect, routerLoads, type SlotPolicy } from './dispatch-rules.js';
+import { admit, afterReplicaLoss, afterReplicaSuspect, routerLoads, withoutStack, type SlotPolicy } from './dispatch-rules.js';
 import { ReplicaLinkClosed, type InferResult, type ReplicaLink } from './replica-link.js';
 import { pickReplica } from './router.js';
 
@@ -135,9 +135,8 @@ export class Dispatcher {
     return { ...this.stats, queued: this.queued, inflight: this.inflight() };
   }
 
-  submit(inputs: Tensor[], outputs?: string[], gone?: ClientGone): Promise<InferResult> {
-    this.stats.requests++;
-    this.lastSubmit = performance.now();
+  /** Would a request be refused now (queue full, closed, no replica)? The refusal, counted as submit counts it. */
+  precheck(): MlserveError | null {
     const opts = this.options();
     const refusal = admit({
       closed: this.closedReason,
@@ -145,10 +144,18 @@ export class Dispatcher {
       queued: this.waiting,
       maxQueued: opts.maxQueued,
     });
-    if (refusal) {
-      this.stats.errors++;
-      return Promise.reject(new MlserveError(refusal.code, refusal.message, { headers: { 'Retry-After': '1' } }));
-    }
+    if (!refusal) return null;
+    this.stats.requests++;
+    this.stats.errors++;
+    return withoutStack(() => new MlserveError(refusal.code, refusal.message, { headers: { 'Retry-After': '1' } }));
+  }
+
+  submit(inputs: Tensor[], outputs?: string[], gone?: ClientGone): Promise<InferResult> {
+    this.lastSubmit = performance.now();
+    const refused = this.precheck();
+    if (refused) return Promise.reject(refused);
+    this.stats.requests++;
+    const opts = this.options();
     const now = performance.now();
     const batched = opts.maxBatchSize > 1;
     return new Promise<InferResult>((resolve, reject) => {
@@ -161,7 +168,8 @@ export class Dispatcher {
         timer: setTimeout(() => this.expire(item, opts), opts.timeoutMs),
       };
       // A request whose client left is dropped before it runs (it is marked done; pump skips it).
-      if (gone) gone.onAbort = () => this.fail(item, new MlserveError('BAD_REQUEST', 'client went away'));
+      // Its status is nginx's 499 and it is not an error (canary analysis reads stats.errors).
+      if (gone) gone.onAbort = () => this.fail(item, new MlserveError('CLIENT_CLOSED', 'the client left while the request was queued'));
       this.enqueue([item], false);
       this.pump();
     });
@@ -204,7 +212,7 @@ export class Dispatcher {
     item.done = true;
     this.leave(item);
     clearTimeout(item.timer);
-    this.stats.errors++;
+    if (!(err instanceof MlserveError && err.code === 'CLIENT_CLOSED')) this.stats.errors++;
     item.reject(err);
   }
 

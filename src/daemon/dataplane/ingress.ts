@@ -1,24 +1,30 @@
 // The data plane's front door: node:http routes for the Open Inference Protocol v2 and MLflow's
-// scoring protocol, body limits, JSON errors. Decoding lives in codecs/, queueing in dispatcher.
-import http from 'node:http';
-import { asMlserveError, MlserveError, notFound } from '../../errors.js';
-import { decodeInvocations, encodePredictions, checkContentType } from './codecs/mlflow-json.js';
-import { decodeInferRequest, encodeInferResponse } from './codecs/oip-json.js';
+// scoring protocol, JSON errors, and the guards in front of them: Host check and bearer token
+// (auth.ts), connection cap and timeouts (http-limits.ts), body limits (body.ts), load shed before
+// the body is read (admission.ts), big JSON bodies parsed on worker threads (json-pool.ts).
+// Decoding lives in codecs/, queueing in dispatcher.
+import type http from 'node:http';
+import { asMlserveError, badRequest, MlserveError, notFound } from '../../errors.js';
+import { encodePredictions, checkContentType } from './codecs/mlflow-json.js';
+import { encodeInferResponse } from './codecs/oip-json.js';
 import { decodeBinaryRequest, encodeBinaryResponse } from './codecs/oip-binary.js';
-import { splitTableInput } from './codecs/columns.js';
+import { checkJsonDepth, decodeJsonBody, type DecodedJson, type JsonRoute } from './codecs/json-body.js';
 import { MLFLOW_JSON_TENSOR, MLFLOW_REQUEST_TENSOR, MLFLOW_STATUS_TENSOR } from '../../runtime/python/index.js';
 import { VERSION } from '../../version.js';
-import type { Metrics } from '../metrics.js';
+import type { Signature } from '../../tensor.js';
+import { inferBodyKind, shedBeforeBody } from './admission.js';
+import { forbiddenHost } from './auth.js';
+import { readBody } from './body.js';
 import type { ClientGone } from './dispatcher.js';
+import { withoutStack } from './dispatch-rules.js';
+import { createLimitedServer, type IngressServer } from './http-limits.js';
+import { authorize, clientGone, environment, json, metricsReply, send, type Ctx, type Env, type IngressOptions, type Reply } from './ingress-env.js';
 import type { RouteTable, ServingTarget } from './routes.js';
 import type { ShadowMirror } from './shadow.js';
 
-export interface IngressOptions {
-  maxBodyBytes: number;
-  metrics?: Metrics;
-  /** Serve /metrics here (false when --metrics-port splits it off). */
-  serveMetrics?: boolean;
-}
+export { readBody } from './body.js';
+export { createMetricsServer, type IngressOptions } from './ingress-env.js';
+export type { IngressServer } from './http-limits.js';
 
 /** The data plane's view of the daemon: routes (published by the reconcile loop) and the shadow mirror. */
 export interface IngressDeps {
@@ -28,112 +34,33 @@ export interface IngressDeps {
 
 type Runtime = ServingTarget;
 
-/** What a request turned out to be, for its metrics. */
-interface Ctx {
-  rt?: Runtime;
-  infer?: boolean;
-}
-
-type Reply = { status: number; body: unknown; headers?: Record<string, string>; chunks?: Buffer[] };
-
-const json = (status: number, body: unknown, headers?: Record<string, string>): Reply => ({ status, body, headers });
-
-export function createIngress(deps: IngressDeps, opts: IngressOptions): http.Server {
-  const server = http.createServer((req, res) => {
+export function createIngress(deps: IngressDeps, opts: IngressOptions): IngressServer {
+  const env = environment(opts);
+  const server = createLimitedServer(env.limits, env.security.tls, (req, res) => {
     const started = performance.now();
-    const ctx: Ctx = {};
+    const ctx: Ctx = { gone: clientGone(res) };
     const done = (status: number) => {
-      if (ctx.infer && ctx.rt && opts.metrics) {
+      if (ctx.infer && ctx.rt && env.metrics) {
         const rt = ctx.rt;
-        opts.metrics.observeRequest({ endpoint: rt.endpoint, deployment: rt.name, version: rt.version }, status, (performance.now() - started) / 1000);
+        // A client that left before its answer is a 499 (nginx's), whatever became of the request.
+        env.metrics.observeRequest({ endpoint: rt.endpoint, deployment: rt.name, version: rt.version }, ctx.gone.aborted ? 499 : status, (performance.now() - started) / 1000);
       }
     };
-    if (opts.serveMetrics && opts.metrics && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
-      void serveMetrics(opts.metrics, res);
-      return;
-    }
-    handle(deps, opts, req, res, ctx).then(
+    handle(env, deps, req, ctx).then(
       (reply) => {
         done(reply.status);
-        send(res, reply);
+        send(env, req, res, ctx, reply);
       },
       (err) => {
         const e = asMlserveError(err);
         if (e.code === 'INTERNAL') console.error(`ingress: ${req.method} ${req.url}: ${e.stack ?? e.message}`);
         done(e.status);
-        send(res, { status: e.status, body: { error: e.message }, headers: e.headers });
+        send(env, req, res, ctx, { status: e.status, body: { error: e.message }, headers: e.headers });
       },
     );
   });
-  server.keepAliveTimeout = 65_000;
+  server.on('close', () => void env.pool.close());
   return server;
-}
-
-function send(res: http.ServerResponse, reply: Reply): void {
-  if (res.writableEnded || res.destroyed) return;
-  if (reply.chunks) {
-    const length = reply.chunks.reduce((a, c) => a + c.length, 0);
-    res.writeHead(reply.status, { 'content-type': 'application/octet-stream', 'content-length': length, ...reply.headers });
-    res.cork();
-    for (const c of reply.chunks) res.write(c);
-    res.end();
-    res.uncork();
-    return;
-  }
-  const text = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
-  res.writeHead(reply.status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    ...reply.headers,
-  });
-  res.end(text);
-}
-
-/** Read a request body up to `limit` bytes; past it, a 413 that says how to raise the limit. */
-export function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length'] ?? 0);
-    const tooLarge = () =>
-      new MlserveError('PAYLOAD_TOO_LARGE', `request body is over the ${limit}-byte limit; send less data per request or start the daemon with a larger --max-body-size`);
-    if (declared > limit) {
-      req.resume();
-      return reject(tooLarge());
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(tooLarge());
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
-function parseJson(buf: Buffer): unknown {
-  if (buf.length === 0) throw new MlserveError('BAD_REQUEST', 'request body is empty; send a JSON inference request');
-  try {
-    return JSON.parse(buf.toString('utf8'));
-  } catch (err) {
-    throw new MlserveError('BAD_REQUEST', `malformed JSON in request body: ${(err as Error).message}`);
-  }
-}
-
-/** Marks the request abandoned when the client closes the connection before we answer. */
-function clientGone(res: http.ServerResponse): ClientGone {
-  const gone: ClientGone = { aborted: false };
-  res.once('close', () => {
-    if (res.writableFinished) return;
-    gone.aborted = true;
-    gone.onAbort?.();
-  });
-  return gone;
 }
 
 function requireSpec(rt: Runtime) {
@@ -162,17 +89,29 @@ function modelMetadata(rt: Runtime) {
   };
 }
 
-/** Prometheus text format. */
-export async function serveMetrics(metrics: Metrics, res: http.ServerResponse): Promise<void> {
-  const text = await metrics.registry.metrics();
-  res.writeHead(200, { 'content-type': metrics.registry.contentType, 'content-length': Buffer.byteLength(text) });
-  res.end(text);
+/** Health probes answer without the token (load balancers and orchestrators call them). */
+const isProbe = (parts: string[]) =>
+  (parts.length === 3 && parts[0] === 'v2' && parts[1] === 'health') || (parts.length === 1 && (parts[0] === 'ping' || parts[0] === 'health'));
+
+function decodePath(path: string): string[] {
+  try {
+    return path.split('/').filter(Boolean).map(decodeURIComponent);
+  } catch {
+    throw badRequest(`malformed percent-escape in the path '${path.length > 200 ? `${path.slice(0, 200)}...` : path}'; a literal % is written %25`);
+  }
 }
 
-async function handle(deps: IngressDeps, opts: IngressOptions, req: http.IncomingMessage, res: http.ServerResponse, ctx: Ctx): Promise<Reply> {
-  const path = (req.url ?? '/').split('?')[0];
+async function handle(env: Env, deps: IngressDeps, req: http.IncomingMessage, ctx: Ctx): Promise<Reply> {
+  if (!env.hostOk(req.headers.host)) throw forbiddenHost(String(req.headers.host));
+  const path = (req.url ?? '/').split('?')[0]!;
   const method = req.method ?? 'GET';
-  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+  const parts = decodePath(path);
+  if (env.serveMetrics && env.metrics && parts.length === 1 && parts[0] === 'metrics') {
+    if (env.security.metricsAuth) authorize(env, req);
+    return metricsReply(env.metrics);
+  }
+  if (!isProbe(parts)) authorize(env, req);
+  const target = (endpoint: string) => deps.routes.target(endpoint, routeKey(req), Math.random(), env.listEndpoints);
 
   if (parts[0] === 'v2') {
     if (parts.length === 1) return only(method, 'GET', () => json(200, { name: 'mlserve', version: VERSION, extensions: ['binary_tensor_data'] }));
@@ -186,7 +125,7 @@ async function handle(deps: IngressDeps, opts: IngressOptions, req: http.Incomin
       }
     }
     if (parts[1] === 'models' && parts.length >= 3) {
-      const rt = deps.routes.target(parts[2], routeKey(req), Math.random());
+      const rt = target(parts[2]!);
       ctx.rt = rt;
       let rest = parts.slice(3);
       let version: string | undefined;
@@ -205,7 +144,7 @@ async function handle(deps: IngressDeps, opts: IngressOptions, req: http.Incomin
       if (rest.length === 1 && rest[0] === 'infer') {
         if (method !== 'POST') throw new MlserveError('METHOD_NOT_ALLOWED', `use POST for ${path}`);
         ctx.infer = true;
-        return inferOip(deps, rt, opts, req, res);
+        return inferOip(env, deps, rt, req, ctx);
       }
     }
     throw notFound(`no route ${method} ${path}; see the Open Inference Protocol v2 paths under /v2`);
@@ -216,10 +155,10 @@ async function handle(deps: IngressDeps, opts: IngressOptions, req: http.Incomin
   }
   if (parts.length === 1 && parts[0] === 'version') return only(method, 'GET', () => json(200, VERSION));
   if (parts.length === 2 && parts[1] === 'invocations') {
-    const rt = deps.routes.target(parts[0], routeKey(req), Math.random());
+    const rt = target(parts[0]!);
     if (method !== 'POST') throw new MlserveError('METHOD_NOT_ALLOWED', `use POST for ${path}`);
     Object.assign(ctx, { rt, infer: true });
-    return invocations(deps, rt, opts, req, res);
+    return invocations(env, deps, rt, req, ctx);
   }
   throw notFound(`no route ${method} ${path}; try POST /v2/models/<endpoint>/infer or POST /<endpoint>/invocations`);
 }
@@ -246,16 +185,62 @@ function headerLength(req: http.IncomingMessage): number | undefined {
   return n;
 }
 
-async function inferOip(deps: IngressDeps, rt: Runtime, opts: IngressOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<Reply> {
-  const body = await readBody(req, opts.maxBodyBytes);
+/**
+ * Before the body: refuse at once what the headers already decide (wrong content type, not ready,
+ * queue full), then read it within its limit and idle timeout.
+ */
+async function admitAndRead(env: Env, rt: Runtime, req: http.IncomingMessage, ctx: Ctx, kind: 'json' | 'binary'): Promise<{ spec: Signature; body: Buffer; release?: () => void }> {
   const spec = requireSpec(rt);
+  const refused = shedBeforeBody(rt);
+  if (refused) {
+    ctx.shed = refused.code === 'OVERLOADED';
+    throw refused;
+  }
+  const json = kind === 'json';
+  const limit = json ? env.limits.maxJsonBodyBytes : env.limits.maxBodyBytes;
+  const declared = Number(req.headers['content-length'] ?? 0);
+  const big = json && declared >= env.limits.jsonOffloadBytes;
+  const release = big ? env.pool.reserve(declared) : undefined;
+  if (release === null) {
+    ctx.shed = true;
+    throw withoutStack(() => new MlserveError('OVERLOADED', 'too many big JSON bodies are being read and parsed at once; retry later, or send tensors with the binary extension', { headers: { 'Retry-After': '1' } }));
+  }
+  ctx.reading = true;
+  try {
+    const body = await readBody(req, limit, {
+      idleMs: env.limits.bodyTimeoutMs,
+      limitFlag: json && env.limits.maxJsonBodyBytes < env.limits.maxBodyBytes ? '--max-json-body-size' : '--max-body-size',
+      ownBuffer: big,
+    });
+    return { spec, body, release };
+  } catch (err) {
+    release?.();
+    throw err;
+  }
+}
+
+/** A JSON body to checked tensors: on the event loop when small, on a worker thread when big. */
+function decodeJson(env: Env, route: JsonRoute, read: { spec: Signature; body: Buffer; release?: () => void }, ctx: Ctx): DecodedJson | Promise<DecodedJson> {
+  const { body, spec, release } = read;
+  if (body.length >= env.limits.jsonOffloadBytes) return env.pool.decode(route, body, spec, ctx.gone).finally(() => release?.());
+  release?.();
+  return decodeJsonBody(route, body, spec);
+}
+
+async function inferOip(env: Env, deps: IngressDeps, rt: Runtime, req: http.IncomingMessage, ctx: Ctx): Promise<Reply> {
   const binaryHeader = headerLength(req);
+  const kind = inferBodyKind(req.headers['content-type'], binaryHeader !== undefined);
+  const read = await admitAndRead(env, rt, req, ctx, kind);
+  const { spec, body } = read;
   // Triton's binary tensor extension: a JSON header, then raw tensor bytes (no JSON number parsing).
-  const request = binaryHeader === undefined
-    ? { ...decodeInferRequest(splitTableInput(parseJson(body), spec), spec), binaryOutputs: null }
-    : decodeBinaryRequest(body, binaryHeader, spec);
+  let request;
+  if (binaryHeader === undefined) request = { ...(await decodeJson(env, 'oip', read, ctx)), binaryOutputs: null };
+  else {
+    checkJsonDepth(body.subarray(0, Math.min(binaryHeader, body.length)));
+    request = decodeBinaryRequest(body, binaryHeader, spec);
+  }
   const inputs = request.inputs; // the decoders check them against the signature, once
-  const result = await rt.dispatcher.submit(inputs, request.outputs, clientGone(res));
+  const result = await rt.dispatcher.submit(inputs, request.outputs, ctx.gone);
   deps.shadow.mirror(deps.routes.get(rt.endpoint), rt, inputs, request.outputs, result.outputs);
   if (request.binaryOutputs) {
     const out = encodeBinaryResponse({
@@ -276,13 +261,15 @@ async function inferOip(deps: IngressDeps, rt: Runtime, opts: IngressOptions, re
   );
 }
 
-async function invocations(deps: IngressDeps, rt: Runtime, opts: IngressOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<Reply> {
+async function invocations(env: Env, deps: IngressDeps, rt: Runtime, req: http.IncomingMessage, ctx: Ctx): Promise<Reply> {
   checkContentType(req.headers['content-type']);
-  const body = await readBody(req, opts.maxBodyBytes);
-  const spec = requireSpec(rt);
-  if (rt.platform === 'mlflow') return invocationsInReplica(deps, rt, body, res);
-  const inputs = decodeInvocations(parseJson(body), spec); // checked against the signature by the decoder
-  const result = await rt.dispatcher.submit(inputs, undefined, clientGone(res));
+  const read = await admitAndRead(env, rt, req, ctx, 'json');
+  if (rt.platform === 'mlflow') {
+    read.release?.();
+    return invocationsInReplica(deps, rt, read.body, ctx.gone);
+  }
+  const inputs = (await decodeJson(env, 'invocations', read, ctx)).inputs; // checked against the signature by the decoder
+  const result = await rt.dispatcher.submit(inputs, undefined, ctx.gone);
   deps.shadow.mirror(deps.routes.get(rt.endpoint), rt, inputs, undefined, result.outputs);
   return json(200, encodePredictions(result.outputs), servedBy(rt));
 }
@@ -291,9 +278,9 @@ async function invocations(deps: IngressDeps, rt: Runtime, opts: IngressOptions,
  * A Python (pyfunc) model: the body goes to the replica as it came, where MLflow's own scoring-server
  * code parses it and formats the answer, so the status and JSON equal `mlflow models serve`'s.
  */
-async function invocationsInReplica(deps: IngressDeps, rt: Runtime, body: Buffer, res: http.ServerResponse): Promise<Reply> {
+async function invocationsInReplica(deps: IngressDeps, rt: Runtime, body: Buffer, gone: ClientGone): Promise<Reply> {
   const inputs = [{ name: MLFLOW_REQUEST_TENSOR, datatype: 'BYTES' as const, shape: [1], data: [body.toString('utf8')] }];
-  const result = await rt.dispatcher.submit(inputs, undefined, clientGone(res));
+  const result = await rt.dispatcher.submit(inputs, undefined, gone);
   const answer = result.outputs.find((t) => t.name === MLFLOW_JSON_TENSOR);
   const status = result.outputs.find((t) => t.name === MLFLOW_STATUS_TENSOR);
   if (!answer || !status || !Array.isArray(answer.data)) throw new MlserveError('INTERNAL', 'the Python replica answered /invocations without its JSON body');

@@ -50,9 +50,10 @@ export class RouteTable {
 
   /**
    * The revision that serves this request: the canary for its share of traffic (by sticky key when
-   * given, else by `draw` in [0, 1)) once the canary has a ready replica, else the primary.
+   * given, else by `draw` in [0, 1)) once the canary has a ready replica, else the primary. An
+   * unknown endpoint's 404 names the others only when `listOthers` (the caller may see them).
    */
-  target(endpoint: string, routeKey: string | undefined, draw: number): ServingTarget {
+  target(endpoint: string, routeKey: string | undefined, draw: number, listOthers = true): ServingTarget {
     const r = this.routes.get(endpoint);
     if (r) {
       if (r.canary && r.canary.readyReplicas() > 0 && toCanary(r.weight, routeKey, () => draw)) return r.canary;
@@ -60,6 +61,7 @@ export class RouteTable {
       if (r.canary) return r.canary;
     }
     const known = [...this.routes.keys()];
+    if (!listOthers) throw notFound(`unknown endpoint '${endpoint}'`);
     throw notFound(`unknown endpoint '${endpoint}'${known.length ? `; endpoints: ${known.join(', ')}` : '; nothing is deployed (mlserve deploy <model>)'}`);
   }
 

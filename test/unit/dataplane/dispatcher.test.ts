@@ -489,7 +489,10 @@ describe('Dispatcher: deadlines and clients that leave', () => {
     gone.aborted = true;
     gone.onAbort!();
     await tick();
-    expect(left.error?.code).toBe('BAD_REQUEST');
+    // nginx's 499: the client's doing, not an error (canary analysis reads stats.errors).
+    expect(left.error?.code).toBe('CLIENT_CLOSED');
+    expect(left.error?.status).toBe(499);
+    expect(d.stats.errors).toBe(0);
     const a = new FakeReplica(0);
     a.auto = times10;
     pool.replicas.push(a);

@@ -41,6 +41,17 @@ function elementError(name: string, index: number, what: string): never {
   throw badRequest(`input '${name}': element ${index}: ${what}`);
 }
 
+/** Largest finite value of each float type (JSON numbers past float64's range parse as Infinity). */
+const FLOAT_MAX: Partial<Record<DType, number>> = { FP16: 65504, FP32: 3.4028234663852886e38, FP64: Number.MAX_VALUE };
+
+/** A number as the client wrote it, as well as JSON.parse kept it. */
+const showNumber = (v: number) => (Number.isFinite(v) ? String(v) : `a number beyond ${v < 0 ? '-' : '+'}1.7976931348623157e308`);
+
+function outOfRange(name: string, index: number, v: number, dtype: DType): never {
+  return elementError(name, index, `${showNumber(v)} is out of range for ${dtype} (largest magnitude ${FLOAT_MAX[dtype]}); `
+    + 'send "Infinity" or "-Infinity" as a string for an infinite value');
+}
+
 // ---- FP16 -------------------------------------------------------------------------------------
 
 function roundHalfEven(x: number): number {
@@ -88,9 +99,15 @@ export function halfToFloat(h: number): number {
 
 type Conv = (v: unknown, index: number) => number | bigint | string;
 
+/**
+ * A JSON number past the type's range is refused (it would become an infinity silently); an
+ * infinity or NaN must be asked for by name ("Infinity", "-inf", "NaN").
+ */
 function floatConv(name: string, dtype: DType): Conv {
+  // FP16: values from 65520 up round to infinity; FP32: past the largest float32 after rounding.
+  const fits = dtype === 'FP16' ? (v: number) => Math.abs(v) < 65520 : dtype === 'FP32' ? (v: number) => Math.abs(Math.fround(v)) !== Infinity : (v: number) => Number.isFinite(v);
   return (v, i) => {
-    if (typeof v === 'number') return v;
+    if (typeof v === 'number') return fits(v) ? v : outOfRange(name, i, v, dtype);
     if (typeof v === 'string' && v in SPECIAL_FLOATS) return SPECIAL_FLOATS[v]!;
     return elementError(name, i, `expected a number for ${dtype}, got ${show(v)}`);
   };
@@ -117,6 +134,7 @@ function converter(dtype: DType, name: string): Conv {
       return (v, i) => {
         let b: bigint;
         if (typeof v === 'number') {
+          if (!Number.isFinite(v)) elementError(name, i, `${showNumber(v)} is out of range for ${dtype} [${lo}, ${hi}]`);
           if (!Number.isInteger(v)) elementError(name, i, `${show(v)} is not an integer (${dtype})`);
           b = BigInt(v);
         } else if (typeof v === 'string' && INT_STRING.test(v)) {
@@ -137,8 +155,8 @@ function converter(dtype: DType, name: string): Conv {
       const [lo, hi] = INT_RANGE[dtype]!;
       return (v, i) => {
         if (typeof v !== 'number') return elementError(name, i, `expected an integer for ${dtype}, got ${show(v)}`);
+        if (!Number.isFinite(v) || v < lo || v > hi) elementError(name, i, `${showNumber(v)} is out of range for ${dtype} [${lo}, ${hi}]`);
         if (!Number.isInteger(v)) elementError(name, i, `${show(v)} is not an integer (${dtype})`);
-        if (v < lo || v > hi) elementError(name, i, `${v} is out of range for ${dtype} [${lo}, ${hi}]`);
         return v;
       };
     }
@@ -178,10 +196,13 @@ function fill(node: unknown[], s: Sink): void {
   const conv = s.conv;
   let pos = s.pos;
   if (s.floats) {
+    const f = s.out as Float32Array | Float64Array;
     for (let i = 0; i < len; i++, pos++) {
       const v = node[i];
-      if (typeof v === 'number') out[pos] = v;
-      else if (Array.isArray(v)) mixed(s.name);
+      if (typeof v === 'number') {
+        f[pos] = v;
+        if (f[pos]! - f[pos]! !== 0) conv(v, pos); // stored as an infinity: out of range (conv says so)
+      } else if (Array.isArray(v)) mixed(s.name);
       else out[pos] = conv(v, pos);
     }
     s.pos = pos;
@@ -195,12 +216,13 @@ function fill(node: unknown[], s: Sink): void {
   s.pos = pos;
 }
 
-/** Fast path: a flat array of plain numbers into a float array. False if anything else shows up. */
+/** Fast path: a flat array of plain numbers within range into a float array. False if anything else shows up. */
 function fillFloatsFlat(arr: unknown[], out: Float32Array | Float64Array): boolean {
   for (let i = 0; i < arr.length; i++) {
     const v = arr[i];
     if (typeof v !== 'number') return false;
     out[i] = v;
+    if (out[i]! - out[i]! !== 0) return false; // an infinity: the slow path names the element
   }
   return true;
 }
