@@ -6,6 +6,8 @@ import { homePaths } from '../home.js';
 import { lockHolder } from '../home-lock.js';
 
 export class DaemonNotRunning extends Error {
+  /** Its code in the error catalogue (src/errors.ts). */
+  readonly code = 'DAEMON_NOT_RUNNING' as const;
   /** Set when a daemon holds the home's lock but does not answer on its socket. */
   readonly pid?: number;
   constructor(readonly socket: string, holder?: { pid?: number }) {

@@ -32,7 +32,7 @@ export default class Deploy extends BaseCommand {
     'max-ongoing-requests': Flags.integer({ description: 'requests one replica holds at once (default max-batch-size x max-concurrent-batches)', min: 1 }),
     'max-queued-requests': Flags.integer({ description: 'queue bound; past it clients get 503 + Retry-After (default 1000)', min: 1 }),
     'request-timeout-ms': Flags.integer({ description: 'deadline per request; past it 504 (default 30000)', min: 1 }),
-    canary: Flags.string({ description: "start beside the endpoint's primary as its canary with this weight (e.g. 10%, or 0 to start dark)" }),
+    canary: Flags.string({ description: "start beside the endpoint's primary as its canary with this percent of its traffic (10, 10% or 0.5; 0 starts dark)" }),
     track: Flags.boolean({ description: 'follow the registry: when the alias or stage moves to a new version, roll out to it by itself (blue-green)', default: false }),
     'track-interval': Flags.integer({ description: 'seconds between registry checks with --track', default: 30, min: 1 }),
     replace: Flags.boolean({ description: 'blue-green: start beside the primary, switch all traffic once every replica is ready, then drain the old one', default: false, exclusive: ['canary'] }),
@@ -55,7 +55,7 @@ export default class Deploy extends BaseCommand {
       try {
         cfg = JSON.parse(flags['autoscaling-config'] as string);
       } catch (err) {
-        this.fail(`--autoscaling-config is not JSON: ${(err as Error).message}`, 2);
+        this.fail('USAGE', `--autoscaling-config is not JSON: ${(err as Error).message}`);
       }
     }
     const map: Array<[string, string]> = [
@@ -71,14 +71,14 @@ export default class Deploy extends BaseCommand {
     let gpus: number | undefined;
     if (flags.gpus !== undefined) {
       gpus = Number(flags.gpus);
-      if (!Number.isFinite(gpus) || gpus < 0) this.fail(`--gpus must be a number of GPUs such as 0.33 or 1 (got '${flags.gpus}')`, 2);
+      if (!Number.isFinite(gpus) || gpus < 0) this.fail('USAGE', `--gpus must be a number of GPUs such as 0.33 or 1 (got '${flags.gpus}')`);
     }
     const autoscaling = this.autoscaling(flags);
     let canary: number | undefined;
     try {
       canary = flags.canary === undefined ? undefined : parseWeight(flags.canary);
     } catch (err) {
-      return this.fail((err as Error).message, 2);
+      return this.fail('USAGE', (err as Error).message);
     }
     const env: Record<string, string> = {};
     for (const k of MLFLOW_CLIENT_ENV) if (process.env[k]) env[k] = process.env[k]!;
@@ -110,10 +110,10 @@ export default class Deploy extends BaseCommand {
         status = await this.client.call<DeploymentStatus>('GET', `/v1/deployments/${encodeURIComponent(row.name)}`);
       }
       if (status.state === 'failed') {
-        this.fail(`deployment ${row.name} failed: ${status.message}\nSee: mlserve logs ${row.name}; remove it with: mlserve undeploy ${row.name}`);
+        this.fail('DEPLOY_FAILED', `deployment ${row.name} failed: ${status.message}\nSee: mlserve logs ${row.name}; remove it with: mlserve undeploy ${row.name}`);
       }
-      if (status.state === 'pending') this.fail(`deployment ${row.name} is pending: ${status.message}; it starts as soon as a GPU has room`);
-      if (status.state !== 'ready') this.fail(`deployment ${row.name} is not ready after ${flags.timeout}s (state ${status.state}); see mlserve status`);
+      if (status.state === 'pending') this.fail('PENDING', `deployment ${row.name} is pending: ${status.message}; it starts as soon as a GPU has room`);
+      if (status.state !== 'ready') this.fail('NOT_READY', `deployment ${row.name} is not ready after ${flags.timeout}s (state ${status.state}); see mlserve status`);
     }
     const info = await this.client.call<DaemonInfo>('GET', '/v1/health');
     this.say(`deployed ${pinned} as ${row.name}: ${status.state}`);

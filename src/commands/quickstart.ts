@@ -51,14 +51,14 @@ export default class Quickstart extends BaseCommand {
       await new Promise((r) => setTimeout(r, 100));
       dep = await this.client.call<DeploymentRow>('GET', `/v1/deployments/${dep.name}`);
     }
-    if (dep.state !== 'ready') this.fail(`deployment ${dep.name} is ${dep.state}: ${dep.message ?? 'see mlserve status'}`);
+    if (dep.state !== 'ready') this.fail(dep.state === 'pending' ? 'PENDING' : dep.state === 'loading' ? 'NOT_READY' : 'DEPLOY_FAILED', `deployment ${dep.name} is ${dep.state}: ${dep.message ?? 'see mlserve status'}`);
     this.say(`deployed models:/demo/Production -> version ${dep.resolved.version} as ${dep.name}`);
 
     const url = `${info.ingress.url}/v2/models/${DEMO_MODEL}/infer`;
     const body = { inputs: [{ name: 'x', shape: [DEMO_INPUTS.length, 4], datatype: 'FP32', data: DEMO_INPUTS }] };
     const res = await request(url, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
     const answer = (await res.body.json()) as { outputs?: { data: number[] }[]; error?: string };
-    if (res.statusCode !== 200 || !answer.outputs) this.fail(`prediction failed (${res.statusCode}): ${answer.error ?? JSON.stringify(answer)}`);
+    if (res.statusCode !== 200 || !answer.outputs) this.fail('INTERNAL', `prediction failed (${res.statusCode}): ${answer.error ?? JSON.stringify(answer)}`);
     const flat = answer.outputs[0].data;
     const predictions = DEMO_INPUTS.map((input, i) => {
       const scores = flat.slice(i * 3, i * 3 + 3);
@@ -90,7 +90,7 @@ export default class Quickstart extends BaseCommand {
       try {
         msg = JSON.parse(String(r.stdout)).error ?? msg;
       } catch { /* not JSON */ }
-      this.fail(`could not start the daemon: ${msg}`);
+      this.fail('DAEMON_FAILED', `could not start the daemon: ${msg}`);
     }
     return JSON.parse(String(r.stdout)) as DaemonInfo;
   }

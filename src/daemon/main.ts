@@ -28,7 +28,11 @@ export interface DaemonOptions {
   metricsPort?: number;
 }
 
-export class DaemonStartError extends Error {}
+export class DaemonStartError extends Error {
+  constructor(message: string, readonly code: 'CONFLICT' | 'DAEMON_FAILED' = 'DAEMON_FAILED') {
+    super(message);
+  }
+}
 
 /** The cores this daemon may use: its CPU affinity, capped by a cgroup v2 quota. */
 function daemonCores(): number {
@@ -61,11 +65,11 @@ async function claimHome(p: HomePaths): Promise<HomeLock> {
   const lock = HomeLock.tryAcquire(p, 2000);
   if (!lock) {
     const pid = recordedPid(p);
-    throw new DaemonStartError(`mlserve daemon is already running${pid ? ` (pid ${pid})` : ''} on ${p.home}; stop it with mlserve daemon stop, or use another MLSERVE_HOME`);
+    throw new DaemonStartError(`mlserve daemon is already running${pid ? ` (pid ${pid})` : ''} on ${p.home}; stop it with mlserve daemon stop, or use another MLSERVE_HOME`, 'CONFLICT');
   }
   if (existsSync(p.socket) && (await socketAlive(p.socket))) {
     lock.release();
-    throw new DaemonStartError(`another process answers on ${p.socket} (an older mlserve daemon?); stop it first`);
+    throw new DaemonStartError(`another process answers on ${p.socket} (an older mlserve daemon?); stop it first`, 'CONFLICT');
   }
   for (const f of [p.socket, p.pidFile]) if (existsSync(f)) unlinkSync(f);
   return lock;

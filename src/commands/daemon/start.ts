@@ -30,13 +30,13 @@ export default class DaemonStart extends BaseCommand {
     try {
       maxBodyBytes = parseSize(flags['max-body-size']);
     } catch (err) {
-      this.fail((err as Error).message, 2);
+      this.fail('USAGE', (err as Error).message);
     }
     if (flags.foreground) {
       try {
         await runDaemon({ host: flags.host, port: flags.port, maxBodyBytes, metricsPort: flags['metrics-port'] });
       } catch (err) {
-        if (err instanceof DaemonStartError) this.fail(err.message);
+        if (err instanceof DaemonStartError) this.fail(err.code, err.message);
         throw err;
       }
       await new Promise(() => {}); // serve until a signal ends the process
@@ -49,7 +49,7 @@ export default class DaemonStart extends BaseCommand {
       return { ...existing, alreadyRunning: true };
     }
     const holder = daemonHolding(paths.socket);
-    if (holder.held) this.fail(`mlserve daemon is already running${holder.pid ? ` (pid ${holder.pid})` : ''} on ${paths.home} but does not answer on ${paths.socket}; stop it with mlserve daemon stop`);
+    if (holder.held) this.fail('CONFLICT', `mlserve daemon is already running${holder.pid ? ` (pid ${holder.pid})` : ''} on ${paths.home} but does not answer on ${paths.socket}; stop it with mlserve daemon stop`);
     ensureHome(paths);
     const log = openSync(paths.daemonLog, 'a', 0o600);
     const args = [BIN, 'daemon', 'start', '--foreground', '--host', flags.host, '--port', String(flags.port), '--max-body-size', flags['max-body-size']];
@@ -71,7 +71,7 @@ export default class DaemonStart extends BaseCommand {
       await new Promise((r) => setTimeout(r, 100));
     }
     const tail = logTail(paths.daemonLog, 10);
-    this.fail(`the daemon did not start${exited ? '' : ` within ${flags.timeout}s`}. Last lines of ${paths.daemonLog}:\n${tail}`);
+    this.fail('DAEMON_FAILED', `the daemon did not start${exited ? '' : ` within ${flags.timeout}s`}. Last lines of ${paths.daemonLog}:\n${tail}`);
   }
 
   private async health(): Promise<DaemonInfo | undefined> {
