@@ -104,19 +104,22 @@ export default class Deploy extends BaseCommand {
     let status = await this.client.call<DeploymentStatus>('GET', `/v1/deployments/${encodeURIComponent(row.name)}`);
     if (flags.wait) {
       const deadline = Date.now() + flags.timeout * 1000;
-      while ((status.state === 'loading' || status.state === 'pending') && Date.now() < deadline) {
-      if (status.state === 'pending' && !flags.wait) break;
+      // Pending waits for GPU room other deployments hold: say so now rather than wait out the timeout.
+      while (status.state === 'loading' && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 150));
         status = await this.client.call<DeploymentStatus>('GET', `/v1/deployments/${encodeURIComponent(row.name)}`);
       }
       if (status.state === 'failed') {
         this.fail('DEPLOY_FAILED', `deployment ${row.name} failed: ${status.message}\nSee: mlserve logs ${row.name}; remove it with: mlserve undeploy ${row.name}`);
       }
-      if (status.state === 'pending') this.fail('PENDING', `deployment ${row.name} is pending: ${status.message}; it starts as soon as a GPU has room`);
+      if (status.state === 'pending') {
+        this.fail('PENDING', `deployment ${row.name} is pending: ${status.message}. It starts by itself once a GPU has room: free some with mlserve undeploy or mlserve scale (mlserve gpus shows who holds what), or remove it with mlserve undeploy ${row.name}`);
+      }
       if (status.state !== 'ready') this.fail('NOT_READY', `deployment ${row.name} is not ready after ${flags.timeout}s (state ${status.state}); see mlserve status`);
     }
     const info = await this.client.call<DaemonInfo>('GET', '/v1/health');
     this.say(`deployed ${pinned} as ${row.name}: ${status.state}`);
+    if (canary !== undefined) this.say(`  canary of endpoint ${row.endpoint} at ${canary}% of its traffic (from its first ready replica); change it with mlserve canary set N --endpoint ${row.endpoint}`);
     this.say(`  OIP:    POST ${info.ingress.url}/v2/models/${row.endpoint}/infer`);
     this.say(`  MLflow: POST ${info.ingress.url}/${row.endpoint}/invocations`);
     return status;

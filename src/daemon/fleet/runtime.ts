@@ -220,9 +220,11 @@ export class Runtime implements ServingTarget {
     const gpus = this.row.settings.gpus;
     if (!gpus) return 0;
     let started = 0;
+    let changed = false;
     for (const r of this.set.members.filter((m) => m.state === 'pending')) {
       const res = this.deps.gpus.reserve(this.key(r.idx), gpus);
       if (!res.ok) {
+        changed ||= r.lastError !== res.reason; // who holds the room may have changed
         r.lastError = res.reason;
         continue;
       }
@@ -230,7 +232,7 @@ export class Runtime implements ServingTarget {
       this.set.launchPending(r, res.env, res.providers, res.assignment);
       started++;
     }
-    if (started) this.updateState();
+    if (started || changed) this.updateState();
     return started;
   }
 
