@@ -9,7 +9,7 @@ import { ensureHome, homePaths, type HomePaths } from '../home.js';
 import { HomeLock, recordedPid } from '../home-lock.js';
 import { VERSION } from '../version.js';
 import { createControlServer, type ControlDeps, type DaemonInfo } from './control/control-server.js';
-import { gpuReport, status } from './control/status.js';
+import { gpuReport, readiness, status } from './control/status.js';
 import { createIngress, serveMetrics } from './dataplane/ingress.js';
 import { watchGpuMemory } from './fleet/gpu-watchdog.js';
 import { createModelSourceResolver } from './control/model-source.js';
@@ -26,6 +26,8 @@ export interface DaemonOptions {
   maxBodyBytes: number;
   /** Serve /metrics on its own port instead of the ingress port. */
   metricsPort?: number;
+  /** /v2/health/ready needs every endpoint ready (Triton's --strict-readiness, default true). */
+  strictReadiness?: boolean;
 }
 
 export class DaemonStartError extends Error {
@@ -113,7 +115,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   mkdirSync(workDir, { recursive: true, mode: 0o700 });
   const parts = assemble(store, inventory, { logDir: paths.logs, workDir, secretsDir: join(paths.home, 'credentials'), envsDir: join(paths.home, 'envs'), cores: daemonCores() }, createModelSourceResolver(paths));
   const { metrics, routes, shadow, fleet, reconciler, commands, canary, canaryStats, analysis, tracking } = parts;
-  const ingress = createIngress({ routes, shadow }, { maxBodyBytes: opts.maxBodyBytes, metrics, serveMetrics: opts.metricsPort === undefined });
+  const strictReadiness = opts.strictReadiness ?? true;
+  const ingress = createIngress({ routes, shadow }, { maxBodyBytes: opts.maxBodyBytes, metrics, serveMetrics: opts.metricsPort === undefined, strictReadiness });
   const metricsServer = opts.metricsPort === undefined ? undefined : http.createServer((req, res) => {
     if (req.url === '/metrics') void serveMetrics(metrics, res);
     else {
@@ -149,6 +152,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     ingress: { host: opts.host, port: address.port, url: `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${address.port}` },
     startedAt,
     starts,
+    strictReadiness,
   });
 
   let stopping: Promise<void> | null = null;
@@ -177,7 +181,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const controlDeps: ControlDeps = {
     commands, canary, store, info, apply: parts.apply,
     canaryStatus: () => canaryStats.status(),
-    status: () => status(store, fleet, parts.gpus, reconciler.threads),
+    status: () => ({ ...status(store, fleet, parts.gpus, reconciler.threads), readiness: readiness(routes, strictReadiness, store) }),
     gpus: () => gpuReport(parts.gpus),
     snapshot: (daemon) => takeSnapshot(parts.snapshotSource, daemon), logDir: paths.logs, cacheDir: paths.cache, shutdown: () => void shutdown().then(() => process.exit(0)),
   };

@@ -21,6 +21,7 @@ export default class DaemonStart extends BaseCommand {
     port: Flags.integer({ description: 'ingress port (0 picks a free one)', default: 8000, min: 0, max: 65535 }),
     'max-body-size': Flags.string({ description: 'largest request body the ingress accepts', default: '64mb' }),
     timeout: Flags.integer({ description: 'seconds to wait for the daemon to be ready', default: 30 }),
+    'strict-readiness': Flags.boolean({ description: 'GET /v2/health/ready is 200 only when every endpoint is ready (as Triton); --no-strict-readiness: when the server is live (per-model readiness stays exact)', default: true, allowNo: true }),
     'metrics-port': Flags.integer({ description: 'serve Prometheus /metrics on this port instead of the ingress port', min: 0, max: 65535 }),
   };
 
@@ -34,7 +35,7 @@ export default class DaemonStart extends BaseCommand {
     }
     if (flags.foreground) {
       try {
-        await runDaemon({ host: flags.host, port: flags.port, maxBodyBytes, metricsPort: flags['metrics-port'] });
+        await runDaemon({ host: flags.host, port: flags.port, maxBodyBytes, metricsPort: flags['metrics-port'], strictReadiness: flags['strict-readiness'] });
       } catch (err) {
         if (err instanceof DaemonStartError) this.fail(err.code, err.message);
         throw err;
@@ -54,6 +55,7 @@ export default class DaemonStart extends BaseCommand {
     const log = openSync(paths.daemonLog, 'a', 0o600);
     const args = [BIN, 'daemon', 'start', '--foreground', '--host', flags.host, '--port', String(flags.port), '--max-body-size', flags['max-body-size']];
     if (flags['metrics-port'] !== undefined) args.push('--metrics-port', String(flags['metrics-port']));
+    if (!flags['strict-readiness']) args.push('--no-strict-readiness');
     const child = execa(process.execPath, args, { detached: true, stdio: ['ignore', log as 3, log as 3], cleanup: false, reject: false, buffer: false });
     closeSync(log);
     let exited = false;

@@ -21,6 +21,8 @@ export interface DaemonInfo {
   startedAt: number;
   /** How many times a daemon started on this home. */
   starts: number;
+  /** Server readiness needs every endpoint ready (--strict-readiness, the default) or only a live server. */
+  strictReadiness?: boolean;
 }
 
 export interface ControlDeps {

@@ -12,12 +12,15 @@ import type { Metrics } from '../metrics.js';
 import type { ClientGone } from './dispatcher.js';
 import type { RouteTable, ServingTarget } from './routes.js';
 import type { ShadowMirror } from './shadow.js';
+import { repositoryRoute } from './repository.js';
 
 export interface IngressOptions {
   maxBodyBytes: number;
   metrics?: Metrics;
   /** Serve /metrics here (false when --metrics-port splits it off). */
   serveMetrics?: boolean;
+  /** Server readiness needs every endpoint ready (Triton's --strict-readiness; default true). */
+  strictReadiness?: boolean;
 }
 
 /** The data plane's view of the daemon: routes (published by the reconcile loop) and the shadow mirror. */
@@ -180,10 +183,18 @@ async function handle(deps: IngressDeps, opts: IngressOptions, req: http.Incomin
       if (parts[2] === 'live') return only(method, 'GET', () => json(200, { live: true }));
       if (parts[2] === 'ready') {
         return only(method, 'GET', () => {
-          const ready = deps.routes.allReady();
+          const ready = deps.routes.serverReady(opts.strictReadiness ?? true);
           return json(ready ? 200 : 503, { ready });
         });
       }
+    }
+    const repo = repositoryRoute(deps.routes, method, parts, async () => {
+      const buf = await readBody(req, opts.maxBodyBytes);
+      return buf.length ? parseJson(buf) : undefined;
+    });
+    if (repo) {
+      const r = await repo;
+      return json(r.status, r.body);
     }
     if (parts[1] === 'models' && parts.length >= 3) {
       const rt = deps.routes.target(parts[2], routeKey(req), Math.random());
@@ -212,7 +223,7 @@ async function handle(deps: IngressDeps, opts: IngressOptions, req: http.Incomin
   }
 
   if (parts.length === 1 && (parts[0] === 'ping' || parts[0] === 'health')) {
-    return only(method, 'GET', () => json(deps.routes.allReady() ? 200 : 503, '\n'));
+    return only(method, 'GET', () => json(deps.routes.serverReady(opts.strictReadiness ?? true) ? 200 : 503, '\n'));
   }
   if (parts.length === 1 && parts[0] === 'version') return only(method, 'GET', () => json(200, VERSION));
   if (parts.length === 2 && parts[1] === 'invocations') {

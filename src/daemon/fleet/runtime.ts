@@ -9,6 +9,7 @@ import type { Assignment } from './allocator.js';
 import type { ReplicaKind } from './kinds/kind.js';
 import type { GpuBook } from './placement.js';
 import { ReplicaSet, type Replica } from './replica-set.js';
+import { operatorPaths } from './source-path.js';
 import { dispatchOptions } from '../control/settings.js';
 import type { DeploymentRow, DeploymentState, ReplicaRow } from '../control/state.js';
 import type { ObservedRevision, Phase } from '../control/reconcile.js';
@@ -116,7 +117,8 @@ export class Runtime implements ServingTarget {
           this.dispatcher.pump();
           deps.onChange();
         },
-        onLoadFailure: (idx, message) => {
+        onLoadFailure: (idx, raw) => {
+          const message = operatorPaths(raw, row); // the file the operator gave, not the cache copy
           this.failed = message;
           deps.store.addEvent('load-failed', `${row.name}/${idx}`, `replica ${idx} could not load the model: ${message}`);
           this.updateState();
