@@ -130,10 +130,14 @@ export class ControlClient {
     return last.result as T;
   }
 
-  /** A streamed text response (logs --follow), chunk by chunk. */
+  /** A streamed response (logs --follow, top), chunk by chunk; an error answer throws as call() does. */
   async stream(path: string, onChunk: (s: string) => void): Promise<void> {
     try {
       const res = await request(`http://mlserve${path}`, { method: 'GET', dispatcher: this.agent, bodyTimeout: 0 });
+      if (res.statusCode >= 400) {
+        const e = (await res.body.json().catch(() => ({}))) as { error?: string; code?: string };
+        throw new ControlError(e.error ?? `daemon answered ${res.statusCode}`, res.statusCode, e.code);
+      }
       for await (const chunk of res.body) onChunk(chunk.toString());
     } catch (err) {
       if (connectionFailed(err)) throw this.notRunning();

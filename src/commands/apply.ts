@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { text as readAll } from 'node:stream/consumers';
 import { dirname, resolve } from 'node:path';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
@@ -40,7 +41,8 @@ export default class Apply extends BaseCommand {
     const stdin = flags.file === '-';
     let text = '';
     try {
-      text = readFileSync(stdin ? 0 : flags.file, 'utf8');
+      // stdin as a stream: a pipe from another process may be non-blocking (readFileSync(0) then fails with EAGAIN).
+      text = stdin ? await readAll(process.stdin) : readFileSync(flags.file, 'utf8');
     } catch (err) {
       this.fail('INVALID_CONFIG', `cannot read ${flags.file}: ${(err as Error).message}`);
     }

@@ -44,6 +44,7 @@ export default class Deploy extends BaseCommand {
     'autoscaling-config': Flags.string({ description: "Ray Serve's autoscaling_config as JSON (any of its fields)" }),
     'health-check-period-s': Flags.integer({ description: 'seconds between replica health checks (default 10); 3 misses replace a replica', min: 1 }),
     'health-check-timeout-s': Flags.integer({ description: 'seconds a health check may take (default 30)', min: 1 }),
+    warmup: Flags.boolean({ description: 'each replica runs one request built from the signature before it reports ready, so the first request does not pay the slow first run (--no-warmup skips it)', default: true, allowNo: true }),
     wait: Flags.boolean({ description: 'wait until the replicas are ready', default: true, allowNo: true }),
     timeout: Flags.integer({ description: 'seconds to wait for readiness', default: 120 }),
   };
@@ -92,7 +93,7 @@ export default class Deploy extends BaseCommand {
         maxBatchSize: flags['max-batch-size'], batchWaitMs: flags['batch-wait-ms'], maxConcurrentBatches: flags['max-concurrent-batches'],
         maxOngoingRequests: flags['max-ongoing-requests'], maxQueuedRequests: flags['max-queued-requests'], requestTimeoutMs: flags['request-timeout-ms'],
         healthCheckPeriodS: flags['health-check-period-s'], healthCheckTimeoutS: flags['health-check-timeout-s'], autoscaling, canary, replace: flags.replace || undefined,
-        trackIntervalS: flags.track ? flags['track-interval'] : undefined,
+        trackIntervalS: flags.track ? flags['track-interval'] : undefined, warmup: flags.warmup ? undefined : false,
       }, (line) => {
         const p = line.progress as { message?: string } | undefined;
         if (p?.message) this.progress(`  ${p.message}`);

@@ -98,7 +98,7 @@ export class Runtime implements ServingTarget {
         deployment: row.name, kind, firstIdx: start.firstIdx, logDir: deps.logDir,
         spawnInput: {
           deployment: row.name, modelDir: row.modelDir, modelFile: row.modelFile, threads: s.threads, concurrency: s.maxConcurrentBatches ?? 1,
-          interpreter: s.python, workDir: deps.workDir,
+          interpreter: s.python, workDir: deps.workDir, warmup: s.warmup !== false,
         },
         priorRestarts: new Map(start.priors.map((p, i) => [start.firstIdx + i, p.restarts])),
         healthPeriodMs: (s.healthCheckPeriodS ?? 10) * 1000,
@@ -111,7 +111,8 @@ export class Runtime implements ServingTarget {
           this.about ??= about && Object.keys(about).length ? about : null;
           this.options = dispatchOptions(row.settings, this.spec, kind.batchable);
           if (!row.signature) deps.store.setSignature(row.name, this.spec);
-          deps.store.addEvent('replica-ready', `${row.name}/${idx}`, `replica ${idx} loaded the model in ${loadMs.toFixed(0)} ms${this.role === 'next' ? ' (new revision)' : ''}`, { loadMs });
+          const warm = typeof about?.warmupMs === 'number' ? `, warm-up run ${about.warmupMs.toFixed(0)} ms` : '';
+          deps.store.addEvent('replica-ready', `${row.name}/${idx}`, `replica ${idx} loaded the model in ${loadMs.toFixed(0)} ms${warm}${this.role === 'next' ? ' (new revision)' : ''}`, { loadMs, ...(warm ? { warmupMs: about!.warmupMs } : {}) });
           deps.metrics?.observeLoad(row.name, loadMs / 1000);
           this.updateState();
           this.dispatcher.pump();
