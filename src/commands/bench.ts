@@ -73,7 +73,12 @@ export default class Bench extends BaseCommand {
     const sig = dep.spec ?? dep.signature;
     if (!sig) this.fail('NOT_READY', `deployment ${dep.name} is not ready yet (no model signature); see mlserve status`);
     const protocol = flags.protocol as 'json' | 'binary';
-    const request = flags.input ? requestFromFile(dep.endpoint, readFileSync(flags.input, 'utf8')) : buildRequest(dep.endpoint, sig, flags.batch, protocol);
+    let request;
+    try {
+      request = flags.input ? requestFromFile(dep.endpoint, readFileSync(flags.input, 'utf8')) : buildRequest(dep.endpoint, sig, flags.batch, protocol);
+    } catch (err) {
+      return this.fail('USAGE', flags.input ? `--input ${flags.input}: ${(err as Error).message}` : (err as Error).message);
+    }
 
     const mode = flags.rate ? 'open' : 'closed';
     const warnings = base
