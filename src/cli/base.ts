@@ -1,15 +1,16 @@
-// The base of every command: --json, the control client, errors as one clear line and exit 1;
-// usage errors (unknown flags, missing arguments, bad values) as one line and exit 2.
+// The base of every command: --json, the control client, and every error as a code of the one
+// catalogue (src/errors.ts): one clear line (one line of JSON, {"error", "code"}, with --json) and
+// the code's exit status: 2 for usage errors and refused values, 1 for the rest.
 import { Command, type Interfaces } from '@oclif/core';
 import { ControlClient, ControlError, DaemonNotRunning } from './client.js';
-import { MlserveError } from '../errors.js';
+import { exitCodeOf, isErrorCode, MlserveError, type ErrorCode } from '../errors.js';
 
 type FlagOutput = { [name: string]: any };
 type ArgOutput = { [name: string]: any };
 
 /** Flags or arguments the command cannot take: exit 2, code USAGE. */
 export class UsageError extends Error {
-  readonly code = 'USAGE';
+  readonly code = 'USAGE' as const;
   constructor(message: string) {
     super(message);
     this.name = 'UsageError';
@@ -48,12 +49,12 @@ export abstract class BaseCommand extends Command {
     if (!this.jsonEnabled()) this.log(text);
   }
 
-  /** A failure the operator can fix: one plain message on stderr, then exit 1 (2 for usage). */
-  fail(message: string, exit = 1): never {
-    if (exit === 2) this.usageFailure(message);
-    if (this.jsonEnabled()) this.jsonError({ error: message });
+  /** A failure the operator can fix: one plain message on stderr (JSON on stdout with --json), exit by its code. */
+  fail(code: ErrorCode, message: string): never {
+    if (code === 'USAGE') this.usageFailure(message);
+    if (this.jsonEnabled()) this.jsonError({ error: message, code });
     else process.stderr.write(`Error: ${message}\n`);
-    this.exit(exit);
+    this.exit(exitCodeOf(code));
   }
 
   /** Progress goes to stderr so that stdout stays clean for pipes. */
@@ -89,20 +90,25 @@ export abstract class BaseCommand extends Command {
     // this.exit(n) after we already printed what went wrong: leave with that code, print nothing more.
     if (err.code === 'EEXIT') throw err;
     if (err instanceof UsageError) this.usageFailure(err.message);
-    if (err instanceof DaemonNotRunning || err instanceof ControlError || err instanceof MlserveError) {
-      if (this.jsonEnabled()) {
-        this.jsonError({ error: err.message, code: (err as ControlError).code ?? err.name });
-        this.exit(1);
-      }
-      // One plain line (no oclif wrapping): scripts and people both read it.
-      process.stderr.write(`Error: ${err.message}\n`);
-      this.exit(1);
-    }
-    return super.catch(err);
+    const code = errorCode(err);
+    if (code === 'USAGE') this.usageFailure(err.message);
+    if (code === 'INTERNAL' && process.env.DEBUG) process.stderr.write(`${err.stack ?? err.message}\n`);
+    // One plain line (no oclif wrapping, no stack): scripts and people both read it.
+    this.fail(code, err.message);
   }
 
   protected override async finally(err: Error | undefined): Promise<unknown> {
     await this._client?.close();
     return super.finally(err);
   }
+}
+
+/** The catalogue code of anything a command throws: its own code, DAEMON_NOT_RUNNING, else INTERNAL. */
+export function errorCode(err: unknown): ErrorCode {
+  if (err instanceof DaemonNotRunning) return 'DAEMON_NOT_RUNNING';
+  if (err instanceof MlserveError || err instanceof ControlError || err instanceof UsageError) {
+    const code = (err as { code?: unknown }).code;
+    return isErrorCode(code) ? code : 'INTERNAL';
+  }
+  return 'INTERNAL';
 }

@@ -6,6 +6,8 @@ import { homePaths } from '../home.js';
 import { lockHolder } from '../home-lock.js';
 
 export class DaemonNotRunning extends Error {
+  /** Its code in the error catalogue (src/errors.ts). */
+  readonly code = 'DAEMON_NOT_RUNNING' as const;
   /** Set when a daemon holds the home's lock but does not answer on its socket. */
   readonly pid?: number;
   constructor(readonly socket: string, holder?: { pid?: number }) {
@@ -128,10 +130,14 @@ export class ControlClient {
     return last.result as T;
   }
 
-  /** A streamed text response (logs --follow), chunk by chunk. */
+  /** A streamed response (logs --follow, top), chunk by chunk; an error answer throws as call() does. */
   async stream(path: string, onChunk: (s: string) => void): Promise<void> {
     try {
       const res = await request(`http://mlserve${path}`, { method: 'GET', dispatcher: this.agent, bodyTimeout: 0 });
+      if (res.statusCode >= 400) {
+        const e = (await res.body.json().catch(() => ({}))) as { error?: string; code?: string };
+        throw new ControlError(e.error ?? `daemon answered ${res.statusCode}`, res.statusCode, e.code);
+      }
       for await (const chunk of res.body) onChunk(chunk.toString());
     } catch (err) {
       if (connectionFailed(err)) throw this.notRunning();

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { text as readAll } from 'node:stream/consumers';
 import { dirname, resolve } from 'node:path';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
@@ -40,16 +41,17 @@ export default class Apply extends BaseCommand {
     const stdin = flags.file === '-';
     let text = '';
     try {
-      text = readFileSync(stdin ? 0 : flags.file, 'utf8');
+      // stdin as a stream: a pipe from another process may be non-blocking (readFileSync(0) then fails with EAGAIN).
+      text = stdin ? await readAll(process.stdin) : readFileSync(flags.file, 'utf8');
     } catch (err) {
-      this.fail(`cannot read ${flags.file}: ${(err as Error).message}`, 2);
+      this.fail('INVALID_CONFIG', `cannot read ${flags.file}: ${(err as Error).message}`);
     }
     const label = stdin ? '<stdin>' : flags.file;
     const parsed = parseConfig(text, { baseDir: stdin ? process.cwd() : dirname(resolve(flags.file)) });
     if (parsed.issues.length > 0) {
       const lines = formatIssues(label, parsed.issues);
       const summary = `${label} has ${lines.length} error${lines.length === 1 ? '' : 's'}; nothing was applied`;
-      if (this.jsonEnabled()) this.logJson({ error: summary, errors: lines });
+      if (this.jsonEnabled()) this.logJson({ error: summary, code: 'INVALID_CONFIG', errors: lines });
       else process.stderr.write(`${lines.join('\n')}\nError: ${summary}\n`);
       this.exit(2);
     }
@@ -67,7 +69,7 @@ export default class Apply extends BaseCommand {
     if (flags['dry-run']) {
       if (result.problems.length > 0) {
         const msg = `the plan cannot be carried out:\n  ${result.problems.join('\n  ')}`;
-        if (this.jsonEnabled()) this.logJson({ ...result, error: msg });
+        if (this.jsonEnabled()) this.logJson({ ...result, error: msg, code: 'INVALID_CONFIG' });
         else process.stderr.write(`Error: ${msg}\n`);
         this.exit(2);
       }
@@ -110,19 +112,19 @@ export default class Apply extends BaseCommand {
       rows = s.deployments.filter((d) => touched.includes(d.name));
       pendingSwitch = s.endpoints.filter((e) => e.nextPrimary && touched.includes(e.nextPrimary));
       const gone = touched.filter((t) => !s.deployments.some((d) => d.name === t));
-      if (gone.length) this.fail(`${gone.join(', ')} did not become ready and was removed; see mlserve events`);
+      if (gone.length) this.fail('DEPLOY_FAILED', `${gone.join(', ')} did not become ready and was removed; see mlserve events`);
       if (broken().length) {
         const b = broken()[0];
-        this.fail(`${b.name}: its new revision failed to start (${b.failure!.message ?? 'see mlserve events'}); ${b.state === 'ready' ? 'the previous revision keeps serving' : 'nothing serves it'}. See: mlserve logs ${b.name}`);
+        this.fail('DEPLOY_FAILED', `${b.name}: its new revision failed to start (${b.failure!.message ?? 'see mlserve events'}); ${b.state === 'ready' ? 'the previous revision keeps serving' : 'nothing serves it'}. See: mlserve logs ${b.name}`);
       }
       if ((busy().length === 0 && pendingSwitch.length === 0) || Date.now() >= deadline) break;
       await new Promise((r) => setTimeout(r, 150));
     }
     for (const r of rows) this.progress(`  ${r.name}: ${r.state}${r.message ? ` (${r.message})` : ''}`);
     const failed = rows.filter((r) => r.state === 'failed');
-    if (failed.length) this.fail(`${failed.map((r) => `deployment ${r.name} failed: ${r.message}`).join('; ')}\nSee: mlserve logs ${failed[0].name}`);
+    if (failed.length) this.fail('DEPLOY_FAILED', `${failed.map((r) => `deployment ${r.name} failed: ${r.message}`).join('; ')}\nSee: mlserve logs ${failed[0].name}`);
     const pending = rows.filter((r) => r.state === 'pending');
-    if (pending.length) this.fail(`${pending.map((r) => `deployment ${r.name} is pending: ${r.message}`).join('; ')}; it starts as soon as a GPU has room`);
-    if (busy().length || pendingSwitch.length) this.fail(`${[...busy().map((r) => r.name), ...pendingSwitch.map((e) => e.name)].join(', ')} not rolled out after ${timeoutS}s; see mlserve status`);
+    if (pending.length) this.fail('PENDING', `${pending.map((r) => `deployment ${r.name} is pending: ${r.message}`).join('; ')}; it starts as soon as a GPU has room`);
+    if (busy().length || pendingSwitch.length) this.fail('NOT_READY', `${[...busy().map((r) => r.name), ...pendingSwitch.map((e) => e.name)].join(', ')} not rolled out after ${timeoutS}s; see mlserve status`);
   }
 }

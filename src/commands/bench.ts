@@ -66,14 +66,19 @@ export default class Bench extends BaseCommand {
         base = readBaseline(text, flags.baseline);
       }
     } catch (err) {
-      return this.fail((err as Error).message, 2);
+      return this.fail('USAGE', (err as Error).message);
     }
     const info = await this.client.call<DaemonInfo>('GET', '/v1/health');
     const dep = await this.client.call<Deployment>('GET', `/v1/deployments/${encodeURIComponent(args.endpoint)}`);
     const sig = dep.spec ?? dep.signature;
-    if (!sig) this.fail(`deployment ${dep.name} is not ready yet (no model signature); see mlserve status`);
+    if (!sig) this.fail('NOT_READY', `deployment ${dep.name} is not ready yet (no model signature); see mlserve status`);
     const protocol = flags.protocol as 'json' | 'binary';
-    const request = flags.input ? requestFromFile(dep.endpoint, readFileSync(flags.input, 'utf8')) : buildRequest(dep.endpoint, sig, flags.batch, protocol);
+    let request;
+    try {
+      request = flags.input ? requestFromFile(dep.endpoint, readFileSync(flags.input, 'utf8')) : buildRequest(dep.endpoint, sig, flags.batch, protocol);
+    } catch (err) {
+      return this.fail('USAGE', flags.input ? `--input ${flags.input}: ${(err as Error).message}` : (err as Error).message);
+    }
 
     const mode = flags.rate ? 'open' : 'closed';
     const warnings = base
@@ -147,7 +152,7 @@ export default class Bench extends BaseCommand {
     }
     const out = { ...result, checks, warnings };
     if (failed.length) {
-      if (this.jsonEnabled()) this.logJson(out);
+      if (this.jsonEnabled()) this.logJson({ ...out, error: `${failed.length} of ${checks.length} check(s) failed`, code: 'CHECK_FAILED' });
       else process.stderr.write(`Error: ${failed.length} of ${checks.length} check(s) failed\n`);
       this.exit(1);
     }

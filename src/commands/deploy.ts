@@ -32,7 +32,7 @@ export default class Deploy extends BaseCommand {
     'max-ongoing-requests': Flags.integer({ description: 'requests one replica holds at once (default max-batch-size x max-concurrent-batches)', min: 1 }),
     'max-queued-requests': Flags.integer({ description: 'queue bound; past it clients get 503 + Retry-After (default 1000)', min: 1 }),
     'request-timeout-ms': Flags.integer({ description: 'deadline per request; past it 504 (default 30000)', min: 1 }),
-    canary: Flags.string({ description: "start beside the endpoint's primary as its canary with this weight (e.g. 10%, or 0 to start dark)" }),
+    canary: Flags.string({ description: "start beside the endpoint's primary as its canary with this percent of its traffic (10, 10% or 0.5; 0 starts dark)" }),
     track: Flags.boolean({ description: 'follow the registry: when the alias or stage moves to a new version, roll out to it by itself (blue-green)', default: false }),
     'track-interval': Flags.integer({ description: 'seconds between registry checks with --track', default: 30, min: 1 }),
     replace: Flags.boolean({ description: 'blue-green: start beside the primary, switch all traffic once every replica is ready, then drain the old one', default: false, exclusive: ['canary'] }),
@@ -44,6 +44,7 @@ export default class Deploy extends BaseCommand {
     'autoscaling-config': Flags.string({ description: "Ray Serve's autoscaling_config as JSON (any of its fields)" }),
     'health-check-period-s': Flags.integer({ description: 'seconds between replica health checks (default 10); 3 misses replace a replica', min: 1 }),
     'health-check-timeout-s': Flags.integer({ description: 'seconds a health check may take (default 30)', min: 1 }),
+    warmup: Flags.boolean({ description: 'each replica runs one request built from the signature before it reports ready, so the first request does not pay the slow first run (--no-warmup skips it)', default: true, allowNo: true }),
     wait: Flags.boolean({ description: 'wait until the replicas are ready', default: true, allowNo: true }),
     timeout: Flags.integer({ description: 'seconds to wait for readiness', default: 120 }),
   };
@@ -55,7 +56,7 @@ export default class Deploy extends BaseCommand {
       try {
         cfg = JSON.parse(flags['autoscaling-config'] as string);
       } catch (err) {
-        this.fail(`--autoscaling-config is not JSON: ${(err as Error).message}`, 2);
+        this.fail('USAGE', `--autoscaling-config is not JSON: ${(err as Error).message}`);
       }
     }
     const map: Array<[string, string]> = [
@@ -71,14 +72,14 @@ export default class Deploy extends BaseCommand {
     let gpus: number | undefined;
     if (flags.gpus !== undefined) {
       gpus = Number(flags.gpus);
-      if (!Number.isFinite(gpus) || gpus < 0) this.fail(`--gpus must be a number of GPUs such as 0.33 or 1 (got '${flags.gpus}')`, 2);
+      if (!Number.isFinite(gpus) || gpus < 0) this.fail('USAGE', `--gpus must be a number of GPUs such as 0.33 or 1 (got '${flags.gpus}')`);
     }
     const autoscaling = this.autoscaling(flags);
     let canary: number | undefined;
     try {
       canary = flags.canary === undefined ? undefined : parseWeight(flags.canary);
     } catch (err) {
-      return this.fail((err as Error).message, 2);
+      return this.fail('USAGE', (err as Error).message);
     }
     const env: Record<string, string> = {};
     for (const k of MLFLOW_CLIENT_ENV) if (process.env[k]) env[k] = process.env[k]!;
@@ -92,7 +93,7 @@ export default class Deploy extends BaseCommand {
         maxBatchSize: flags['max-batch-size'], batchWaitMs: flags['batch-wait-ms'], maxConcurrentBatches: flags['max-concurrent-batches'],
         maxOngoingRequests: flags['max-ongoing-requests'], maxQueuedRequests: flags['max-queued-requests'], requestTimeoutMs: flags['request-timeout-ms'],
         healthCheckPeriodS: flags['health-check-period-s'], healthCheckTimeoutS: flags['health-check-timeout-s'], autoscaling, canary, replace: flags.replace || undefined,
-        trackIntervalS: flags.track ? flags['track-interval'] : undefined,
+        trackIntervalS: flags.track ? flags['track-interval'] : undefined, warmup: flags.warmup ? undefined : false,
       }, (line) => {
         const p = line.progress as { message?: string } | undefined;
         if (p?.message) this.progress(`  ${p.message}`);
@@ -104,19 +105,22 @@ export default class Deploy extends BaseCommand {
     let status = await this.client.call<DeploymentStatus>('GET', `/v1/deployments/${encodeURIComponent(row.name)}`);
     if (flags.wait) {
       const deadline = Date.now() + flags.timeout * 1000;
-      while ((status.state === 'loading' || status.state === 'pending') && Date.now() < deadline) {
-      if (status.state === 'pending' && !flags.wait) break;
+      // Pending waits for GPU room other deployments hold: say so now rather than wait out the timeout.
+      while (status.state === 'loading' && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 150));
         status = await this.client.call<DeploymentStatus>('GET', `/v1/deployments/${encodeURIComponent(row.name)}`);
       }
       if (status.state === 'failed') {
-        this.fail(`deployment ${row.name} failed: ${status.message}\nSee: mlserve logs ${row.name}; remove it with: mlserve undeploy ${row.name}`);
+        this.fail('DEPLOY_FAILED', `deployment ${row.name} failed: ${status.message}\nSee: mlserve logs ${row.name}; remove it with: mlserve undeploy ${row.name}`);
       }
-      if (status.state === 'pending') this.fail(`deployment ${row.name} is pending: ${status.message}; it starts as soon as a GPU has room`);
-      if (status.state !== 'ready') this.fail(`deployment ${row.name} is not ready after ${flags.timeout}s (state ${status.state}); see mlserve status`);
+      if (status.state === 'pending') {
+        this.fail('PENDING', `deployment ${row.name} is pending: ${status.message}. It starts by itself once a GPU has room: free some with mlserve undeploy or mlserve scale (mlserve gpus shows who holds what), or remove it with mlserve undeploy ${row.name}`);
+      }
+      if (status.state !== 'ready') this.fail('NOT_READY', `deployment ${row.name} is not ready after ${flags.timeout}s (state ${status.state}); see mlserve status`);
     }
     const info = await this.client.call<DaemonInfo>('GET', '/v1/health');
     this.say(`deployed ${pinned} as ${row.name}: ${status.state}`);
+    if (canary !== undefined) this.say(`  canary of endpoint ${row.endpoint} at ${canary}% of its traffic (from its first ready replica); change it with mlserve canary set N --endpoint ${row.endpoint}`);
     this.say(`  OIP:    POST ${info.ingress.url}/v2/models/${row.endpoint}/infer`);
     this.say(`  MLflow: POST ${info.ingress.url}/${row.endpoint}/invocations`);
     return status;

@@ -24,7 +24,7 @@ export default class Doctor extends BaseCommand {
     const report = { ok: !checks.some((c) => c.status === 'fail'), checks };
     for (const c of checks) this.say(formatCheck(c));
     if (!report.ok) {
-      if (this.jsonEnabled()) this.logJson(report);
+      if (this.jsonEnabled()) this.logJson({ ...report, error: `${checks.filter((c) => c.status === 'fail').length} check(s) failed`, code: 'CHECK_FAILED' });
       else process.stderr.write(`${checks.filter((c) => c.status === 'fail').length} check(s) failed\n`);
       this.exit(1);
     }

@@ -60,11 +60,11 @@ export default class Init extends BaseCommand {
     const plan = groups.flatMap((g) => TEMPLATE_FILES[g].map(([template, target]) => ({ template, path: join(dir, target) })));
 
     for (const p of plan) {
-      if (!existsSync(join(TEMPLATES, p.template))) this.fail(`template ${p.template} is missing from ${TEMPLATES}; reinstall mlserve`);
+      if (!existsSync(join(TEMPLATES, p.template))) this.fail('INTERNAL', `template ${p.template} is missing from ${TEMPLATES}; reinstall mlserve`);
     }
     const existing = plan.filter((p) => existsSync(p.path));
     if (existing.length && !flags.force) {
-      this.fail(`${existing.map((p) => show(p.path)).join(', ')} already ${existing.length === 1 ? 'exists' : 'exist'}; nothing written. Pass --force to overwrite`);
+      this.fail('CONFLICT', `${existing.map((p) => show(p.path)).join(', ')} already ${existing.length === 1 ? 'exists' : 'exist'}; nothing written. Pass --force to overwrite`);
     }
 
     const files: Written[] = [];

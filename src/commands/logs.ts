@@ -1,28 +1,41 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
+import type { LogLine } from '../daemon/fleet/logs.js';
 
-type Logs = { deployment: string; logs: { replica: number; file: string; text: string }[] };
+type Logs = { target: string; deployments: string[]; lines: LogLine[] };
+
+/** One log line for people: its time, deployment/replica, text. */
+export const formatLogLine = (l: LogLine): string => `${l.ts} ${l.deployment}/${l.replica} ${l.line}`;
 
 export default class LogsCommand extends BaseCommand {
-  static override description = "Show a deployment's replica logs";
-  static override args = { deployment: Args.string({ description: 'deployment name', required: true }) };
+  static override description = "Show replica logs of a deployment, or of every deployment of an endpoint: each line with its time and replica";
+  static override examples = [
+    '<%= config.bin %> logs demo             # the endpoint: its primary, canary and a replacement coming up',
+    '<%= config.bin %> logs demo-v1 -f       # follow; replicas that start meanwhile are followed too',
+    '<%= config.bin %> logs demo --json      # JSON lines: {"ts", "deployment", "replica", "line"}',
+  ];
+  static override args = { target: Args.string({ description: 'endpoint or deployment name', required: true }) };
   static override flags = {
-    follow: Flags.boolean({ char: 'f', description: 'keep printing new lines', default: false }),
-    lines: Flags.integer({ char: 'n', description: 'lines per replica', default: 100 }),
+    follow: Flags.boolean({ char: 'f', description: 'keep printing new lines (also of replicas started while following)', default: false }),
+    lines: Flags.integer({ char: 'n', description: 'lines per replica from the end of its log', default: 100, min: 0 }),
   };
 
-  async run(): Promise<Logs | void> {
+  async run(): Promise<void> {
     const { args, flags } = await this.parse(LogsCommand);
-    const path = `/v1/deployments/${encodeURIComponent(args.deployment)}/logs?lines=${flags.lines}`;
+    const path = `/v1/deployments/${encodeURIComponent(args.target)}/logs?lines=${flags.lines}`;
+    // JSON lines with --json (one object per log line, also while following), text lines otherwise.
+    const print = (l: LogLine) => process.stdout.write(`${this.jsonEnabled() ? JSON.stringify(l) : formatLogLine(l)}\n`);
     if (flags.follow) {
-      await this.client.stream(`${path}&follow=1`, (s) => process.stdout.write(s));
+      let buf = '';
+      await this.client.stream(`${path}&follow=1`, (chunk) => {
+        buf += chunk;
+        const lines = buf.split('\n');
+        buf = lines.pop() ?? '';
+        for (const line of lines) if (line.trim()) print(JSON.parse(line) as LogLine);
+      });
       return;
     }
     const res = await this.client.call<Logs>('GET', path);
-    for (const l of res.logs) {
-      if (!l.text) continue;
-      this.say(l.text.split('\n').map((line) => `[replica ${l.replica}] ${line}`).join('\n'));
-    }
-    return res;
+    for (const l of res.lines) print(l);
   }
 }

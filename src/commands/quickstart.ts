@@ -8,14 +8,16 @@ import { DaemonNotRunning } from '../cli/client.js';
 import type { DaemonInfo } from '../daemon/control/control-server.js';
 import type { DeploymentRow } from '../daemon/control/store.js';
 import { ensureHome, homePaths } from '../home.js';
-import { DEMO_INPUTS, DEMO_MODEL, ensureDemoRegistered } from '../models/demo.js';
+import { DEMO_CLASSES, DEMO_INPUTS, DEMO_MODEL, ensureDemoRegistered } from '../models/demo.js';
 
 const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
 
 interface Prediction {
   input: number[];
+  /** Probability per species (DEMO_CLASSES order). */
   scores: number[];
   class: number;
+  species: string;
 }
 
 export default class Quickstart extends BaseCommand {
@@ -51,22 +53,24 @@ export default class Quickstart extends BaseCommand {
       await new Promise((r) => setTimeout(r, 100));
       dep = await this.client.call<DeploymentRow>('GET', `/v1/deployments/${dep.name}`);
     }
-    if (dep.state !== 'ready') this.fail(`deployment ${dep.name} is ${dep.state}: ${dep.message ?? 'see mlserve status'}`);
+    if (dep.state !== 'ready') this.fail(dep.state === 'pending' ? 'PENDING' : dep.state === 'loading' ? 'NOT_READY' : 'DEPLOY_FAILED', `deployment ${dep.name} is ${dep.state}: ${dep.message ?? 'see mlserve status'}`);
     this.say(`deployed models:/demo/Production -> version ${dep.resolved.version} as ${dep.name}`);
 
     const url = `${info.ingress.url}/v2/models/${DEMO_MODEL}/infer`;
     const body = { inputs: [{ name: 'x', shape: [DEMO_INPUTS.length, 4], datatype: 'FP32', data: DEMO_INPUTS }] };
     const res = await request(url, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
-    const answer = (await res.body.json()) as { outputs?: { data: number[] }[]; error?: string };
-    if (res.statusCode !== 200 || !answer.outputs) this.fail(`prediction failed (${res.statusCode}): ${answer.error ?? JSON.stringify(answer)}`);
-    const flat = answer.outputs[0].data;
+    const answer = (await res.body.json()) as { outputs?: { name: string; data: number[] }[]; error?: string };
+    const probs = answer.outputs?.find((o) => o.name === 'y')?.data ?? answer.outputs?.[0]?.data;
+    if (res.statusCode !== 200 || !probs) this.fail('INTERNAL', `prediction failed (${res.statusCode}): ${answer.error ?? JSON.stringify(answer)}`);
+    const n = DEMO_CLASSES.length;
     const predictions = DEMO_INPUTS.map((input, i) => {
-      const scores = flat.slice(i * 3, i * 3 + 3);
-      return { input, scores, class: scores.indexOf(Math.max(...scores)) };
+      const scores = probs.slice(i * n, i * n + n);
+      const cls = scores.indexOf(Math.max(...scores));
+      return { input, scores, class: cls, species: DEMO_CLASSES[cls] ?? String(cls) };
     });
-    this.say('\npredictions (OIP v2):');
+    this.say('\npredictions (OIP v2): sepal length, sepal width, petal length, petal width (cm) -> species');
     for (const p of predictions) {
-      this.say(`  x=[${p.input.join(', ')}] -> scores [${p.scores.map((s) => s.toFixed(3)).join(', ')}], class ${p.class}`);
+      this.say(`  [${p.input.map((v) => v.toFixed(1)).join(', ')}] -> ${p.species} (p=${p.scores[p.class].toFixed(3)}; ${DEMO_CLASSES.map((c, k) => `${c} ${p.scores[k].toFixed(3)}`).join(', ')})`);
     }
     const one = JSON.stringify({ inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: DEMO_INPUTS[0] }] });
     const curl = `curl -s -X POST ${url} -H 'content-type: application/json' -d '${one}'`;
@@ -90,7 +94,7 @@ export default class Quickstart extends BaseCommand {
       try {
         msg = JSON.parse(String(r.stdout)).error ?? msg;
       } catch { /* not JSON */ }
-      this.fail(`could not start the daemon: ${msg}`);
+      this.fail('DAEMON_FAILED', `could not start the daemon: ${msg}`);
     }
     return JSON.parse(String(r.stdout)) as DaemonInfo;
   }

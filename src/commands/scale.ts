@@ -19,7 +19,7 @@ export default class Scale extends BaseCommand {
     if (flags.min !== undefined) autoscaling.min_replicas = flags.min;
     if (flags.max !== undefined) autoscaling.max_replicas = flags.max;
     if (flags.target !== undefined) autoscaling.target_ongoing_requests = Number(flags.target);
-    if (flags.replicas === undefined && Object.keys(autoscaling).length === 0) this.fail('pass --replicas N, or --min/--max/--target for autoscaling', 2);
+    if (flags.replicas === undefined && Object.keys(autoscaling).length === 0) this.fail('USAGE', 'pass --replicas N, or --min/--max/--target for autoscaling');
     const body = flags.replicas !== undefined ? { replicas: flags.replicas } : { autoscaling };
     const row = await this.client.call<DeploymentRow>('POST', `/v1/deployments/${encodeURIComponent(args.deployment)}/scale`, body);
     const a = row.settings.autoscaling;

@@ -1,5 +1,9 @@
+import { Args } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
+import { exampleCurl, signatureLines } from '../cli/describe.js';
 import { formatAge, table } from '../cli/format.js';
+import { notFound } from '../errors.js';
+import type { Signature } from '../tensor.js';
 import type { DaemonInfo } from '../daemon/control/control-server.js';
 import type { DeploymentRow, EndpointRow, ReplicaRow } from '../daemon/control/store.js';
 import type { DispatchOptions, DispatchStats } from '../daemon/dataplane/dispatcher.js';
@@ -13,16 +17,27 @@ type StatusView = {
     revisions: { revision: string; role: string; phase: string }[]; failure: { revision: string; message: string | null } | null;
     about: { python?: { version?: string; mlflow?: string; flavors?: string[]; signature?: string } } | null;
     threads: { threads: number; reason: string } | null;
+    spec: Signature | null;
   })[];
+  readiness?: { strict: boolean; ready: boolean; holding: { endpoint: string; deployment: string | null; state: string; message: string | null }[] };
 };
+type Detail = { endpoint: string; deployments: (StatusView['deployments'][number] & { role: string; example: ReturnType<typeof exampleCurl> | null })[] };
 
 export default class Status extends BaseCommand {
-  static override description = 'Show endpoints, deployments and replicas';
+  static override description = 'Show endpoints, deployments and replicas; with an endpoint, its inputs and outputs and a curl that calls it';
+  static override examples = ['<%= config.bin %> status', '<%= config.bin %> status demo   # inputs, outputs and a ready-to-run curl'];
+  static override args = { target: Args.string({ description: 'an endpoint (or deployment): show its inputs, outputs and an example request' }) };
 
-  async run(): Promise<StatusView> {
-    await this.parse(Status);
+  async run(): Promise<StatusView | Detail> {
+    const { args } = await this.parse(Status);
     const s = await this.client.call<StatusView>('GET', '/v1/status');
+    if (args.target) return this.detail(s, args.target);
     this.say(`daemon pid ${s.daemon.pid}, ingress ${s.daemon.ingress.url}, started ${s.daemon.starts} time(s)`);
+    const r = s.readiness;
+    if (r && !r.ready) {
+      const why = r.holding.map((h) => `${h.deployment ?? h.endpoint} (endpoint ${h.endpoint}) is ${h.state}${h.message ? `: ${h.message.replace(/\.$/, '')}` : ''}`).join('; ');
+      this.say(`server NOT ready (GET /v2/health/ready is 503, strict readiness): ${why}. Undeploy what failed, or start the daemon with --no-strict-readiness`);
+    } else if (r) this.say(`server ready (GET /v2/health/ready is 200${r.strict ? '' : ', readiness not strict'})${r.holding.length ? `; not ready: ${r.holding.map((h) => h.endpoint).join(', ')}` : ''}`);
     if (s.gpus.count > 0 || s.gpus.simulated) this.say(`GPUs: ${s.gpus.count} from ${s.gpus.source}`);
     if (s.deployments.length === 0) {
       this.say('nothing deployed: try mlserve deploy <model> (or mlserve quickstart)');
@@ -75,6 +90,35 @@ export default class Status extends BaseCommand {
     this.say(table(['DEPLOYMENT', 'REPLICA', 'PID', 'STATE', 'RESTARTS', 'AGE', 'GPU'], rows));
     for (const d of s.deployments) for (const r of d.replicas) if (r.lastError && r.state !== 'ready') this.say(`${d.name}/${r.idx}: ${r.lastError}`);
     return s;
+  }
+
+  /** An endpoint's deployments (or one deployment): state, inputs and outputs, and an example request. */
+  private detail(s: StatusView, target: string): Detail {
+    const e = s.endpoints.find((x) => x.name === target);
+    const deps = e
+      ? s.deployments.filter((d) => d.endpoint === target).sort((a, b) => Number(b.name === e.primary) - Number(a.name === e.primary))
+      : s.deployments.filter((d) => d.name === target);
+    if (deps.length === 0) {
+      const known = [...new Set([...s.endpoints.map((x) => x.name), ...s.deployments.map((d) => d.name)])].sort();
+      throw notFound(`no endpoint or deployment named '${target}'; ${known.length ? `known: ${known.join(', ')}` : 'nothing is deployed'}`);
+    }
+    const width = process.stdout.isTTY ? Math.max(80, process.stdout.columns ?? 80) : 10_000;
+    const out: Detail = { endpoint: deps[0].endpoint, deployments: [] };
+    for (const d of deps) {
+      const ep = s.endpoints.find((x) => x.name === d.endpoint);
+      const role = ep?.primary === d.name ? 'primary' : ep?.canary === d.name ? `canary at ${ep.canaryWeight}%` : ep?.nextPrimary === d.name ? 'replacing the primary' : 'deployment';
+      const sig = d.spec ?? d.signature;
+      const example = sig && sig.inputs.length ? exampleCurl(s.daemon.ingress.url, d.endpoint, sig) : null;
+      out.deployments.push({ ...d, role, example });
+      this.say(`${d.name} (${role} of endpoint ${d.endpoint}): ${d.modelUri}${d.resolved.kind === 'path' ? '' : ` -> version ${d.resolved.version}`}, ${d.state}${d.message ? ` (${d.message})` : ''}`);
+      if (!sig) {
+        this.say(d.runtime === 'python' ? '  no signature: it takes what mlflow.pyfunc takes (see the model\'s docs)' : '  inputs and outputs: known once a replica has loaded the model');
+        continue;
+      }
+      for (const line of signatureLines(sig, width)) this.say(`  ${line}`);
+      if (example && ep?.primary === d.name) this.say(`\n  try it:\n  ${example.curl}`);
+    }
+    return out;
   }
 }
 

@@ -28,7 +28,7 @@ export const SECONDS: Record<string, { to: keyof DesiredSettings } & Range> = {
 export const DEPLOYMENT_KEYS = [
   'name', 'model', 'runtime', 'env_manager', 'num_replicas', 'autoscaling_config', 'ray_actor_options', 'gpus', 'threads', 'max_batch_size',
   'batch_wait_timeout_s', 'batch_wait_ms', 'max_concurrent_batches', 'max_ongoing_requests', 'max_queued_requests',
-  'request_timeout_s', 'health_check_period_s', 'health_check_timeout_s', 'track_interval_s', 'canary_weight',
+  'request_timeout_s', 'health_check_period_s', 'health_check_timeout_s', 'track_interval_s', 'canary_weight', 'warmup',
 ];
 
 export function deployment(
@@ -105,6 +105,10 @@ export function deployment(
     } else if (key === 'track_interval_s') {
       const v = c.number(keyNode, value, key, { min: 1, max: 86_400 }, true, 'a whole number of seconds from 1 to 86400 (how often to check the registry for a new version of an alias or stage)');
       if (v !== undefined) request.trackIntervalS = v;
+    } else if (key === 'warmup') {
+      const v = c.scalar(value);
+      if (typeof v !== 'boolean') c.at(keyNode, `warmup must be true or false (got ${got(value)}): whether each replica runs one request built from the signature before it reports ready`);
+      else if (!v) request.warmup = false;
     } else if (key === 'canary_weight') {
       const w = c.number(keyNode, value, key, { min: 0, max: 100 }, false, 'a number from 0 to 100');
       if (w !== undefined && w !== 0) c.at(keyNode, `canary_weight ${w}: a canary is the application's canary: mapping (model:, weight:, shadow:), beside deployments:`);

@@ -88,6 +88,7 @@ export function currentToDesired(c: CurrentDeployment): DesiredDeployment {
   else request.replicas = s.replicas;
   if (s.runtime && s.runtime !== 'onnx') request.runtime = s.runtime;
   if (s.envManager) request.envManager = s.envManager;
+  if (s.warmup === false) request.warmup = false;
   for (const f of FIELDS) {
     const v = s[f.key];
     if (v !== undefined && v !== null) request[f.key] = v;

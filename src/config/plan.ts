@@ -70,6 +70,8 @@ function revisionChanges(want: DesiredSettings, have: DesiredSettings): string[]
   // Unset in the file: the runtime follows the model's flavors (whatever runs is right).
   if (want.runtime !== undefined && want.runtime !== (have.runtime ?? 'onnx')) out.push(`runtime ${have.runtime ?? 'onnx'} -> ${want.runtime}`);
   if (want.envManager !== undefined && want.envManager !== have.envManager) out.push(`env_manager ${have.envManager ?? 'auto'} -> ${want.envManager}`);
+  const warm = (s: DesiredSettings) => (s.warmup === false ? 'off' : 'on');
+  if (warm(want) !== warm(have)) out.push(`warmup ${warm(have)} -> ${warm(want)}`);
   for (const f of FIELDS) {
     if (norm(f, want[f.key]) !== norm(f, have[f.key])) out.push(`${f.label} ${show(f, have[f.key])} -> ${show(f, want[f.key])}`);
   }
@@ -102,6 +104,7 @@ export function summary(d: DesiredDeployment): string[] {
   const out = [`model ${d.source}`, r.autoscaling ? bounds(r.autoscaling) : `num_replicas ${r.replicas ?? 1}`];
   if (r.runtime) out.push(`runtime ${r.runtime}`);
   for (const f of FIELDS) if (r[f.key] !== undefined) out.push(`${f.label} ${show(f, r[f.key])}`);
+  if (r.warmup === false) out.push('warmup off');
   if (r.trackIntervalS !== undefined) out.push(`track_interval_s ${r.trackIntervalS}`);
   return out;
 }

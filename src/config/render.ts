@@ -29,6 +29,7 @@ export function toFileDeployment(d: DesiredDeployment): Record<string, unknown> 
   }
   if (r.requestTimeoutMs !== undefined) out.request_timeout_s = r.requestTimeoutMs / 1000;
   if (r.trackIntervalS !== undefined) out.track_interval_s = r.trackIntervalS;
+  if (r.warmup === false) out.warmup = false;
   return out;
 }
 

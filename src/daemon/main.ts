@@ -11,7 +11,7 @@ import { checkHome, HomeFolderError } from '../home-check.js';
 import { HomeLock, recordedPid } from '../home-lock.js';
 import { VERSION } from '../version.js';
 import { createControlServer, type ControlDeps, type DaemonInfo } from './control/control-server.js';
-import { gpuReport, status } from './control/status.js';
+import { gpuReport, readiness, status } from './control/status.js';
 import { createIngress, createMetricsServer, type IngressServer } from './dataplane/ingress.js';
 import { DEFAULT_LIMITS, type IngressLimits, type IngressSecurity } from './dataplane/ingress-settings.js';
 import { watchGpuMemory } from './fleet/gpu-watchdog.js';
@@ -41,9 +41,15 @@ export interface DaemonOptions {
   limits?: Partial<IngressLimits>;
   /** Token, Host check, TLS (defaults: none, loopback names, plain HTTP); `host` is the bind address above. */
   security?: Partial<Omit<IngressSecurity, 'host'>>;
+  /** /v2/health/ready needs every endpoint ready (Triton's --strict-readiness, default true). */
+  strictReadiness?: boolean;
 }
 
-export class DaemonStartError extends Error {}
+export class DaemonStartError extends Error {
+  constructor(message: string, readonly code: 'CONFLICT' | 'DAEMON_FAILED' = 'DAEMON_FAILED') {
+    super(message);
+  }
+}
 
 /** The cores this daemon may use: its CPU affinity, capped by a cgroup v2 quota. */
 function daemonCores(): number {
@@ -76,11 +82,11 @@ async function claimHome(p: HomePaths): Promise<HomeLock> {
   const lock = HomeLock.tryAcquire(p, 2000);
   if (!lock) {
     const pid = recordedPid(p);
-    throw new DaemonStartError(`mlserve daemon is already running${pid ? ` (pid ${pid})` : ''} on ${p.home}; stop it with mlserve daemon stop, or use another MLSERVE_HOME`);
+    throw new DaemonStartError(`mlserve daemon is already running${pid ? ` (pid ${pid})` : ''} on ${p.home}; stop it with mlserve daemon stop, or use another MLSERVE_HOME`, 'CONFLICT');
   }
   if (existsSync(p.socket) && (await socketAlive(p.socket))) {
     lock.release();
-    throw new DaemonStartError(`another process answers on ${p.socket} (an older mlserve daemon?); stop it first`);
+    throw new DaemonStartError(`another process answers on ${p.socket} (an older mlserve daemon?); stop it first`, 'CONFLICT');
   }
   for (const f of [p.socket, p.pidFile]) if (existsSync(f)) unlinkSync(f);
   return lock;
@@ -190,8 +196,9 @@ async function serve(paths: HomePaths, opts: DaemonOptions, log: DaemonLog, lock
   const workDir = join(paths.home, 'run');
   const parts = assemble(store, inventory, { logDir: paths.logs, workDir, secretsDir: join(paths.home, 'credentials'), envsDir: join(paths.home, 'envs'), cores: daemonCores() }, createModelSourceResolver(paths));
   const { metrics, routes, shadow, fleet, reconciler, commands, canary, canaryStats, analysis, tracking } = parts;
+  const strictReadiness = opts.strictReadiness ?? true;
   const security = { ...opts.security, host: opts.host };
-  const ingress = createIngress({ routes, shadow }, { maxBodyBytes: opts.maxBodyBytes, limits: opts.limits, security, metrics, serveMetrics: opts.metricsPort === undefined });
+  const ingress = createIngress({ routes, shadow }, { maxBodyBytes: opts.maxBodyBytes, limits: opts.limits, security, metrics, serveMetrics: opts.metricsPort === undefined, strictReadiness });
   const metricsServer = opts.metricsPort === undefined ? undefined : createMetricsServer(metrics, { limits: opts.limits, security });
   if (metricsServer) {
     try {
@@ -223,6 +230,7 @@ async function serve(paths: HomePaths, opts: DaemonOptions, log: DaemonLog, lock
     ingress: { host: opts.host, port: address.port, url: `${security.tls ? 'https' : 'http'}://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${address.port}` },
     startedAt,
     starts,
+    strictReadiness,
   });
 
   // A crash (an uncaught exception) still removes the socket and pid file; a clean stop disarms this.
@@ -266,7 +274,7 @@ async function serve(paths: HomePaths, opts: DaemonOptions, log: DaemonLog, lock
   const controlDeps: ControlDeps = {
     commands, canary, store, info, apply: parts.apply,
     canaryStatus: () => canaryStats.status(),
-    status: () => status(store, fleet, parts.gpus, reconciler.threads),
+    status: () => ({ ...status(store, fleet, parts.gpus, reconciler.threads), readiness: readiness(routes, strictReadiness, store) }),
     gpus: () => gpuReport(parts.gpus),
     snapshot: (daemon) => takeSnapshot(parts.snapshotSource, daemon), logDir: paths.logs, cacheDir: paths.cache, shutdown: () => void shutdown().then(() => process.exit(0)),
   };

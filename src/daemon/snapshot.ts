@@ -66,6 +66,6 @@ export async function takeSnapshot(src: SnapshotSource, daemon: Snapshot['daemon
       latency: { le: buckets.map((b) => b[0]), counts: buckets.map((b) => b[1]) },
     };
   });
-  const events = src.events(8).map((e) => ({ ts: e.ts, kind: e.kind, subject: e.subject, message: e.message }));
+  const events = src.events(30).map((e) => ({ ts: e.ts, kind: e.kind, subject: e.subject, message: e.message }));
   return { t: Date.now(), daemon, deployments, gpus: src.gpus(), events };
 }

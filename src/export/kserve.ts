@@ -1,10 +1,13 @@
 // KServe InferenceService manifests (serving.kserve.io/v1beta1) from what the daemon serves: one
 // per endpoint, as data and as commented multi-document YAML. PURE: no I/O.
 import { Document, isMap, isScalar } from 'yaml';
+import type { Signature } from '../tensor.js';
+import { tritonConfig } from './triton.js';
 
 /** The parts of GET /v1/status this export reads (kept structural so daemon changes stay cheap). */
 export interface ExportStatus {
-  endpoints?: { name: string; primary?: string | null }[];
+  /** Endpoints with their canary and its share of traffic (percent), as GET /v1/status has them. */
+  endpoints?: { name: string; primary?: string | null; canary?: string | null; canaryWeight?: number }[];
   deployments: ExportDeployment[];
 }
 
@@ -12,6 +15,10 @@ export interface ExportDeployment {
   name: string;
   endpoint: string;
   modelUri: string;
+  /** The model file the replicas load (the daemon's cached copy) and its signature as served. */
+  modelFile?: string;
+  signature?: Signature | null;
+  spec?: Signature | null;
   resolved: { kind?: string; name?: string; version?: string; source?: string; registry?: string; stage?: string };
   settings: {
     runtime?: string;
@@ -20,8 +27,9 @@ export interface ExportDeployment {
     requestTimeoutMs?: number;
     maxOngoingRequests?: number;
     autoscaling?: { min_replicas: number; max_replicas: number; target_ongoing_requests?: number } | null;
-    /** Percent (0-100) of the endpoint's traffic sent to this deployment as a canary. */
-    canary_weight?: number;
+    maxBatchSize?: number;
+    batchWaitMs?: number;
+    maxConcurrentBatches?: number;
   };
   state?: string;
 }
@@ -57,6 +65,8 @@ export interface ExportedService {
   comments: Record<string, string>;
   /** True when storageUri is a placeholder the operator must replace. */
   needsUpload: boolean;
+  /** A plain .onnx model: the Triton model repository to write (folder named like the manifest) and upload. */
+  triton?: { folder: string; model: string; config: string; modelFile?: string };
 }
 
 export const ANNOTATION = 'mlserve.io';
@@ -85,7 +95,7 @@ function storageFor(d: ExportDeployment, endpoint: string): { uri: string; place
   let what: string;
   if (d.resolved.kind === 'path') {
     what = isPlainOnnx(d)
-      ? ` upload ${src ?? d.modelUri} as <storageUri>/<model name>/1/model.onnx (a Triton model repository)`
+      ? ` upload the Triton model repository ${kserveName(endpoint)}/ (${endpoint}/config.pbtxt and ${endpoint}/1/model.onnx from ${src ?? d.modelUri}; mlserve export kserve --out DIR writes it beside this file) to storageUri`
       : ` upload the MLflow model directory ${src ?? d.modelUri} (MLmodel and its files) to storageUri`;
   } else {
     const from = src ? ` (its artifacts are at ${src}, which KServe cannot fetch)` : '';
@@ -94,25 +104,26 @@ function storageFor(d: ExportDeployment, endpoint: string): { uri: string; place
   return { uri, placeholder: true, comment: ` TODO:${what}` };
 }
 
-/** The deployments of an endpoint: its primary and, when one carries canary_weight, its canary. */
-function endpointGroups(status: ExportStatus): { endpoint: string; primary: ExportDeployment; canary?: ExportDeployment }[] {
+type Group = { endpoint: string; primary: ExportDeployment; canary?: ExportDeployment; weight: number };
+
+/** The deployments of an endpoint: its primary and, when the endpoint has one, its canary and the canary's weight. */
+function endpointGroups(status: ExportStatus): Group[] {
   const names = [...new Set([...(status.endpoints ?? []).map((e) => e.name), ...status.deployments.map((d) => d.endpoint)])];
-  const out: { endpoint: string; primary: ExportDeployment; canary?: ExportDeployment }[] = [];
+  const out: Group[] = [];
   for (const endpoint of names) {
     const deps = status.deployments.filter((d) => d.endpoint === endpoint);
     if (deps.length === 0) continue;
-    const hasWeight = (d: ExportDeployment) => typeof d.settings.canary_weight === 'number';
-    const canary = deps.find(hasWeight);
-    const primaryName = status.endpoints?.find((e) => e.name === endpoint)?.primary;
-    const primary = deps.find((d) => d.name === primaryName && d !== canary) ?? deps.find((d) => d !== canary) ?? deps[0];
-    out.push({ endpoint, primary, canary: canary && canary !== primary ? canary : undefined });
+    const e = status.endpoints?.find((x) => x.name === endpoint);
+    const canary = e?.canary ? deps.find((d) => d.name === e.canary) : undefined;
+    const primary = deps.find((d) => d.name === e?.primary && d !== canary) ?? deps.find((d) => d !== canary) ?? deps[0];
+    out.push({ endpoint, primary, canary: canary && canary !== primary ? canary : undefined, weight: e?.canaryWeight ?? 0 });
   }
   return out;
 }
 
 /** One InferenceService per endpoint of the status answer. */
 export function kserveManifests(status: ExportStatus, opts: { namespace?: string } = {}): ExportedService[] {
-  return endpointGroups(status).map(({ endpoint, primary, canary }) => {
+  return endpointGroups(status).map(({ endpoint, primary, canary, weight }) => {
     // With a canary, the manifest describes the candidate revision; KServe keeps the primary.
     const d = canary ?? primary;
     const s = d.settings;
@@ -163,23 +174,36 @@ export function kserveManifests(status: ExportStatus, opts: { namespace?: string
       }
     }
     if (canary) {
-      predictor.canaryTrafficPercent = Math.max(0, Math.min(100, Math.round(canary.settings.canary_weight ?? 0)));
+      // KServe takes a whole percent: a weight below 1% (but above 0) becomes 1 rather than dropping the canary.
+      predictor.canaryTrafficPercent = weight > 0 ? Math.max(1, Math.min(100, Math.round(weight))) : 0;
       annotations[`${ANNOTATION}/primary-deployment`] = primary.name;
       annotations[`${ANNOTATION}/primary-model-uri`] = primary.modelUri;
       const ps = storageFor(primary, endpoint);
       annotations[`${ANNOTATION}/primary-storage-uri`] = ps.uri;
       comments['spec.predictor.canaryTrafficPercent'] =
-        ` the canary ${canary.name} gets this percent; apply the primary ${primary.name} (storageUri ${ps.uri}) first. Remove to promote, 0 to roll back (Serverless mode only)`;
+        ` the canary ${canary.name} gets this percent (mlserve: ${weight}%); apply the primary ${primary.name} (storageUri ${ps.uri}) first. Remove to promote, 0 to roll back (Serverless mode only)`;
     }
 
     const metadata: InferenceService['metadata'] = { name: kserveName(endpoint), annotations };
     if (opts.namespace) metadata.namespace = opts.namespace;
     comments[''] = ` mlserve endpoint ${endpoint}: ${d.modelUri}${d.resolved.version ? ` (version ${d.resolved.version})` : ''}`;
+    const triton = isPlainOnnx(d)
+      ? {
+        folder: kserveName(endpoint),
+        model: endpoint,
+        modelFile: d.modelFile,
+        config: tritonConfig({
+          name: endpoint, signature: d.spec ?? d.signature ?? null, maxBatchSize: s.maxBatchSize, batchWaitMs: s.batchWaitMs,
+          maxConcurrentBatches: s.maxConcurrentBatches, gpu: !!s.gpus,
+        }),
+      }
+      : undefined;
     return {
       endpoint,
       manifest: { apiVersion: 'serving.kserve.io/v1beta1', kind: 'InferenceService', metadata, spec: { predictor } },
       comments,
       needsUpload: storage.placeholder,
+      ...(triton ? { triton } : {}),
     };
   });
 }

@@ -12,6 +12,8 @@ export interface ReplicaConfig {
   concurrency?: number;
   /** onnxruntime execution providers in order of preference, e.g. ['cuda', 'cpu']. */
   providers?: string[];
+  /** false: report ready without the warm-up run (one request built from the model's inputs). */
+  warmup?: boolean;
 }
 
 export type ToReplica =
@@ -19,7 +21,7 @@ export type ToReplica =
   | { t: 'ping'; id: number };
 
 export type FromReplica =
-  | { t: 'ready'; inputs: TensorSpec[]; outputs: TensorSpec[]; loadMs: number; pid: number }
+  | { t: 'ready'; inputs: TensorSpec[]; outputs: TensorSpec[]; loadMs: number; pid: number; warmupMs?: number }
   | { t: 'fatal'; message: string }
   | { t: 'result'; id: number; computeMs: number }
   | { t: 'error'; id: number; message: string }

@@ -5,6 +5,12 @@ import { encodeFrame, FrameDecoder } from './frame.js';
 import type { FromReplica, ReplicaConfig, ToReplica } from './protocol.js';
 import { loadModel, runModel, type LoadedModel } from './session.js';
 import type { Tensor } from '../tensor.js';
+import { stampStream } from './log-stamp.js';
+import { exampleTensors } from './example.js';
+
+// Every line this replica writes to its log carries the time (mlserve logs shows and orders by it).
+stampStream(process.stdout);
+stampStream(process.stderr);
 
 const config = JSON.parse(process.argv[2] ?? '{}') as ReplicaConfig;
 const pipe = new net.Socket({ fd: 3, readable: true, writable: true });
@@ -76,8 +82,20 @@ async function main(): Promise<void> {
     return;
   }
   const loadMs = performance.now() - started;
-  console.log(`replica ${config.deployment}#${config.replica}: ready in ${loadMs.toFixed(0)} ms`);
-  send({ t: 'ready', inputs: model.inputs, outputs: model.outputs, loadMs, pid: process.pid });
+  // Warm-up: one request built from the model's inputs, so the first user request does not pay for
+  // the first run (allocations, kernel selection). A failure is logged, not fatal: requests decide.
+  let warmupMs: number | undefined;
+  if (config.warmup !== false) {
+    const t0 = performance.now();
+    try {
+      await runModel(model, exampleTensors(model.inputs));
+      warmupMs = performance.now() - t0;
+    } catch (err) {
+      console.error(`replica: warm-up run failed (${err instanceof Error ? err.message : String(err)}); serving without it`);
+    }
+  }
+  console.log(`replica ${config.deployment}#${config.replica}: ready in ${loadMs.toFixed(0)} ms${warmupMs === undefined ? '' : ` (warm-up run ${warmupMs.toFixed(0)} ms)`}`);
+  send({ t: 'ready', inputs: model.inputs, outputs: model.outputs, loadMs, pid: process.pid, ...(warmupMs === undefined ? {} : { warmupMs }) });
 }
 
 void main();

@@ -70,7 +70,7 @@ describe('mlserve apply', () => {
     const r = await cli(['apply', '-f', bad, '--dry-run']);
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain('the plan cannot be carried out');
-    expect(r.stderr).toMatch(/gone: asks for 1 GPU per replica, but the daemon has no GPU/);
+    expect(r.stderr).toMatch(/gone: asks for 1 GPU per replica, but this machine has no GPU/);
     expect(r.stderr).toMatch(/gone: model .*nope\.onnx: no such file or directory/);
   });
 

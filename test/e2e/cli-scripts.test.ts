@@ -33,7 +33,7 @@ describe('usage errors', () => {
     [['bench', 'tiny', '--protocol', 'xml', '--json'], /^Expected --protocol=xml to be one of: json, binary$/],
     [['deploy', 'x.onnx', '--gpus', 'lots', '--json'], /^--gpus must be a number of GPUs/],
     [['bogus', '--json'], /^'mlserve bogus' is not a command$/],
-    [['status', 'extra', '--json'], /^'mlserve status extra' is not a command$/],
+    [['gpus', 'extra', '--json'], /^'mlserve gpus extra' is not a command$/],
   ])('%j prints one line of JSON with code USAGE and exits 2', async (args, message) => {
     const r = await d.cli(args as string[]);
     expect(r.exitCode).toBe(2);

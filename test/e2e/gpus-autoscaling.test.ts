@@ -36,10 +36,15 @@ describe('fractional GPU placement', () => {
     expect(st.stdout).toMatch(/GPUs: 2 from MLSERVE_GPUS=2x80GB \(simulated/);
   });
 
-  it('keeps an over-subscribed deployment pending with its reason, and places it when room appears', async () => {
-    const c = await d.cli(['deploy', file, '--endpoint', 'c', '--replicas', '2', '--gpus', '0.5', '--timeout', '3']);
+  it('keeps an over-subscribed deployment pending with its reason and who holds the room, and places it when room appears', async () => {
+    const started = Date.now();
+    const c = await d.cli(['deploy', file, '--endpoint', 'c', '--replicas', '2', '--gpus', '0.5', '--json']);
+    // It fits the inventory but not the free room: pending, said at once (no wait for the timeout).
     expect(c.exitCode).toBe(1);
-    expect(c.stderr).toMatch(/pending: 1 of 2 replica\(s\) waiting for a GPU: needs 0.5 of a GPU; GPU 0 has 0.01 free, GPU 1 0.17/);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(c.json.code).toBe('PENDING');
+    expect(c.json.error).toMatch(/pending: 1 of 2 replica\(s\) waiting for a GPU: needs 0.5 of a GPU; GPU 0 has 0.01 free, GPU 1 0.17; held by a-v1 \(3 replicas: 0.99 of GPU 0\), b-v1 \(1 replica: 0.33 of GPU 1\), c-v1 \(1 replica: 0.50 of GPU 1\)/);
+    expect(c.json.error).toContain('mlserve undeploy');
     const pending = await dep('c-v1');
     expect(pending.state).toBe('pending');
     expect(pending.replicas.map(gpuOf)).toEqual(['1:0.5', undefined]);
@@ -60,10 +65,25 @@ describe('fractional GPU placement', () => {
     await d.cli(['undeploy', 'c']);
   });
 
-  it('refuses fractions above 1 that are not whole', async () => {
+  it('refuses fractions above 1 that are not whole (a refused value: exit 2)', async () => {
     const r = await d.cli(['deploy', file, '--endpoint', 'bad', '--gpus', '1.5']);
-    expect(r.exitCode).toBe(1);
+    expect(r.exitCode).toBe(2);
     expect(r.stderr).toMatch(/whole number/);
+  });
+
+  it('refuses at once what the inventory can never hold: more whole GPUs than exist, more replicas than fit', async () => {
+    for (const [args, re] of [
+      [['--gpus', '3'], /asks for 3 whole GPUs per replica, but this machine has 2 \(MLSERVE_GPUS=2x80GB/],
+      [['--gpus', '0.5', '--replicas', '5'], /5 replicas of 0.5 of a GPU each do not fit this machine's 2 GPUs .*at most 4 fit/],
+    ] as const) {
+      const started = Date.now();
+      const r = await d.cli(['deploy', file, '--endpoint', 'never', ...args, '--json']);
+      expect(r.exitCode).toBe(1);
+      expect(r.json.code).toBe('NO_GPU');
+      expect(r.json.error).toMatch(re);
+      expect(Date.now() - started).toBeLessThan(15_000);
+    }
+    expect((await d.cli(['status', '--json'])).json.deployments.map((x: any) => x.name)).not.toContain('never-v1');
   });
 });
 

@@ -40,7 +40,7 @@ describe('daemon start refuses an exposed ingress it cannot protect', () => {
     writeFileSync(open, `${token}\n`);
     chmodSync(open, 0o644);
     const r = await d.cli(['daemon', 'start', '--host', '0.0.0.0', '--port', '0', '--auth-token-file', open]);
-    expect(r.exitCode).toBe(1);
+    expect(r.exitCode).toBe(2);
     expect(r.stderr).toMatch(/may be read by other users \(mode 644\); chmod 600/);
   });
 

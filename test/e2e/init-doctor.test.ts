@@ -127,7 +127,14 @@ describe('mlserve export kserve', () => {
     dirs.push(out);
     const w = await d.cli(['export', 'kserve', '--out', out, '--json']);
     expect(w.exitCode, w.stderr).toBe(0);
-    expect(w.json.files).toEqual([join(out, 'mlp.yaml')]);
+    // A plain .onnx model: its Triton model repository beside the manifest, the model byte for byte.
+    expect(w.json.files).toEqual([join(out, 'mlp.yaml'), join(out, 'mlp', 'mlp', 'config.pbtxt'), join(out, 'mlp', 'mlp', '1', 'model.onnx')]);
+    expect(readFileSync(join(out, 'mlp', 'mlp', '1', 'model.onnx'))).toEqual(readFileSync(onnx));
+    const config = readFileSync(join(out, 'mlp', 'mlp', 'config.pbtxt'), 'utf8');
+    expect(config).toMatch(/^name: "mlp"\nplatform: "onnxruntime_onnx"\nmax_batch_size: 32\n/);
+    expect(config).toContain('name: "x"\n    data_type: TYPE_FP32\n    dims: [ 8 ]');
+    expect(config).toContain('name: "y"\n    data_type: TYPE_FP32\n    dims: [ 4 ]');
+    expect(r.stderr).toContain('pass --out DIR to also write the Triton model repository');
     expect(parse(readFileSync(join(out, 'mlp.yaml'), 'utf8'))).toEqual(m);
     expect(w.json.manifests[0]).toEqual(m);
   });

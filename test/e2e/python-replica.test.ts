@@ -20,7 +20,7 @@ let fixtures: PythonModels;
 const replicas: PythonReplicaProcess[] = [];
 const byModel = new Map<string, PythonReplicaProcess>();
 
-function start(config: { modelDir: string; threads?: number; concurrency?: number; gpuFraction?: number }, deployment = 'py', opts: { python?: string; args?: string[] } = {}) {
+function start(config: { modelDir: string; threads?: number; concurrency?: number; gpuFraction?: number; warmup?: boolean }, deployment = 'py', opts: { python?: string; args?: string[] } = {}) {
   const r = new PythonReplicaProcess(opts.python ?? python, { deployment, replica: replicas.length, ...config }, { args: opts.args });
   replicas.push(r);
   return r;
@@ -117,6 +117,9 @@ describe('python replica: ready', () => {
     expect(header.outputs).toEqual([{ name: 'output', datatype: 'INT64', shape: [-1] }]);
     expect(header.pid).toBe(r.child.pid);
     expect(header.loadMs).toBeGreaterThan(0);
+    // The warm-up predict ran on an example built from the signature before ready.
+    expect(header.warmupMs, r.log()).toBeGreaterThan(0);
+    expect(r.log()).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z python replica iris_sklearn#0: warm-up run in \d+ ms$/m);
     expect(header.python).toEqual({
       version: fixtures.python,
       mlflow: fixtures.mlflow,
@@ -144,6 +147,15 @@ describe('python replica: ready', () => {
     expect(header.python.signature).toBe('tensors');
     expect(header.python.flavors).toContain('pytorch');
     expect(header.python.params).toBeNull();
+  });
+
+  it('warm-up: off with warmup: false; none for a model without a signature is not an error', async () => {
+    const off = start({ modelDir: fixtures.models.iris_sklearn!.modelDir, warmup: false }, 'nowarm');
+    const { header } = await off.ready();
+    if (header.t !== 'ready') throw new Error(JSON.stringify(header));
+    expect(header.warmupMs).toBeUndefined();
+    expect(off.log()).not.toContain('warm-up');
+    off.kill();
   });
 
   it('raiser: a FP64 column in', async () => {

@@ -400,5 +400,58 @@ class Inputs(unittest.TestCase):
         self.assertEqual(sorted(r.build_model_input(mixed, None)), ["x", "y"])
 
 
+class WarmUp(unittest.TestCase):
+    def test_example_tensors_from_the_signature(self):
+        specs = [{"name": "x", "datatype": "FP32", "shape": [-1, 4]}, {"name": "n", "datatype": "INT64", "shape": [-1]},
+                 {"name": "s", "datatype": "BYTES", "shape": [-1]}, {"name": "f", "datatype": "BOOL", "shape": [2, -1]}]
+        x, n, s, f = r.example_tensors(specs)
+        self.assertEqual((x.shape, x.data.dtype, x.data.tolist()), ([1, 4], np.float32, [[0.5] * 4]))
+        self.assertEqual((n.shape, n.data.tolist()), ([1], [1]))
+        self.assertEqual((s.shape, s.data.tolist()), ([1], ["example"]))
+        self.assertEqual((f.shape, f.data.tolist()), ([2, 1], [[False], [False]]))
+
+    def test_a_column_signature_warms_up_through_the_model_input(self):
+        from mlflow.types import ColSpec, Schema
+
+        schema = Schema([ColSpec("double", "a"), ColSpec("string", "b")])
+        specs = r.schema_specs(schema, "input")
+        df = r.build_model_input(r.example_tensors(specs), schema)
+        self.assertEqual(df.to_dict("records"), [{"a": 0.5, "b": "example"}])
+
+    def test_not_run_without_a_signature_or_when_off(self):
+        calls = []
+        model = types.SimpleNamespace(predict=lambda data: calls.append(data))
+        rep = r.Replica.__new__(r.Replica)
+        rep.config, rep.input_schema = {}, None
+        self.assertIsNone(rep.warm_up(model, []))
+        from mlflow.types import Schema, TensorSpec
+
+        rep.input_schema = Schema([TensorSpec(np.dtype(np.float32), (-1, 2), "x")])
+        inputs = r.schema_specs(rep.input_schema, "input")
+        rep.config = {"warmup": False}
+        self.assertIsNone(rep.warm_up(model, inputs))
+        self.assertEqual(calls, [])
+        rep.config = {}
+        self.assertGreaterEqual(rep.warm_up(model, inputs), 0)
+        self.assertEqual(len(calls), 1)
+
+
+class LogStamps(unittest.TestCase):
+    def test_every_line_starts_with_its_utc_time(self):
+        import io
+        import re
+
+        buf = io.StringIO()
+        s = r.StampedStream(buf)
+        s.write("a\nb")
+        s.write("c\n")
+        s.write("")
+        s.write("d\n")
+        lines = buf.getvalue().split("\n")
+        stamp = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z "
+        self.assertEqual([re.sub(stamp, "", line) for line in lines], ["a", "bc", "d", ""])
+        self.assertTrue(all(re.match(stamp, line) for line in lines[:3]))
+
+
 if __name__ == "__main__":
     unittest.main()

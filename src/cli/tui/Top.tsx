@@ -1,5 +1,6 @@
-// The live `mlserve top` screen (Ink): renders frame() from the snapshot stream; q quits,
-// arrows select a deployment (its replicas show below), e shows more events.
+// The live `mlserve top` screen (Ink): renders frame() from the snapshot stream; q quits, arrows
+// select a deployment (its replicas show below), e shows more events. The frame always fits the
+// terminal (fewer lines than its height), so Ink redraws in place instead of clearing the screen.
 import { Box, Text, useApp, useInput, useStdout } from 'ink';
 import { useState } from 'react';
 import type { Snapshot } from '../../daemon/snapshot.js';
@@ -10,9 +11,13 @@ export interface TopProps {
   cur: Snapshot | null;
   history: Map<string, number[]>;
   error?: string;
+  /** A line above the frame: the daemon stopped or restarted, reconnecting. */
+  notice?: string;
+  /** The terminal's size (default: stdout's columns and rows). */
+  size?: { columns: number; rows: number };
 }
 
-export function Top({ prev, cur, history, error }: TopProps) {
+export function Top({ prev, cur, history, error, notice, size }: TopProps) {
   const { exit } = useApp();
   const { stdout } = useStdout();
   const [selected, setSelected] = useState(0);
@@ -25,12 +30,14 @@ export function Top({ prev, cur, history, error }: TopProps) {
     else if (input === 'e') setShowEvents((v) => !v);
   });
   if (error) return <Text color="red">{error}</Text>;
-  if (!cur) return <Text>connecting to the mlserve daemon…</Text>;
-  const lines = frame(prev, cur, history, { width: stdout?.columns ?? 80, height: stdout?.rows ?? 24, selected, showEvents });
+  if (!cur) return <Text>{notice ?? 'connecting to the mlserve daemon…'}</Text>;
+  const lines = frame(prev, cur, history, {
+    width: size?.columns ?? stdout?.columns ?? 80, height: size?.rows ?? stdout?.rows ?? 24, selected, showEvents, notice,
+  });
   return (
     <Box flexDirection="column">
       {lines.map((l, i) => (
-        <Text key={i} bold={i === 0}>{l || ' '}</Text>
+        <Text key={i} bold={i === (notice ? 1 : 0)} color={notice && i === 0 ? 'yellow' : undefined}>{l || ' '}</Text>
       ))}
     </Box>
   );

@@ -24,7 +24,7 @@ export default class CanaryStart extends BaseCommand {
         ...(flags['max-p99'] === undefined ? {} : { maxP99Ms: flags['max-p99'] }),
       });
     } catch (err) {
-      return this.fail((err as Error).message, 2);
+      return this.fail('USAGE', (err as Error).message);
     }
     const e = await this.client.call<EndpointRow>('POST', '/v1/canary/start', { endpoint: flags.endpoint, policy });
     this.say(`${e.name}: analysing canary ${e.canary}, now at ${e.canaryWeight}%; see mlserve canary status and mlserve events ${e.name}`);

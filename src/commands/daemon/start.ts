@@ -37,6 +37,7 @@ export default class DaemonStart extends BaseCommand {
     'tls-cert': Flags.string({ description: 'serve HTTPS with this PEM certificate (with --tls-key)', dependsOn: ['tls-key'] }),
     'tls-key': Flags.string({ description: 'the PEM private key of --tls-cert (mode 600)', dependsOn: ['tls-cert'] }),
     timeout: Flags.integer({ description: 'seconds to wait for the daemon to be ready', default: 30 }),
+    'strict-readiness': Flags.boolean({ description: 'GET /v2/health/ready is 200 only when every endpoint is ready (as Triton); --no-strict-readiness: when the server is live (per-model readiness stays exact)', default: true, allowNo: true }),
     'metrics-port': Flags.integer({ description: 'serve Prometheus /metrics on this port instead of the ingress port', min: 0, max: 65535 }),
     'restore-backup': Flags.boolean({ description: 'replace a damaged state.db with state.db.bak, the copy from the last clean stop (the damaged file is kept as state.db.corrupt-<time>)', default: false }),
     'log-file': Flags.string({ description: 'write the daemon\'s log to this file (rotated by size, reopened on SIGHUP) instead of stdout/stderr; a detached daemon writes $MLSERVE_HOME/logs/daemon.log' }),
@@ -63,17 +64,17 @@ export default class DaemonStart extends BaseCommand {
         security: { allowedHosts: (flags['allowed-hosts'] ?? '').split(',').map((h) => h.trim()).filter(Boolean), metricsAuth: flags['metrics-auth'] },
       };
     } catch (err) {
-      this.fail((err as Error).message, 2);
+      this.fail('USAGE', (err as Error).message);
     }
     const { refusal, warnings } = checkExposure({
       host: flags.host, token: flags['auth-token-file'] !== undefined, insecure: flags.insecure, tls: flags['tls-cert'] !== undefined, metricsAuth: flags['metrics-auth'],
     });
-    if (refusal) this.fail(refusal, 2);
+    if (refusal) this.fail('USAGE', refusal);
     try {
       if (flags['auth-token-file'] !== undefined) opts.security!.token = readTokenFile(flags['auth-token-file']);
       if (flags['tls-cert'] !== undefined && flags['tls-key'] !== undefined) opts.security!.tls = readTls(flags['tls-cert'], flags['tls-key']);
     } catch (err) {
-      this.fail((err as Error).message);
+      this.fail('BAD_REQUEST', (err as Error).message);
     }
     return { opts, warnings };
   }
@@ -84,9 +85,9 @@ export default class DaemonStart extends BaseCommand {
     for (const w of warnings) process.stderr.write(`Warning: ${w}\n`);
     if (flags.foreground) {
       try {
-        await runDaemon({ ...opts, logFile: flags['log-file'], restoreBackup: flags['restore-backup'] });
+        await runDaemon({ ...opts, logFile: flags['log-file'], restoreBackup: flags['restore-backup'], strictReadiness: flags['strict-readiness'] });
       } catch (err) {
-        if (err instanceof DaemonStartError) this.fail(err.message);
+        if (err instanceof DaemonStartError) this.fail(err.code, err.message);
         throw err;
       }
       await new Promise(() => {}); // serve until a signal ends the process
@@ -94,17 +95,17 @@ export default class DaemonStart extends BaseCommand {
 
     const paths = homePaths();
     const existing = await this.health();
-    if (existing && flags['restore-backup']) this.fail(`mlserve daemon is running (pid ${existing.pid}) on ${paths.home}; stop it (mlserve daemon stop) before --restore-backup`);
+    if (existing && flags['restore-backup']) this.fail('CONFLICT', `mlserve daemon is running (pid ${existing.pid}) on ${paths.home}; stop it (mlserve daemon stop) before --restore-backup`);
     if (existing) {
       this.say(`mlserve daemon is already running (pid ${existing.pid}), ingress ${existing.ingress.url}`);
       return { ...existing, alreadyRunning: true };
     }
     const holder = daemonHolding(paths.socket);
-    if (holder.held) this.fail(`mlserve daemon is already running${holder.pid ? ` (pid ${holder.pid})` : ''} on ${paths.home} but does not answer on ${paths.socket}; stop it with mlserve daemon stop`);
+    if (holder.held) this.fail('CONFLICT', `mlserve daemon is already running${holder.pid ? ` (pid ${holder.pid})` : ''} on ${paths.home} but does not answer on ${paths.socket}; stop it with mlserve daemon stop`);
     try {
       checkHome(paths);
     } catch (err) {
-      if (err instanceof HomeFolderError) this.fail(err.message);
+      if (err instanceof HomeFolderError) this.fail('STORAGE', err.message);
       throw err;
     }
     // The daemon writes daemon.log itself (rotated, reopened on SIGHUP); its stdout/stderr go there
@@ -114,7 +115,7 @@ export default class DaemonStart extends BaseCommand {
     try {
       log = openSync(logFile, 'a', 0o600);
     } catch (err) {
-      this.fail(`cannot write the daemon's log file ${logFile} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); pass --log-file with a writable path`);
+      this.fail('STORAGE', `cannot write the daemon's log file ${logFile} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); pass --log-file with a writable path`);
     }
     // Every flag given is passed on (the detached daemon reads the same token and TLS files); the log file as resolved here.
     const args = [BIN, 'daemon', 'start', '--foreground', ...forwarded(this.argv), '--log-file', logFile];
@@ -135,7 +136,7 @@ export default class DaemonStart extends BaseCommand {
       await new Promise((r) => setTimeout(r, 100));
     }
     const tail = logTail(logFile, 10);
-    this.fail(`the daemon did not start${exited ? '' : ` within ${flags.timeout}s`}. Last lines of ${logFile}:\n${tail}`);
+    this.fail('DAEMON_FAILED', `the daemon did not start${exited ? '' : ` within ${flags.timeout}s`}. Last lines of ${logFile}:\n${tail}`);
   }
 
   private async health(): Promise<DaemonInfo | undefined> {

@@ -37,7 +37,7 @@ export default class DaemonStop extends BaseCommand {
       }
       await new Promise((r) => setTimeout(r, 100));
     }
-    this.fail(`the daemon did not stop within ${flags.timeout}s; see ${paths.daemonLog}`);
+    this.fail('DAEMON_FAILED', `the daemon did not stop within ${flags.timeout}s; see ${paths.daemonLog}`);
   }
 }
 

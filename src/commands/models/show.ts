@@ -13,7 +13,7 @@ export default class ModelsShow extends BaseCommand {
     const { args } = await this.parse(ModelsShow);
     const b = await browseRegistry(process.env, process.cwd(), args.name);
     const m = b.models[0];
-    if (!m) this.fail(`Registered Model with name=${args.name} not found in ${b.registry}; see mlserve models`);
+    if (!m) this.fail('NOT_FOUND', `Registered Model with name=${args.name} not found in ${b.registry}; see mlserve models`);
     this.say(`${m.name}${m.description ? `: ${m.description}` : ''} (${b.registry})`);
     this.say(table(['VERSION', 'STAGE', 'ALIASES', 'RUN', 'FLAVORS'], m.versions.map((v) => [
       v.version, v.stage, v.aliases.map((a) => `@${a}`).join(' ') || '-', v.runId?.slice(0, 12) ?? '-', v.flavors?.join(',') ?? '?',

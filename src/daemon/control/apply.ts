@@ -6,9 +6,10 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { asMlserveError, MlserveError } from '../../errors.js';
 import { changesOf, plan, type DeploymentOp, type EndpointPlan, type Plan } from '../../config/plan.js';
-import type { CurrentState, DesiredDeployment, DesiredEndpoint } from '../../config/desired.js';
+import type { CurrentState, DesiredDeployment, DesiredEndpoint, DesiredSettings } from '../../config/desired.js';
 import { readMlflowModel } from '../../mlflow/mlmodel.js';
 import { parseModelSource } from '../../mlflow/uri.js';
+import { inventoryProblem } from '../fleet/gpu-fit.js';
 import type { Inventory } from '../fleet/gpu-inventory.js';
 import { peekVersion } from '../rollout/tracker.js';
 import { checkName, runtimeSettings, type PythonEnvFor } from './commands.js';
@@ -50,11 +51,14 @@ export function currentState(store: Store): CurrentState {
 }
 
 /** Would this GPU request ever fit the inventory (not: does it fit now)? */
-export function gpuProblem(gpus: number | undefined, inv: Inventory): string | null {
-  if (!gpus) return null;
-  if (inv.gpus.length === 0) return `asks for ${gpus} GPU per replica, but the daemon has no GPU (${inv.source})`;
-  if (gpus > 1 && Math.ceil(gpus) > inv.gpus.length) return `asks for ${gpus} GPUs per replica, but the daemon has ${inv.gpus.length}`;
-  return null;
+export function gpuProblem(request: DesiredSettings, inv: Inventory): string | null {
+  if (!request.gpus) return null;
+  const replicas = request.autoscaling ? (request.autoscaling.initial_replicas ?? request.autoscaling.min_replicas) : (request.replicas ?? 1);
+  try {
+    return inventoryProblem(request.gpus, replicas, inv.gpus, inv.source);
+  } catch (err) {
+    return (err as Error).message;
+  }
 }
 
 /** Does this model source resolve, and is it servable? (no download: local files are read, registries asked for the version) */
@@ -91,7 +95,7 @@ export async function applyConfig(req: ApplyRequest, deps: ApplyDeps): Promise<A
     for (const e of p.endpoints) {
       for (const op of [e.primary, e.canary]) {
         if (!('want' in op)) continue;
-        const gp = gpuProblem(op.want.request.gpus, deps.inventory);
+        const gp = gpuProblem(op.want.request, deps.inventory);
         if (gp) problems.push(`${e.endpoint}: ${gp}`);
         if (needsModel(op)) {
           const sp = await sourceProblem(op.want.source, env, cwd);
@@ -105,7 +109,7 @@ export async function applyConfig(req: ApplyRequest, deps: ApplyDeps): Promise<A
   for (const e of p.endpoints) {
     for (const op of [e.primary, e.canary]) {
       if ('want' in op) {
-        const gp = gpuProblem(op.want.request.gpus, deps.inventory);
+        const gp = gpuProblem(op.want.request, deps.inventory);
         if (gp) throw new MlserveError('NO_GPU', `${e.endpoint}: ${gp}; nothing was applied`);
       }
     }

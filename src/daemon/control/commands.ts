@@ -2,8 +2,8 @@
 // only I/O before the write), write the desired state in one SQLite transaction, and hand over to
 // the reconcile loop (kick). Nothing here starts or stops a process.
 import { MlserveError, notFound } from '../../errors.js';
-import { normalizeFraction } from '../fleet/allocator.js';
 import { validateAutoscaling, type AutoscalingConfig } from '../fleet/autoscaler.js';
+import { inventoryProblem } from '../fleet/gpu-fit.js';
 import { requireCudaProvider } from '../fleet/gpu-inventory.js';
 import type { Inventory } from '../fleet/gpu-inventory.js';
 import type { ModelSourceResolver, ResolvedSource } from './model-source.js';
@@ -63,13 +63,17 @@ export function checkName(name: string, what: 'endpoint' | 'deployment', flag: s
   if (!NAME_RE.test(name)) throw new MlserveError('BAD_REQUEST', `${what} name '${name}' is not valid: use ${NAME_RULE}; pass ${flag}`);
 }
 
-/** GPUs asked for must exist on this machine (and have the CUDA provider when real). */
-export function checkGpus(gpus: number | undefined, inv: Inventory): void {
+/**
+ * GPUs asked for must fit this machine's inventory (and have the CUDA provider when real): a request
+ * that could never be placed is refused now, not left pending for room that cannot appear.
+ */
+export function checkGpus(gpus: number | undefined, replicas: number, inv: Inventory): void {
   if (gpus === undefined) return;
-  normalizeFraction(gpus);
+  const problem = inventoryProblem(gpus, replicas, inv.gpus, inv.source);
   if (inv.gpus.length === 0) {
-    throw new MlserveError('NO_GPU', `asked for ${gpus} GPU per replica, but this machine has no GPU (${inv.source}); deploy without --gpus to run on CPU, or set MLSERVE_GPUS for the daemon to simulate an inventory`);
+    throw new MlserveError('NO_GPU', `${problem}; deploy without --gpus to run on CPU, or set MLSERVE_GPUS for the daemon to simulate an inventory`);
   }
+  if (problem) throw new MlserveError('NO_GPU', `${problem} (see mlserve gpus)`);
   if (!inv.simulated) requireCudaProvider();
 }
 
@@ -79,7 +83,7 @@ export class Commands {
   async deploy(req: DeployRequest, onProgress?: DeployProgress): Promise<DeploymentRow> {
     const { store } = this.deps;
     const settings = deploySettings(req);
-    checkGpus(settings.gpus, this.deps.inventory);
+    checkGpus(settings.gpus, settings.replicas, this.deps.inventory);
     if (req.endpoint !== undefined) checkName(req.endpoint, 'endpoint', '--endpoint');
     if (req.name !== undefined) checkName(req.name, 'deployment', '--name');
     if (req.canary !== undefined && (!(req.canary >= 0) || req.canary > 100)) throw new MlserveError('BAD_REQUEST', `--canary weight must be 0..100% (got ${req.canary})`);
@@ -172,6 +176,8 @@ export class Commands {
       }
       settings = { ...settings, replicas, autoscaling: undefined };
     }
+    // More replicas than the GPUs can ever hold: refused now, not left pending.
+    checkGpus(settings.gpus, settings.autoscaling ? (settings.autoscaling.initial_replicas ?? settings.autoscaling.min_replicas) : settings.replicas, this.deps.inventory);
     store.updateSettings(d.name, settings);
     await this.deps.kick();
     await this.deps.whenStopped(d.name); // surplus replicas have drained

@@ -6,7 +6,7 @@ import type { Commands, DeployRequest } from './commands.js';
 import type { ApplyRequest } from './apply.js';
 import type { Store } from './store.js';
 import { readBody } from '../dataplane/ingress.js';
-import { followLogs, readLogs } from '../fleet/logs.js';
+import { followLogs, readLogs, type LogSource } from '../fleet/logs.js';
 import { listCache, pruneCache } from '../../mlflow/cache.js';
 import type { Snapshot } from '../snapshot.js';
 import type { CanaryCommands } from '../rollout/canary-commands.js';
@@ -21,6 +21,8 @@ export interface DaemonInfo {
   startedAt: number;
   /** How many times a daemon started on this home. */
   starts: number;
+  /** Server readiness needs every endpoint ready (--strict-readiness, the default) or only a live server. */
+  strictReadiness?: boolean;
 }
 
 export interface ControlDeps {
@@ -114,14 +116,21 @@ export function createControlServer(deps: ControlDeps): http.Server {
         afterId: q.has('after') ? Number(q.get('after')) : undefined,
       })],
     ['GET', /^\/v1\/deployments\/([^/]+)\/logs$/, async (req, res, [name], q) => {
-      const d = deps.store.getDeployment(name);
-      if (!d) throw notFound(`no deployment named '${name}'; see mlserve status`);
+      // An endpoint: all its deployments (primary, canary, a replacement); else the deployment of that name.
+      const sources = (): LogSource[] => {
+        const all = deps.store.listDeployments();
+        const onEndpoint = all.filter((d) => d.endpoint === name);
+        return (onEndpoint.length ? onEndpoint : all.filter((d) => d.name === name))
+          .map((d) => ({ deployment: d.name, createdAt: d.createdAt, replicas: deps.store.listReplicas(d.name).map((r) => r.idx) }));
+      };
+      const found = sources();
+      if (found.length === 0) throw notFound(`no deployment or endpoint named '${name}'; see mlserve status`);
       const lines = q.has('lines') ? Number(q.get('lines')) : 100;
       if (q.get('follow') === '1') {
-        followLogs(deps.logDir, d.name, d.settings.replicas, lines, req, res);
+        followLogs(deps.logDir, sources, lines, req, res);
         return undefined;
       }
-      return { deployment: d.name, logs: readLogs(deps.logDir, d.name, d.settings.replicas, lines) };
+      return { target: name, deployments: found.map((s) => s.deployment), lines: readLogs(deps.logDir, found, lines) };
     }],
     ['POST', /^\/v1\/shutdown$/, async () => {
       setImmediate(deps.shutdown);

@@ -9,7 +9,7 @@ import type { DispatchOptions } from '../dataplane/dispatcher.js';
 import type { DeploymentRow, DeploymentSettings } from './state.js';
 
 /** What a deploy asks for: a source, names, and any deployment setting (see store.ts). */
-export interface DeployRequest extends Partial<Omit<DeploymentSettings, 'autoscaling' | 'runtime' | 'envManager' | 'python'>> {
+export interface DeployRequest extends Partial<Omit<DeploymentSettings, 'autoscaling' | 'runtime' | 'envManager' | 'python' | 'warmup'>> {
   source: string;
   endpoint?: string;
   name?: string;
@@ -26,6 +26,8 @@ export interface DeployRequest extends Partial<Omit<DeploymentSettings, 'autosca
   /** Python replicas: how to get the interpreter (--env-manager) and which one for local (--python). */
   envManager?: 'local' | 'virtualenv' | 'uv';
   python?: string;
+  /** Run one request built from the signature in each replica before it reports ready (default true; --no-warmup). */
+  warmup?: boolean;
   /** The CLI's MLflow environment (tracking URI, auth, ...) and working directory. */
   env?: Record<string, string>;
   cwd?: string;
@@ -69,6 +71,10 @@ export function deploySettings(req: DeployRequest): DeploymentSettings {
   if (req.envManager !== undefined && req.envManager !== null && !['local', 'virtualenv', 'uv'].includes(req.envManager)) {
     throw new MlserveError('BAD_REQUEST', `--env-manager must be local, virtualenv or uv (got ${String(req.envManager)})`);
   }
+  if (req.warmup !== undefined && req.warmup !== null && typeof req.warmup !== 'boolean') {
+    throw new MlserveError('BAD_REQUEST', `--warmup must be true or false (got ${String(req.warmup)})`);
+  }
+  if (req.warmup === false) out.warmup = false;
   if (req.trackIntervalS !== undefined) {
     if (!(req.trackIntervalS >= 1 && req.trackIntervalS <= 86_400)) throw new MlserveError('BAD_REQUEST', `--track-interval must be 1..86400 seconds (got ${req.trackIntervalS})`);
     // Only where the registry is, never credentials (a URI's userinfo is dropped; secrets live in a 0600 file).
@@ -105,7 +111,7 @@ export function dispatchOptions(s: DeploymentSettings, spec: Signature | null, b
 /** Settings that need new replica processes (or a new queue) when they change; the rest change in place. */
 const REVISION_SETTINGS = [
   'runtime', 'python', 'envManager', 'threads', 'gpus', 'maxBatchSize', 'batchWaitMs', 'maxConcurrentBatches', 'maxOngoingRequests',
-  'maxQueuedRequests', 'requestTimeoutMs', 'healthCheckPeriodS', 'healthCheckTimeoutS',
+  'maxQueuedRequests', 'requestTimeoutMs', 'healthCheckPeriodS', 'healthCheckTimeoutS', 'warmup',
 ] as const satisfies ReadonlyArray<keyof DeploymentSettings>;
 
 /**

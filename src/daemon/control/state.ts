@@ -22,6 +22,11 @@ export interface DeploymentSettings {
   /** Replica health checks (Ray Serve's health_check_period_s / health_check_timeout_s). */
   healthCheckPeriodS?: number;
   healthCheckTimeoutS?: number;
+  /**
+   * Each replica runs one request built from the signature before it reports ready. Stored only
+   * when off (false); unset means on, so rows from before it existed keep their revision.
+   */
+  warmup?: false;
   /** Ray Serve's autoscaling_config, when load decides the replica count. */
   autoscaling?: AutoscalingConfig;
   /** Follow the registry: re-resolve the URI every intervalS (tracking/registry URIs only, no secrets). */

@@ -33,6 +33,20 @@ export function status(store: Store, fleet: Fleet, gpus: GpuBook, threads: Map<s
   return { endpoints: store.listEndpoints(), deployments, gpus: { source: inv.source, simulated: inv.simulated, count: inv.gpus.length } };
 }
 
+/**
+ * Server readiness (GET /v2/health/ready) and, when it is not ready, which deployments hold it:
+ * endpoints whose primary has no ready replica. Strict (Triton's default): every endpoint must be
+ * ready; not strict: the server is ready while it answers.
+ */
+export function readiness(routes: { unready(): Array<{ endpoint: string; deployment: string | null }> }, strict: boolean, store: Pick<Store, 'getEndpoint' | 'getDeployment'>) {
+  const holding = routes.unready().map((u) => {
+    const name = u.deployment ?? store.getEndpoint(u.endpoint)?.primary ?? null;
+    const row = name ? store.getDeployment(name) : undefined;
+    return { endpoint: u.endpoint, deployment: name, state: row?.state ?? 'not running', message: row?.message ?? null };
+  });
+  return { strict, ready: !strict || holding.length === 0, holding };
+}
+
 export function gpuReport(gpus: GpuBook) {
   const inv = gpus.inventory;
   return { source: inv.source, simulated: inv.simulated, mps: inv.mps, gpus: gpus.shares().map((s) => ({ ...s, ...inv.gpus.find((g) => g.uuid === s.uuid) })) };

@@ -19,6 +19,8 @@ export interface IngressOptions {
   metrics?: Metrics;
   /** Serve /metrics here (false when --metrics-port splits it off). */
   serveMetrics?: boolean;
+  /** Server readiness needs every endpoint ready (Triton's --strict-readiness; default true). */
+  strictReadiness?: boolean;
   jsonPool?: JsonPoolOptions;
 }
 
@@ -44,6 +46,7 @@ export interface Env {
   pool: JsonPool;
   metrics?: Metrics;
   serveMetrics: boolean;
+  strictReadiness: boolean;
 }
 
 export type Reply = { status: number; body: unknown; headers?: Record<string, string>; chunks?: Buffer[] };
@@ -68,6 +71,7 @@ export function environment(opts: IngressOptions): Env {
     pool: new JsonPool({ maxBytes: Math.max(256 * 2 ** 20, 4 * limits.maxJsonBodyBytes), ...opts.jsonPool }),
     metrics: opts.metrics,
     serveMetrics: opts.serveMetrics ?? false,
+    strictReadiness: opts.strictReadiness ?? true,
   };
 }
 

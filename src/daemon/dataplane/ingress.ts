@@ -8,7 +8,7 @@ import { asMlserveError, badRequest, MlserveError, notFound } from '../../errors
 import { encodePredictions, checkContentType } from './codecs/mlflow-json.js';
 import { encodeInferResponse } from './codecs/oip-json.js';
 import { decodeBinaryRequest, encodeBinaryResponse } from './codecs/oip-binary.js';
-import { checkJsonDepth, decodeJsonBody, type DecodedJson, type JsonRoute } from './codecs/json-body.js';
+import { checkJsonDepth, decodeJsonBody, parseJsonBody, type DecodedJson, type JsonRoute } from './codecs/json-body.js';
 import { MLFLOW_JSON_TENSOR, MLFLOW_REQUEST_TENSOR, MLFLOW_STATUS_TENSOR } from '../../runtime/python/index.js';
 import { VERSION } from '../../version.js';
 import type { Signature } from '../../tensor.js';
@@ -21,6 +21,7 @@ import { createLimitedServer, type IngressServer } from './http-limits.js';
 import { authorize, clientGone, environment, json, metricsReply, send, type Ctx, type Env, type IngressOptions, type Reply } from './ingress-env.js';
 import type { RouteTable, ServingTarget } from './routes.js';
 import type { ShadowMirror } from './shadow.js';
+import { repositoryRoute } from './repository.js';
 
 export { readBody } from './body.js';
 export { createMetricsServer, type IngressOptions } from './ingress-env.js';
@@ -119,10 +120,18 @@ async function handle(env: Env, deps: IngressDeps, req: http.IncomingMessage, ct
       if (parts[2] === 'live') return only(method, 'GET', () => json(200, { live: true }));
       if (parts[2] === 'ready') {
         return only(method, 'GET', () => {
-          const ready = deps.routes.allReady();
+          const ready = deps.routes.serverReady(env.strictReadiness);
           return json(ready ? 200 : 503, { ready });
         });
       }
+    }
+    const repo = repositoryRoute(deps.routes, method, parts, async () => {
+      const buf = await readBody(req, env.limits.maxJsonBodyBytes, { idleMs: env.limits.bodyTimeoutMs, limitFlag: '--max-json-body-size' });
+      return buf.length ? parseJsonBody(buf) : undefined;
+    });
+    if (repo) {
+      const r = await repo;
+      return json(r.status, r.body);
     }
     if (parts[1] === 'models' && parts.length >= 3) {
       const rt = target(parts[2]!);
@@ -151,7 +160,7 @@ async function handle(env: Env, deps: IngressDeps, req: http.IncomingMessage, ct
   }
 
   if (parts.length === 1 && (parts[0] === 'ping' || parts[0] === 'health')) {
-    return only(method, 'GET', () => json(deps.routes.allReady() ? 200 : 503, '\n'));
+    return only(method, 'GET', () => json(deps.routes.serverReady(env.strictReadiness) ? 200 : 503, '\n'));
   }
   if (parts.length === 1 && parts[0] === 'version') return only(method, 'GET', () => json(200, VERSION));
   if (parts.length === 2 && parts[1] === 'invocations') {

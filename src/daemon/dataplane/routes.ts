@@ -20,6 +20,9 @@ export interface ServingTarget {
   /** May have no replica and still be ready (autoscaled to zero). */
   readonly mayScaleToZero: boolean;
   dispatchOptions(): DispatchOptions;
+  /** Where it stands ('starting', 'ready', 'pending', 'failed', ...) and why it failed (repository index). */
+  phase?(): string;
+  readonly failed?: string | null;
 }
 
 export interface Route {
@@ -65,12 +68,26 @@ export class RouteTable {
     throw notFound(`unknown endpoint '${endpoint}'${known.length ? `; endpoints: ${known.join(', ')}` : '; nothing is deployed (mlserve deploy <model>)'}`);
   }
 
-  /** Server readiness: every endpoint's primary has a ready replica (or may scale from zero). */
+  /** Every endpoint's primary has a ready replica (or may scale from zero). */
   allReady(): boolean {
+    return this.unready().length === 0;
+  }
+
+  /** The endpoints whose primary has no ready replica (and cannot scale from zero), with that primary. */
+  unready(): Array<{ endpoint: string; deployment: string | null }> {
+    const out: Array<{ endpoint: string; deployment: string | null }> = [];
     for (const r of this.routes.values()) {
       const p = r.primary;
-      if (!p || (p.readyReplicas() === 0 && !p.mayScaleToZero)) return false;
+      if (!p || (p.readyReplicas() === 0 && !p.mayScaleToZero)) out.push({ endpoint: r.endpoint, deployment: p?.name ?? null });
     }
-    return true;
+    return out;
+  }
+
+  /**
+   * Server readiness as Triton's --strict-readiness: strict, the server is ready when every
+   * endpoint's primary is; not strict, when it is live (answering). Per-model readiness is exact either way.
+   */
+  serverReady(strict: boolean): boolean {
+    return !strict || this.allReady();
   }
 }

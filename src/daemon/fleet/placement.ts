@@ -2,6 +2,7 @@
 // pure allocator; this keeps the allocations and turns one into a replica's environment.
 import { freeShares, normalizeFraction, place, roomFor, type Allocation, type Assignment } from './allocator.js';
 import { replicaGpuEnv } from './gpu-env.js';
+import { roomHolders } from './gpu-fit.js';
 import type { Inventory } from './gpu-inventory.js';
 
 export type Reservation =
@@ -24,7 +25,7 @@ export class GpuBook {
     if (prior && this.fitsAgain(key, prior)) assignment = prior;
     else {
       const r = place(request, this.inventory.gpus, this.existing(key));
-      if (!r.ok) return { ok: false, reason: r.reason };
+      if (!r.ok) return { ok: false, reason: `${r.reason}; ${roomHolders(this.existing(key), this.inventory.gpus)}` };
       assignment = r.assignment;
     }
     this.allocations.set(key, { replica: key, assignment });

@@ -9,6 +9,7 @@ import type { Assignment } from './allocator.js';
 import type { ReplicaKind } from './kinds/kind.js';
 import type { GpuBook } from './placement.js';
 import { ReplicaSet, type Replica } from './replica-set.js';
+import { operatorPaths } from './source-path.js';
 import { dispatchOptions } from '../control/settings.js';
 import type { DeploymentRow, DeploymentState, ReplicaRow } from '../control/state.js';
 import type { ObservedRevision, Phase } from '../control/reconcile.js';
@@ -97,7 +98,7 @@ export class Runtime implements ServingTarget {
         deployment: row.name, kind, firstIdx: start.firstIdx, logDir: deps.logDir,
         spawnInput: {
           deployment: row.name, modelDir: row.modelDir, modelFile: row.modelFile, threads: s.threads, concurrency: s.maxConcurrentBatches ?? 1,
-          interpreter: s.python, workDir: deps.workDir,
+          interpreter: s.python, workDir: deps.workDir, warmup: s.warmup !== false,
         },
         priorRestarts: new Map(start.priors.map((p, i) => [start.firstIdx + i, p.restarts])),
         healthPeriodMs: (s.healthCheckPeriodS ?? 10) * 1000,
@@ -110,13 +111,15 @@ export class Runtime implements ServingTarget {
           this.about ??= about && Object.keys(about).length ? about : null;
           this.options = dispatchOptions(row.settings, this.spec, kind.batchable);
           if (!row.signature) deps.store.setSignature(row.name, this.spec);
-          deps.store.addEvent('replica-ready', `${row.name}/${idx}`, `replica ${idx} loaded the model in ${loadMs.toFixed(0)} ms${this.role === 'next' ? ' (new revision)' : ''}`, { loadMs });
+          const warm = typeof about?.warmupMs === 'number' ? `, warm-up run ${about.warmupMs.toFixed(0)} ms` : '';
+          deps.store.addEvent('replica-ready', `${row.name}/${idx}`, `replica ${idx} loaded the model in ${loadMs.toFixed(0)} ms${warm}${this.role === 'next' ? ' (new revision)' : ''}`, { loadMs, ...(warm ? { warmupMs: about!.warmupMs } : {}) });
           deps.metrics?.observeLoad(row.name, loadMs / 1000);
           this.updateState();
           this.dispatcher.pump();
           deps.onChange();
         },
-        onLoadFailure: (idx, message) => {
+        onLoadFailure: (idx, raw) => {
+          const message = operatorPaths(raw, row); // the file the operator gave, not the cache copy
           this.failed = message;
           deps.store.addEvent('load-failed', `${row.name}/${idx}`, `replica ${idx} could not load the model: ${message}`);
           this.updateState();
@@ -230,9 +233,11 @@ export class Runtime implements ServingTarget {
     const gpus = this.row.settings.gpus;
     if (!gpus) return 0;
     let started = 0;
+    let changed = false;
     for (const r of this.set.members.filter((m) => m.state === 'pending')) {
       const res = this.deps.gpus.reserve(this.key(r.idx), gpus);
       if (!res.ok) {
+        changed ||= r.lastError !== res.reason; // who holds the room may have changed
         r.lastError = res.reason;
         continue;
       }
@@ -240,7 +245,7 @@ export class Runtime implements ServingTarget {
       this.set.launchPending(r, res.env, res.providers, res.assignment);
       started++;
     }
-    if (started) this.updateState();
+    if (started || changed) this.updateState();
     return started;
   }
 

@@ -32,13 +32,15 @@ export function toCanary(weight: number, key: string | undefined, rand: () => nu
   return point < weight;
 }
 
-/** Parse "10%", "10", "0.1" (a fraction when below 1 and written with a dot) into a percent 0..100. */
+/**
+ * Parse a traffic share into a percent 0..100: "10%", "10", "0.5" (half a percent) and "12.5%" alike.
+ * A bare number is always a percent, never a fraction; at most two decimals are kept.
+ */
 export function parseWeight(s: string | number): number {
   const text = String(s).trim();
-  const pct = text.endsWith('%');
-  const n = Number(pct ? text.slice(0, -1) : text);
-  if (!Number.isFinite(n)) throw new Error(`'${s}' is not a weight; use a percent such as 10% or 25, or a fraction such as 0.1`);
-  const v = !pct && n > 0 && n < 1 && text.includes('.') ? n * 100 : n;
-  if (v < 0 || v > 100) throw new Error(`weight ${s} is outside 0..100%`);
-  return Math.round(v * 100) / 100;
+  const body = text.endsWith('%') ? text.slice(0, -1).trim() : text;
+  const n = body === '' ? NaN : Number(body);
+  if (!Number.isFinite(n)) throw new Error(`'${s}' is not a weight; use a percent from 0 to 100 such as 10, 10% or 0.5 (the % is optional)`);
+  if (n < 0 || n > 100) throw new Error(`weight ${s} is outside 0..100 (a percent: 10 means 10%, 0.5 means half a percent)`);
+  return Math.round(n * 100) / 100;
 }

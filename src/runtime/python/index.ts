@@ -26,6 +26,8 @@ export interface PythonReplicaConfig {
   concurrency?: number;
   /** torch.cuda.set_per_process_memory_fraction(gpuFraction, 0) before the model loads (CUDA only). */
   gpuFraction?: number;
+  /** false: no warm-up predict before ready (it runs only for models with a signature). */
+  warmup?: boolean;
 }
 
 export type ToPythonReplica =
@@ -57,7 +59,7 @@ export interface PythonModelInfo {
 }
 
 export type FromPythonReplica =
-  | { t: 'ready'; inputs: TensorSpec[]; outputs: TensorSpec[]; loadMs: number; pid: number; python: PythonModelInfo }
+  | { t: 'ready'; inputs: TensorSpec[]; outputs: TensorSpec[]; loadMs: number; pid: number; python: PythonModelInfo; warmupMs?: number }
   | { t: 'fatal'; message: string }
   /** `batched` ('mlflow' only): how many of the requests were answered from one shared predict. */
   | { t: 'result'; id: number; computeMs: number; batched?: number }

@@ -31,6 +31,7 @@ imported by unit tests without side effects.
 """
 
 import ctypes
+import datetime
 import importlib
 import importlib.util
 import inspect
@@ -564,6 +565,27 @@ def to_tensor(name, value):
     return Tensor(name, datatype, list(arr.shape), arr)
 
 
+def example_tensors(specs):
+    """One example row per input spec (as src/runtime/example.ts): 0.5 for floats, 1 for integers,
+    False for BOOL, "example" for BYTES; -1 dimensions are 1. Used for the warm-up run."""
+    import numpy as np
+
+    out = []
+    for s in specs:
+        shape = [d if d >= 0 else 1 for d in s["shape"]]
+        dt = s["datatype"]
+        if dt == "BYTES":
+            data = np.full(shape, "example", dtype=object)
+        elif dt == "BOOL":
+            data = np.zeros(shape, dtype=np.bool_)
+        elif dt.startswith("FP"):
+            data = np.full(shape, 0.5, dtype=OIP_TO_NUMPY[dt])
+        else:
+            data = np.ones(shape, dtype=OIP_TO_NUMPY[dt])
+        out.append(Tensor(s["name"], dt, shape, data))
+    return out
+
+
 def predictions_to_tensors(raw, output_names):
     """model.predict's result -> [Tensor]. A single array is named after the one declared output."""
     import pandas as pd
@@ -657,9 +679,10 @@ class Replica:
         params = params_specs(meta)
         self.has_params = params is not None
         self.predict_takes_params = "params" in inspect.signature(model.predict).parameters
-        self.model = model  # last: the reader thread queues infers once this is set
         load_ms = (time.perf_counter() - started) * 1000
-        return {
+        warmup_ms = self.warm_up(model, inputs)
+        self.model = model  # last: the reader thread queues infers once this is set
+        ready = {
             "t": "ready",
             "inputs": inputs,
             "outputs": outputs,
@@ -673,6 +696,25 @@ class Replica:
                 "params": params,
             },
         }
+        if warmup_ms is not None:
+            ready["warmupMs"] = warmup_ms
+        return ready
+
+    def warm_up(self, model, inputs):
+        """One predict on an example built from the signature before the replica reports ready, so the
+        first user request does not pay the slow first run. Skipped quietly without a signature (there is
+        nothing to build it from) or when the deployment turned it off; a failure is logged, not fatal."""
+        if self.config.get("warmup") is False or self.input_schema is None or not inputs:
+            return None
+        started = time.perf_counter()
+        try:
+            model.predict(build_model_input(example_tensors(inputs), self.input_schema))
+        except Exception as err:
+            log(f"warm-up run failed ({type(err).__name__}: {err}); serving without it")
+            return None
+        ms = (time.perf_counter() - started) * 1000
+        print(f"python replica {self.config.get('deployment')}#{self.config.get('replica')}: warm-up run in {ms:.0f} ms", flush=True)
+        return ms
 
     # -- messages -------------------------------------------------------------------------------
 
@@ -895,6 +937,38 @@ def log(msg):
     print(f"python replica: {msg}", file=sys.stderr, flush=True)
 
 
+def _stamp():
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z "
+
+
+class StampedStream:
+    """Every line written starts with its UTC time, ISO 8601 with milliseconds and a space (as the
+    onnx replica's src/runtime/log-stamp.ts): `mlserve logs` shows and orders lines by it."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._at_start = True
+        self._lock = threading.Lock()
+
+    def write(self, text):
+        if not text:
+            return 0
+        with self._lock:
+            out = []
+            for i, part in enumerate(text.splitlines(keepends=True)):
+                out.append((_stamp() if (self._at_start or i > 0) else "") + part)
+            self._at_start = text.endswith("\n")
+            self._stream.write("".join(out))
+        return len(text)
+
+    def flush(self):
+        self._stream.flush()
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 def _exit(code):
     try:
         sys.stdout.flush()
@@ -922,6 +996,8 @@ def reader_loop(channel, replica):
 
 
 def main(argv):
+    sys.stdout = StampedStream(sys.stdout)
+    sys.stderr = StampedStream(sys.stderr)
     try:
         config = json.loads(argv[0]) if argv else {}
         if not isinstance(config, dict):

@@ -78,6 +78,8 @@ describe('plan', () => {
     ['a setting dropped (back to the model default)', BASE.replace('\n        max_batch_size: 16', ''), baseState, [['update', 'resnet', 'resnet-v7', 'max_batch_size 16 -> default']], 'update'],
     ['a setting and the replicas: one update', BASE.replace('max_batch_size: 16', 'threads: 4').replace('num_replicas: 2', 'num_replicas: 1'), baseState,
       [['update', 'resnet', 'resnet-v7', 'threads 1 (default) -> 4; max_batch_size 16 -> default; num_replicas 2 -> 1']], 'update'],
+    ['warm-up turned off (new revision)', BASE.replace('num_replicas: 2', 'num_replicas: 2\n        warmup: false'), baseState,
+      [['update', 'resnet', 'resnet-v7', 'warmup on -> off']], 'update'],
     ['tracking the registry', BASE.replace('num_replicas: 2', 'num_replicas: 2\n        track_interval_s: 30'), baseState,
       [['update', 'resnet', 'resnet-v7', 'track_interval_s off -> 30s']], 'update'],
     ['a deployment name', BASE.replace('name: resnet-v7', 'name: resnet-next'), baseState, [['replace', 'resnet', 'resnet-v7', 'deployment resnet-v7 -> resnet-next']], 'replace'],
@@ -115,7 +117,7 @@ describe('plan', () => {
   it('treats unset settings as the defaults, explicit defaults as equal to unset', () => {
     const explicit = BASE.replace('model: ./models/mnist.onnx', [
       'model: ./models/mnist.onnx', 'runtime: onnx', 'threads: 1', 'batch_wait_ms: 0', 'max_concurrent_batches: 1', 'max_queued_requests: 1000',
-      'request_timeout_s: 30', 'health_check_period_s: 10', 'health_check_timeout_s: 30', 'ray_actor_options: {num_gpus: 0}', 'canary_weight: 0',
+      'request_timeout_s: 30', 'health_check_period_s: 10', 'health_check_timeout_s: 30', 'ray_actor_options: {num_gpus: 0}', 'canary_weight: 0', 'warmup: true',
     ].join('\n        '));
     expect(plan(file(explicit), baseState()).actions).toEqual([]);
   });
@@ -174,6 +176,7 @@ function randomState(r: () => number): CurrentState {
   const settings = (): Record<string, unknown> => {
     const s: Record<string, unknown> = {};
     if (r() < 0.2) s.envManager = pick(['local', 'virtualenv', 'uv']);
+    if (r() < 0.2) s.warmup = false;
     if (r() < 0.3) s.autoscaling = { min_replicas: pick([0, 1]), max_replicas: pick([2, 5]), ...(r() < 0.5 ? { upscale_delay_s: pick([1, 5, 30]) } : {}) };
     else s.replicas = pick([1, 2, 3, 8]);
     for (const [k, vals] of [['threads', [1, 2, 4]], ['maxBatchSize', [1, 8, 32]], ['batchWaitMs', [0, 2, 5]], ['maxConcurrentBatches', [1, 2]],
@@ -211,7 +214,8 @@ function randomState(r: () => number): CurrentState {
 }
 
 describe('mlserve config | mlserve apply -f - --dry-run', () => {
-  it('plans nothing for any state the daemon can be in (500 generated states: canaries, shadows, replacements, policies, tracking)', () => {
+  it('plans nothing for any state the daemon can be in (500 generated states: canaries, shadows, replacements, policies, tracking, warm-up off)', () => {
+    let warmupOff = 0;
     for (let seed = 1; seed <= 500; seed++) {
       const state = randomState(prng(seed));
       const printed = renderConfig(stateToDesired(state), ['mlserve config']);
@@ -219,7 +223,9 @@ describe('mlserve config | mlserve apply -f - --dry-run', () => {
       expect(back.issues, `seed ${seed}:\n${printed}`).toEqual([]);
       expect(back.desired, `seed ${seed}`).toEqual(stateToDesired(state));
       expect(plan(back.desired, state, { prune: true }).actions, `seed ${seed}:\n${printed}`).toEqual([]);
+      if (printed.includes('warmup: false')) warmupOff++;
     }
+    expect(warmupOff).toBeGreaterThan(20);
   });
 
   it('plans nothing with a canary at 25% (the issue\'s bar), and the printed file names every deployment', () => {

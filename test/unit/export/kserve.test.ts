@@ -2,6 +2,7 @@
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { kserveManifests, kserveName, servicesYaml, type ExportDeployment, type ExportStatus } from '../../../src/export/kserve.js';
+import { tritonConfig, tritonLayout } from '../../../src/export/triton.js';
 
 const dep = (over: Partial<ExportDeployment> & { settings?: Partial<ExportDeployment['settings']> } = {}): ExportDeployment => ({
   name: 'resnet50-v7',
@@ -61,7 +62,28 @@ describe('kserve export', () => {
     expect(svc.manifest.spec.predictor.model.modelFormat.name).toBe('onnx');
     expect(svc.manifest.spec.predictor.model.storageUri).toMatch(/^s3:\/\/REPLACE-ME\//);
     expect(svc.needsUpload).toBe(true);
-    expect(servicesYaml([svc])).toMatch(/# TODO: upload \/tmp\/x\/mlp\.onnx .*\n\s+storageUri: s3:\/\/REPLACE-ME/);
+    expect(servicesYaml([svc])).toMatch(/# TODO: upload the Triton model repository mlp\/ \(mlp\/config.pbtxt and mlp\/1\/model.onnx from \/tmp\/x\/mlp\.onnx;.*\n\s+storageUri: s3:\/\/REPLACE-ME/);
+    expect(svc.triton).toMatchObject({ folder: 'mlp', model: 'mlp' });
+    expect(svc.triton!.config).toContain('platform: "onnxruntime_onnx"');
+  });
+
+  it('Triton config.pbtxt from the signature and the batching settings; the repository layout', () => {
+    const sig = { inputs: [{ name: 'x', datatype: 'FP32' as const, shape: [-1, 4] }], outputs: [{ name: 'y', datatype: 'INT64' as const, shape: [-1, 3] }] };
+    expect(tritonConfig({ name: 'iris', signature: sig, maxBatchSize: 16, batchWaitMs: 2, maxConcurrentBatches: 2, gpu: false })).toBe([
+      'name: "iris"', 'platform: "onnxruntime_onnx"', 'max_batch_size: 16',
+      'input [\n  {\n    name: "x"\n    data_type: TYPE_FP32\n    dims: [ 4 ]\n  }\n]',
+      'output [\n  {\n    name: "y"\n    data_type: TYPE_INT64\n    dims: [ 3 ]\n  }\n]',
+      'dynamic_batching { max_queue_delay_microseconds: 2000 }',
+      'instance_group [ { count: 2 kind: KIND_CPU } ]', '',
+    ].join('\n'));
+    // A static first dimension: no batching, full dims; strings are TYPE_STRING; GPUs are KIND_GPU.
+    const fixed = tritonConfig({ name: 'f', signature: { inputs: [{ name: 's', datatype: 'BYTES', shape: [2, -1] }], outputs: [{ name: 'o', datatype: 'FP16', shape: [2] }] }, gpu: true });
+    expect(fixed).toContain('max_batch_size: 0');
+    expect(fixed).toContain('data_type: TYPE_STRING\n    dims: [ 2, -1 ]');
+    expect(fixed).not.toContain('dynamic_batching');
+    expect(fixed).toContain('kind: KIND_GPU');
+    expect(tritonConfig({ name: 'n', signature: null, gpu: false })).not.toContain('input [');
+    expect(tritonLayout('iris', ['w.bin'])).toEqual({ config: 'iris/config.pbtxt', model: 'iris/1/model.onnx', weights: [{ rel: 'w.bin', to: 'iris/1/w.bin' }] });
   });
 
   it('a registry version behind mlflow-artifacts: a placeholder that says how to download it', () => {
@@ -72,12 +94,19 @@ describe('kserve export', () => {
     expect(svc.manifest.metadata.annotations['mlserve.io/model-source']).toBe('mlflow-artifacts:/1/abc/artifacts/model');
   });
 
-  it('a canary deployment (canary_weight in its settings) adds canaryTrafficPercent', () => {
+  it("an endpoint's canary (GET /v1/status endpoints[].canary and canaryWeight) adds canaryTrafficPercent", () => {
     const primary = dep();
-    const canary = dep({ name: 'resnet50-v8', resolved: { kind: 'registry', version: '8', source: 'gs://m/resnet50/8' }, settings: { replicas: 1, canary_weight: 10 } });
-    const [svc, ...rest] = kserveManifests(status(primary, canary));
+    const canary = dep({ name: 'resnet50-v8', resolved: { kind: 'registry', version: '8', source: 'gs://m/resnet50/8' }, settings: { replicas: 1 } });
+    const st: ExportStatus = { endpoints: [{ name: 'resnet50', primary: 'resnet50-v7', canary: 'resnet50-v8', canaryWeight: 10 }], deployments: [primary, canary] };
+    const [svc, ...rest] = kserveManifests(st);
     expect(rest).toHaveLength(0);
     expect(svc.manifest.spec.predictor.canaryTrafficPercent).toBe(10);
+    expect(servicesYaml([svc])).toMatch(/# the canary resnet50-v8 gets this percent \(mlserve: 10%\)/);
+    // A share below 1% stays a canary (KServe takes whole percents); a dark canary is 0.
+    const tiny = kserveManifests({ ...st, endpoints: [{ ...st.endpoints![0], canaryWeight: 0.5 }] })[0];
+    expect(tiny.manifest.spec.predictor.canaryTrafficPercent).toBe(1);
+    const dark = kserveManifests({ ...st, endpoints: [{ ...st.endpoints![0], canaryWeight: 0 }] })[0];
+    expect(dark.manifest.spec.predictor.canaryTrafficPercent).toBe(0);
     expect(svc.manifest.spec.predictor.model.storageUri).toBe('gs://m/resnet50/8');
     expect(svc.manifest.metadata.annotations['mlserve.io/primary-storage-uri']).toBe('s3://models/resnet50/7/model');
   });

@@ -34,12 +34,21 @@ describe('canary routing', () => {
     expect(keyPoint('k1')).toBe(keyPoint('k1'));
   });
 
-  it('reads weights as percents or fractions', () => {
+  it('reads a bare number as a percent, the % optional, decimals allowed (0.5 is half a percent, 1 is 1%)', () => {
     expect(parseWeight('10%')).toBe(10);
     expect(parseWeight('25')).toBe(25);
-    expect(parseWeight('0.1')).toBe(10);
+    expect(parseWeight('1')).toBe(1);
+    expect(parseWeight('0.5')).toBe(0.5);
+    expect(parseWeight('0.1')).toBe(0.1);
+    expect(parseWeight('12.5%')).toBe(12.5);
+    expect(parseWeight(' 7 % ')).toBe(7);
+    expect(parseWeight('100')).toBe(100);
     expect(parseWeight(0)).toBe(0);
+    expect(parseWeight('33.333')).toBe(33.33);
     expect(() => parseWeight('150%')).toThrow(/0..100/);
+    expect(() => parseWeight('-1')).toThrow(/0..100/);
     expect(() => parseWeight('lots')).toThrow(/not a weight/);
+    expect(() => parseWeight('%')).toThrow(/not a weight/);
+    expect(() => parseWeight('')).toThrow(/not a weight/);
   });
 });

@@ -106,6 +106,19 @@ describe('templates', () => {
     expect(d.autoscaling_config).toBeUndefined(); // num_replicas and autoscaling_config exclude each other
   });
 
+  it('mlserve.yaml and the CI workflow agree on batching: work-conserving (no wait), with a comment on when to set one', () => {
+    const text = read('mlserve.yaml');
+    const d = parseConfig(text).desired[0].primary.request;
+    const maxBatch = d.maxBatchSize ?? 32;
+    // The workflow's bench keeps this many requests in flight (bench's default concurrency unless -c says otherwise).
+    const bench = (parse(read('github/mlserve-bench.yml')).jobs.bench.steps as { run?: string }[]).find((s) => s.run?.includes('mlserve bench'))!.run!;
+    const inFlight = Number(/(?:-c|--concurrency)[ =](\d+)/.exec(bench)?.[1] ?? 16);
+    // A batch wait only helps when more requests are in flight than a batch holds; below that every batch waits it out.
+    if (inFlight < maxBatch * 2) expect(d.batchWaitMs ?? 0).toBe(0);
+    expect(text).toMatch(/work-conserving/);
+    expect(text).toMatch(/batch_wait_timeout_s makes a partial batch wait[^]*keep 0 unless/);
+  });
+
   it('mlserve.yaml: mlserve apply accepts it, and its commented alternatives', () => {
     const text = read('mlserve.yaml');
     const asIs = parseConfig(text);

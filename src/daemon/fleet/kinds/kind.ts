@@ -35,6 +35,8 @@ export interface SpawnInput {
   interpreter?: string;
   /** A scratch working directory of its own (libraries that write beside the cwd write there). */
   workDir?: string;
+  /** Run one request built from the signature before reporting ready (false: --no-warmup). */
+  warmup?: boolean;
 }
 
 /** A program to run for one replica: no shell is involved. */

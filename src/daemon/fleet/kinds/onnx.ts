@@ -37,6 +37,7 @@ export const onnxKind: ReplicaKind = {
       threads: input.threads,
       concurrency: input.concurrency,
       providers: input.providers,
+      ...(input.warmup === false ? { warmup: false } : {}),
     };
     return { command: process.execPath, args: [REPLICA_MAIN, JSON.stringify(cfg)], env: { ...(input.gpuEnv ?? {}) } };
   },

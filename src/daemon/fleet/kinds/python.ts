@@ -24,6 +24,7 @@ export const pythonKind: ReplicaKind = {
       threads: input.threads,
       concurrency: input.concurrency,
       ...(input.gpuShare !== undefined ? { gpuFraction: input.gpuShare } : {}),
+      ...(input.warmup === false ? { warmup: false } : {}),
     };
     return {
       command: input.interpreter ?? defaultPython(),
