@@ -10,6 +10,7 @@ import { VERSION } from '../version.js';
 import { createControlServer, type ControlDeps, type DaemonInfo } from './control/control-server.js';
 import { gpuReport, status } from './control/status.js';
 import { createIngress, serveMetrics } from './dataplane/ingress.js';
+import type { RegistryEvent } from './dataplane/webhook.js';
 import { watchGpuMemory } from './fleet/gpu-watchdog.js';
 import { createModelSourceResolver } from './control/model-source.js';
 import { Store } from './control/store.js';
@@ -96,7 +97,16 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   mkdirSync(workDir, { recursive: true, mode: 0o700 });
   const parts = assemble(store, inventory, { logDir: paths.logs, workDir, secretsDir: join(paths.home, 'credentials'), envsDir: join(paths.home, 'envs') }, createModelSourceResolver(paths));
   const { metrics, routes, shadow, fleet, reconciler, commands, canary, canaryStats, analysis, tracking } = parts;
-  const ingress = createIngress({ routes, shadow }, { maxBodyBytes: opts.maxBodyBytes, metrics, serveMetrics: opts.metricsPort === undefined });
+  const webhookSecret = process.env.MLSERVE_WEBHOOK_SECRET;
+  const webhook = webhookSecret ? {
+    secret: webhookSecret,
+    onEvent: (e: RegistryEvent) => {
+      const n = tracking.poke(e.name);
+      store.addEvent('registry-webhook', 'daemon', `MLflow webhook ${e.entity}.${e.action}${e.name ? ` for ${e.name}` : ''}${e.alias ? `@${e.alias}` : ''}${e.version ? ` version ${e.version}` : ''}: ${n} tracked deployment(s) look now`, { ...e, trackers: n });
+      return n;
+    },
+  } : undefined;
+  const ingress = createIngress({ routes, shadow, webhook }, { maxBodyBytes: opts.maxBodyBytes, metrics, serveMetrics: opts.metricsPort === undefined });
   const metricsServer = opts.metricsPort === undefined ? undefined : http.createServer((req, res) => {
     if (req.url === '/metrics') void serveMetrics(metrics, res);
     else {

@@ -122,12 +122,15 @@ export class MlflowRestClient {
     if (ms > 0) await this.sleep(ms);
   }
 
-  /** Call a REST endpoint and return its JSON, or throw the error MLflow answered. */
-  async json<T = Record<string, unknown>>(method: 'GET' | 'POST', path: string, params?: Query | Record<string, unknown>): Promise<T> {
+  /**
+   * Call a REST endpoint and return its JSON, or throw the error MLflow answered. `write` marks a
+   * call that changes the registry (a 403 then says which permission it takes).
+   */
+  async json<T = Record<string, unknown>>(method: 'GET' | 'POST', path: string, params?: Query | Record<string, unknown>, opts: { write?: boolean } = {}): Promise<T> {
     const url = method === 'GET' ? this.url(path, params as Query) : this.url(path);
     const res = await this.send(method, url, method === 'GET' ? undefined : params ?? {});
     const text = await res.body.text();
-    this.checkAuth(res.statusCode, path);
+    this.checkAuth(res.statusCode, path, opts.write ? text : undefined);
     const type = String(res.headers['content-type'] ?? '');
     let data: unknown;
     try {
@@ -149,11 +152,24 @@ export class MlflowRestClient {
     return data as T;
   }
 
-  private checkAuth(status: number, path: string): void {
+  private checkAuth(status: number, path: string, writeAnswer?: string): void {
     if (status === 401) {
       throw new MlserveError(
         'MODEL_SOURCE',
         `MLflow at ${this.cfg.url} answered 401 Unauthorized for ${path}${this.cfg.authSource ? ` with the credentials from ${this.cfg.authSource}` : ' (no credentials were sent)'}: set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN`,
+      );
+    }
+    if (status === 403 && writeAnswer !== undefined) {
+      let said = '';
+      try {
+        said = (JSON.parse(writeAnswer) as { message?: string }).message ?? '';
+      } catch {
+        said = snippet(writeAnswer);
+      }
+      throw new RegistryError(
+        403,
+        'PERMISSION_DENIED',
+        `MLflow at ${this.cfg.url} answered 403 Forbidden for ${path}${said ? ` ("${said}")` : ''}: the user${this.cfg.authSource ? ` from ${this.cfg.authSource}` : ''} may not change this model; it needs EDIT (or MANAGE) permission on the registered model`,
       );
     }
     if (status === 403) {

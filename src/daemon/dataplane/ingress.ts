@@ -13,6 +13,7 @@ import type { Metrics } from '../metrics.js';
 import type { ClientGone } from './dispatcher.js';
 import type { RouteTable, ServingTarget } from './routes.js';
 import type { ShadowMirror } from './shadow.js';
+import { mlflowWebhook, type WebhookOptions } from './webhook.js';
 
 export interface IngressOptions {
   maxBodyBytes: number;
@@ -25,6 +26,8 @@ export interface IngressOptions {
 export interface IngressDeps {
   routes: RouteTable;
   shadow: ShadowMirror;
+  /** MLflow registry webhooks (POST /v1/mlflow/webhook), when MLSERVE_WEBHOOK_SECRET is set. */
+  webhook?: WebhookOptions;
 }
 
 type Runtime = ServingTarget;
@@ -212,6 +215,10 @@ async function handle(deps: IngressDeps, opts: IngressOptions, req: http.Incomin
     throw notFound(`no route ${method} ${path}; see the Open Inference Protocol v2 paths under /v2`);
   }
 
+  if (path === '/v1/mlflow/webhook') {
+    const r = mlflowWebhook(deps.webhook, method, req.headers, deps.webhook && method === 'POST' ? await readBody(req, 1 << 20) : Buffer.alloc(0));
+    return json(r.status, r.body);
+  }
   if (parts.length === 1 && (parts[0] === 'ping' || parts[0] === 'health')) {
     return only(method, 'GET', () => json(deps.routes.allReady() ? 200 : 503, '\n'));
   }
