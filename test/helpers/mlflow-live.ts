@@ -4,7 +4,7 @@
 // proxy in front that can mount the server under a base path, record every call (split into
 // sections by the client's /__mark__ requests), and slow artifact downloads down.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,7 +15,7 @@ import { pythonEnv, REPO } from './python.js';
 export const POPULATE = join(REPO, 'test', 'fixtures', 'python', 'populate_server.py');
 export const CLIENT = join(REPO, 'test', 'fixtures', 'python', 'mlflow_client.py');
 
-/** Server env (runs `mlflow server`) and client env (onnx + onnxruntime) per MLflow major. */
+/** The pinned env per MLflow major: `mlflow server` and MLflow's client (with onnx + onnxruntime) run from it. */
 export const LIVE_ENVS = { 3: 'mlflow3_live', 2: 'mlflow2_live' } as const;
 
 const QUIET = { MLFLOW_DISABLE_TELEMETRY: 'true', DO_NOT_TRACK: 'true', GIT_PYTHON_REFRESH: 'quiet', PYTHONUNBUFFERED: '1' };
@@ -86,7 +86,6 @@ export class LiveMlflow {
       env.MLFLOW_AUTH_ADMIN_PASSWORD = this.opts.adminPassword;
       env.MLFLOW_FLASK_SERVER_SECRET_KEY = 'mlserve-live-tests';
       env.MLFLOW_AUTH_CONFIG_PATH = join(this.dir, 'basic_auth.ini');
-      const { writeFileSync } = await import('node:fs');
       writeFileSync(env.MLFLOW_AUTH_CONFIG_PATH, `[mlflow]\ndefault_permission = READ\ndatabase_uri = sqlite:///${join(this.dir, 'auth.db')}\nadmin_username = admin\nadmin_password = ${this.opts.adminPassword}\nauthorization_function = mlflow.server.auth:authenticate_request_basic_auth\n`);
     }
     mkdirSync(this.dir, { recursive: true });
@@ -357,11 +356,14 @@ export class LoggingProxy {
   }
 }
 
-/** Registry and run calls (not artifact transfers) as comparable lines: `GET /api/2.0/mlflow/... name=X&version=1`. */
+/**
+ * Registry and run calls as comparable lines (`GET /api/2.0/mlflow/... name=X&version=1`), without
+ * artifact listings and transfers (mlflow-artifacts, the run-artifact routes) and MLflow 3's
+ * /api/3.0/mlflow/server-info (its artifact client asks it once per process).
+ */
 export function registryCalls(calls: ProxiedCall[]): string[] {
   return calls
-    .filter((c) => c.path.startsWith('/api/2.0/mlflow/') || c.path.startsWith('/api/2.0/mlflow-artifacts/') === false && c.path.startsWith('/ajax-api/'))
-    .filter((c) => !c.path.startsWith('/api/2.0/mlflow/artifacts/') && c.path !== '/get-artifact')
+    .filter((c) => c.path.startsWith('/api/2.0/mlflow/') && !c.path.startsWith('/api/2.0/mlflow/artifacts/'))
     .map((c) => `${c.method} ${c.path} ${normalizeParams(c)}`.trim());
 }
 
@@ -381,6 +383,3 @@ function normalizeParams(c: ProxiedCall): string {
     .join('&');
 }
 
-export function exists(p: string): boolean {
-  return existsSync(p);
-}
