@@ -55,8 +55,11 @@ describe(`live MLflow ${'3.17.2'}`, () => {
 
   it('every URI form: the version MLflow resolves, its registry calls, its files, onnxruntime\'s answers', async () => {
     const t = Date.now();
+    // Each version's models:/<name>/<version> first (see checkForm).
     const forms: Array<[string, string | undefined]> = [
       ['models:/LiveOnnx/1', '1'],
+      ['models:/LiveOnnx/2', '2'],
+      ['models:/LiveOnnx/3', '3'],
       ['models:/LiveOnnx/latest', '3'],
       ['models:/LiveOnnx@champion', '1'],
       ['models:/LiveOnnx@challenger', '2'],

@@ -86,7 +86,7 @@ export class LiveMlflow {
       env.MLFLOW_AUTH_ADMIN_PASSWORD = this.opts.adminPassword;
       env.MLFLOW_FLASK_SERVER_SECRET_KEY = 'mlserve-live-tests';
       env.MLFLOW_AUTH_CONFIG_PATH = join(this.dir, 'basic_auth.ini');
-      writeFileSync(env.MLFLOW_AUTH_CONFIG_PATH, `[mlflow]\ndefault_permission = READ\ndatabase_uri = sqlite:///${join(this.dir, 'auth.db')}\nadmin_username = admin\nadmin_password = ${this.opts.adminPassword}\nauthorization_function = mlflow.server.auth:authenticate_request_basic_auth\n`);
+      writeFileSync(env.MLFLOW_AUTH_CONFIG_PATH, `[mlflow]\ndefault_permission = READ\ndatabase_uri = sqlite:///${join(this.dir, 'auth.db')}\nadmin_username = admin\nadmin_password = ${this.opts.adminPassword}\nauthorization_function = mlflow.server.auth:authenticate_request_basic_auth\nauth_cache_ttl_seconds = 60\n`);
     }
     mkdirSync(this.dir, { recursive: true });
     const fd = openSync(this.logFile, 'a');
@@ -178,10 +178,10 @@ export interface Populated {
 }
 
 /** Log the test models into a live server with MLflow's client (populate_server.py). */
-export async function populate(server: LiveMlflow, opts: { bigMb?: number; username?: string; password?: string } = {}): Promise<Populated> {
+export async function populate(server: LiveMlflow, opts: { bigMb?: number; onnxOnly?: boolean; username?: string; password?: string } = {}): Promise<Populated> {
   const python = await pythonEnv(LIVE_ENVS[server.opts.major]);
   const out = join(server.dir, `populated-${Date.now()}.json`);
-  const args = [POPULATE, server.url, out, ...(opts.bigMb ? ['--big-mb', String(opts.bigMb)] : [])];
+  const args = [POPULATE, server.url, out, ...(opts.bigMb ? ['--big-mb', String(opts.bigMb)] : []), ...(opts.onnxOnly ? ['--onnx-only'] : [])];
   const env = { ...process.env, ...QUIET, ...(opts.username ? { MLFLOW_TRACKING_USERNAME: opts.username, MLFLOW_TRACKING_PASSWORD: opts.password ?? '' } : {}) };
   const log = join(server.dir, 'populate.log');
   await new Promise<void>((resolve, reject) => {
@@ -248,6 +248,8 @@ export interface ProxiedCall {
   query: string;
   body: string;
   status: number;
+  /** The Authorization header it carried. */
+  authorization?: string;
   /** The section it belongs to: the uri of the last /__mark__ (or '' before any). */
   section: string;
 }
@@ -299,7 +301,7 @@ export class LoggingProxy {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const body = Buffer.concat(chunks);
-        const call: ProxiedCall = { method: req.method ?? 'GET', path, query, body: body.toString('utf8'), status: 0, section: this.section };
+        const call: ProxiedCall = { method: req.method ?? 'GET', path, query, body: body.toString('utf8'), status: 0, authorization: req.headers.authorization, section: this.section };
         this.calls.push(call);
         const t = new URL(this.target);
         const headers = { ...req.headers, host: t.host };
@@ -324,11 +326,18 @@ export class LoggingProxy {
             ur.pipe(res);
             return;
           }
+          const started = Date.now();
+          let sent = 0;
           ur.on('data', (c: Buffer) => {
             this.artifactBytes += c.length;
-            ur.pause();
+            sent += c.length;
             res.write(c);
-            setTimeout(() => ur.resume(), Math.ceil((c.length / rate) * 1000));
+            // Ahead of the rate: wait until the clock catches up (no timer per small chunk).
+            const ahead = (sent / rate) * 1000 - (Date.now() - started);
+            if (ahead > 5) {
+              ur.pause();
+              setTimeout(() => ur.resume(), ahead);
+            }
           });
           ur.on('end', () => res.end());
         });
