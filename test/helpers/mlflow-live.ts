@@ -19,6 +19,8 @@ export const CLIENT = join(REPO, 'test', 'fixtures', 'python', 'mlflow_client.py
 export const LIVE_ENVS = { 3: 'mlflow3_live', 2: 'mlflow2_live' } as const;
 
 const QUIET = { MLFLOW_DISABLE_TELEMETRY: 'true', DO_NOT_TRACK: 'true', GIT_PYTHON_REFRESH: 'quiet', PYTHONUNBUFFERED: '1' };
+/** MLflow 3's server starts job workers (huey) for GenAI scorers: nothing here uses them. */
+const SERVER_ENV = { MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false', MLFLOW_SERVER_JOB_ENABLE_PERIODIC_TASKS: 'false' };
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -80,7 +82,7 @@ export class LiveMlflow {
     const args = ['server', '--backend-store-uri', backend, '--host', '127.0.0.1', '--port', String(this.port), '--workers', '1'];
     if (this.opts.artifacts === 'file') args.push('--no-serve-artifacts', '--default-artifact-root', `file://${this.artifactRoot}`);
     else args.push('--serve-artifacts', '--artifacts-destination', this.artifactRoot);
-    const env: Record<string, string> = { ...QUIET, MLFLOW_ALLOW_FILE_STORE: 'true', ...this.opts.env };
+    const env: Record<string, string> = { ...QUIET, ...SERVER_ENV, MLFLOW_ALLOW_FILE_STORE: 'true', ...this.opts.env };
     if (this.opts.adminPassword) {
       args.push('--app-name', 'basic-auth');
       env.MLFLOW_AUTH_ADMIN_PASSWORD = this.opts.adminPassword;
