@@ -8,7 +8,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Store } from '../../../src/daemon/control/store.js';
 import type { DeploymentRow } from '../../../src/daemon/control/state.js';
 import { CanaryCommands } from '../../../src/daemon/rollout/canary-commands.js';
-import { checkRegistryWrite, type WriteOutcome } from '../../../src/mlflow/write-back.js';
+import { checkRegistryWrite, writeToRegistry, type WriteOutcome } from '../../../src/mlflow/write-back.js';
+import { findModelVersion } from '../../../src/mlflow/file-store.js';
+import { registerInFileStore } from '../../../src/models/file-store-writer.js';
+import { onnxFiles, uuid1 } from '../../../src/models/mlflow-writer.js';
+import { mlp } from '../../../src/models/zoo.js';
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -107,5 +111,25 @@ describe('promote/rollback with write-back', () => {
     t = setup({ primary: { modelUri: 'models:/M/Production', settings: { replicas: 1, track: TRACK } } });
     await t.canary.promote('ep', { stage: 'production' });
     expect(t.s.getDeployment('ep-v3')).toMatchObject({ modelUri: 'models:/M/Production', settings: { track: TRACK } });
+  });
+});
+
+describe('writeToRegistry on a local file store', () => {
+  it('sets the alias and the stage (archiving the old Production) where MLflow keeps them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'regwrite-fs-'));
+    dirs.push(dir);
+    const root = join(dir, 'mlruns');
+    for (const seed of [1, 2]) {
+      const model = mlp({ seed, sizes: [4, 8, 3] });
+      registerInFileStore(root, { name: 'M', modelWriter: { ...onnxFiles(model.builder.toBytes({ externalDataFile: uuid1() })), signature: model.signature }, stage: seed === 1 ? 'Production' : 'None', aliases: seed === 1 ? ['champion'] : [] });
+    }
+    const out = await writeToRegistry({ registry: root, name: 'M', version: '2' }, { alias: 'champion', stage: 'Production' }, { MLFLOW_TRACKING_URI: `file://${root}` }, '/');
+    expect(out).toMatchObject({ ok: true, calls: ['file store: set alias champion -> version 2', 'file store: transition version 2 to Production (archive existing)'] });
+    expect(findModelVersion(root, { kind: 'registry', name: 'M', alias: 'champion' }).version).toBe('2');
+    expect(findModelVersion(root, { kind: 'registry', name: 'M', stage: 'Production' }).version).toBe('2');
+    expect(findModelVersion(root, { kind: 'registry', name: 'M', version: '1' }).stage).toBe('Archived');
+    const elsewhere = await writeToRegistry({ registry: root, name: 'M', version: '1' }, { alias: 'champion' }, { MLFLOW_TRACKING_URI: 'http://other:5000' }, '/');
+    expect(elsewhere).toMatchObject({ ok: false, error: expect.stringContaining('came from the registry at') });
+    expect(findModelVersion(root, { kind: 'registry', name: 'M', alias: 'champion' }).version).toBe('2');
   });
 });
