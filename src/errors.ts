@@ -98,6 +98,10 @@ export const ERRORS = {
     status: 502, exit: 1, meaning: 'the MLflow server is down or answers with errors',
     remedy: 'mlserve doctor checks MLFLOW_TRACKING_URI (reachable and authorized)',
   },
+  REGISTRY_WRITE: {
+    status: 502, exit: 1, meaning: 'a promote or rollback was done here, but writing it back to the MLflow registry (alias, stage) failed',
+    remedy: 'the message says what the registry answered; fix the credentials or permission, or set the alias or stage with MLflow\'s client',
+  },
   STORAGE: {
     status: 507, exit: 1, meaning: 'the model cache or environments folder cannot be written (read-only, permissions, disk full)',
     remedy: 'free disk space or fix the permissions of the folder the message names; mlserve cache prune removes unused models',

@@ -14,6 +14,7 @@ import { createControlServer, type ControlDeps, type DaemonInfo } from './contro
 import { gpuReport, readiness, status } from './control/status.js';
 import { createIngress, createMetricsServer, type IngressServer } from './dataplane/ingress.js';
 import { DEFAULT_LIMITS, type IngressLimits, type IngressSecurity } from './dataplane/ingress-settings.js';
+import type { RegistryEvent } from './dataplane/webhook.js';
 import { watchGpuMemory } from './fleet/gpu-watchdog.js';
 import { createModelSourceResolver } from './control/model-source.js';
 import type { Store } from './control/store.js';
@@ -196,9 +197,18 @@ async function serve(paths: HomePaths, opts: DaemonOptions, log: DaemonLog, lock
   const workDir = join(paths.home, 'run');
   const parts = assemble(store, inventory, { logDir: paths.logs, workDir, secretsDir: join(paths.home, 'credentials'), envsDir: join(paths.home, 'envs'), cores: daemonCores() }, createModelSourceResolver(paths));
   const { metrics, routes, shadow, fleet, reconciler, commands, canary, canaryStats, analysis, tracking } = parts;
+  const webhookSecret = process.env.MLSERVE_WEBHOOK_SECRET;
+  const webhook = webhookSecret ? {
+    secret: webhookSecret,
+    onEvent: (e: RegistryEvent) => {
+      const n = tracking.poke(e.name);
+      store.addEvent('registry-webhook', 'daemon', `MLflow webhook ${e.entity}.${e.action}${e.name ? ` for ${e.name}` : ''}${e.alias ? `@${e.alias}` : ''}${e.version ? ` version ${e.version}` : ''}: ${n} tracked deployment(s) look now`, { ...e, trackers: n });
+      return n;
+    },
+  } : undefined;
   const strictReadiness = opts.strictReadiness ?? true;
   const security = { ...opts.security, host: opts.host };
-  const ingress = createIngress({ routes, shadow }, { maxBodyBytes: opts.maxBodyBytes, limits: opts.limits, security, metrics, serveMetrics: opts.metricsPort === undefined, strictReadiness });
+  const ingress = createIngress({ routes, shadow, webhook }, { maxBodyBytes: opts.maxBodyBytes, limits: opts.limits, security, metrics, serveMetrics: opts.metricsPort === undefined, strictReadiness });
   const metricsServer = opts.metricsPort === undefined ? undefined : createMetricsServer(metrics, { limits: opts.limits, security });
   if (metricsServer) {
     try {

@@ -4,7 +4,7 @@
 // beside model.onnx, so every file is fetched. A download is bounded before it starts (the
 // listing's total against MLSERVE_MAX_ARTIFACT_BYTES and the cache's free disk space) and while it
 // runs: each file stops the moment it passes its listed size (or, unlisted, what the cap leaves).
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { MlserveError } from '../errors.js';
@@ -249,6 +249,33 @@ async function runRelative(client: MlflowRestClient, runId: string, uri: string)
   const u = uri.replace(/\/+$/, '');
   if (u === root) return '';
   return u.startsWith(`${root}/`) ? u.slice(root.length + 1) : undefined;
+}
+
+/** Does the folder at `uri` hold anything? One listing call (no walk); false when it cannot say. */
+export async function hasArtifacts(uri: string, ctx: { client: MlflowRestClient; runId?: string }): Promise<boolean> {
+  const scheme = uriScheme(uri);
+  try {
+    if (scheme === undefined || scheme === 'file') {
+      const local = scheme === 'file' ? fileUriToPath(uri) : uri;
+      return existsSync(local) && (!statSync(local).isDirectory() || readdirSync(local).length > 0);
+    }
+    const { client } = ctx;
+    if (scheme === 'mlflow-artifacts' || scheme === 'http' || scheme === 'https') {
+      const { base, root } = proxiedArtifactBase(uri, client.cfg.url);
+      const res = await client.send('GET', `${base}?${new URLSearchParams({ path: root })}`);
+      const text = await res.body.text();
+      return res.statusCode === 200 && ((JSON.parse(text) as { files?: unknown[] }).files ?? []).length > 0;
+    }
+    if (ctx.runId) {
+      const rel = await runRelative(client, ctx.runId, uri);
+      if (rel === undefined) return false;
+      const r = await client.json<{ files?: unknown[] }>('GET', '/api/2.0/mlflow/artifacts/list', { run_id: ctx.runId, path: rel });
+      return (r.files ?? []).length > 0;
+    }
+  } catch {
+    return false;
+  }
+  return false;
 }
 
 /** Fill `dest` with the model directory at `uri`; returns the files written. */

@@ -1,8 +1,7 @@
 // The HTTP side of MLflow's REST API (undici): auth headers, TLS options, MLflow's retry policy
 // with Retry-After, a total time budget, and errors that say what to do.
-import { createWriteStream, rmSync } from 'node:fs';
-import { pipeline } from 'node:stream/promises';
-import { Transform } from 'node:stream';
+import { rmSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { Agent, request, type Dispatcher } from 'undici';
 import { MlserveError } from '../errors.js';
 import { FS_ERRORS } from './cache.js';
@@ -122,12 +121,15 @@ export class MlflowRestClient {
     if (ms > 0) await this.sleep(ms);
   }
 
-  /** Call a REST endpoint and return its JSON, or throw the error MLflow answered. */
-  async json<T = Record<string, unknown>>(method: 'GET' | 'POST', path: string, params?: Query | Record<string, unknown>): Promise<T> {
+  /**
+   * Call a REST endpoint and return its JSON, or throw the error MLflow answered. `write` marks a
+   * call that changes the registry (a 403 then says which permission it takes).
+   */
+  async json<T = Record<string, unknown>>(method: 'GET' | 'POST', path: string, params?: Query | Record<string, unknown>, opts: { write?: boolean } = {}): Promise<T> {
     const url = method === 'GET' ? this.url(path, params as Query) : this.url(path);
     const res = await this.send(method, url, method === 'GET' ? undefined : params ?? {});
     const text = await res.body.text();
-    this.checkAuth(res.statusCode, path);
+    this.checkAuth(res.statusCode, path, opts.write ? text : undefined);
     const type = String(res.headers['content-type'] ?? '');
     let data: unknown;
     try {
@@ -149,11 +151,24 @@ export class MlflowRestClient {
     return data as T;
   }
 
-  private checkAuth(status: number, path: string): void {
+  private checkAuth(status: number, path: string, writeAnswer?: string): void {
     if (status === 401) {
       throw new MlserveError(
         'MODEL_SOURCE',
         `MLflow at ${this.cfg.url} answered 401 Unauthorized for ${path}${this.cfg.authSource ? ` with the credentials from ${this.cfg.authSource}` : ' (no credentials were sent)'}: set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN`,
+      );
+    }
+    if (status === 403 && writeAnswer !== undefined) {
+      let said = '';
+      try {
+        said = (JSON.parse(writeAnswer) as { message?: string }).message ?? '';
+      } catch {
+        said = snippet(writeAnswer);
+      }
+      throw new RegistryError(
+        403,
+        'PERMISSION_DENIED',
+        `MLflow at ${this.cfg.url} answered 403 Forbidden for ${path}${said ? ` ("${said}")` : ''}: the user${this.cfg.authSource ? ` from ${this.cfg.authSource}` : ''} may not change this model; it needs EDIT (or MANAGE) permission on the registered model`,
       );
     }
     if (status === 403) {
@@ -185,22 +200,62 @@ export class MlflowRestClient {
     }
     let written = 0;
     let over: Error | undefined;
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        if (limit && written + chunk.length > limit.maxBytes) {
-          over = limit.exceeded(written + chunk.length);
-          cb(over);
-          return;
-        }
-        written += chunk.length;
-        onBytes(chunk.length);
-        cb(null, chunk);
-      },
-    });
+    // Small chunks are gathered into writes of WRITE_BATCH bytes: a server that sends a file in
+    // pieces of a few hundred bytes (MLflow 2's gunicorn does) must not cost one write each.
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    let file: FileHandle | undefined;
     try {
-      // pipeline destroys every stream on an error: destroying res.body aborts the request.
-      await pipeline(res.body, counter, createWriteStream(dest, { mode: 0o600 }));
+      file = await open(dest, 'w', 0o600);
+      const flush = async () => {
+        if (pendingBytes === 0) return;
+        const buf = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
+        pending = [];
+        pendingBytes = 0;
+        await file!.write(buf);
+      };
+      const body = res.body;
+      // 'data' events (not for-await, which joins what is buffered): each chunk is checked against
+      // the limit as it arrives, so the transfer stops within one chunk of the bound.
+      await new Promise<void>((resolve, reject) => {
+        let failed = false;
+        const fail = (err: Error) => {
+          if (failed) return;
+          failed = true;
+          reject(err);
+        };
+        body.on('data', (chunk: Buffer) => {
+          if (failed) return;
+          if (limit && written + chunk.length > limit.maxBytes) {
+            over = limit.exceeded(written + chunk.length);
+            fail(over);
+            return;
+          }
+          written += chunk.length;
+          onBytes(chunk.length);
+          pending.push(chunk);
+          pendingBytes += chunk.length;
+          if (pendingBytes >= WRITE_BATCH) {
+            body.pause();
+            flush().then(() => body.resume(), fail);
+          }
+        });
+        let ended = false;
+        body.on('end', () => {
+          ended = true;
+          flush().then(resolve, fail);
+        });
+        body.on('error', fail);
+        body.on('close', () => {
+          if (!ended) fail(new Error('the connection closed before the end of the file'));
+        });
+      });
+      await file.close();
+      file = undefined;
     } catch (err) {
+      // Stopping early (the limit, a write error) aborts the HTTP body.
+      res.body.destroy();
+      await file?.close().catch(() => {});
       rmSync(dest, { force: true });
       if (over) throw over;
       if (err instanceof MlserveError || FS_ERRORS.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
@@ -209,6 +264,9 @@ export class MlflowRestClient {
     return written;
   }
 }
+
+/** Bytes gathered before one write to the file. */
+const WRITE_BATCH = 1 << 20;
 
 /** The most a download may bring, and the error once it brings more. */
 export interface DownloadLimit {

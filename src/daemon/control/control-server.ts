@@ -10,6 +10,7 @@ import { followLogs, readLogs, type LogSource } from '../fleet/logs.js';
 import { listCache, pruneCache } from '../../mlflow/cache.js';
 import type { Snapshot } from '../snapshot.js';
 import type { CanaryCommands } from '../rollout/canary-commands.js';
+import type { RegistryWriteRequest } from '../rollout/registry-write.js';
 import { resolve } from 'node:path';
 
 export interface DaemonInfo {
@@ -38,6 +39,15 @@ export interface ControlDeps {
   logDir: string;
   cacheDir: string;
   shutdown: () => void;
+}
+
+/** --registry-alias/--registry-stage of promote/rollback, with the CLI's MLflow variables (never stored). */
+function registryWrite(b: Record<string, unknown>): RegistryWriteRequest | undefined {
+  const alias = typeof b.registryAlias === 'string' ? b.registryAlias : undefined;
+  const stage = typeof b.registryStage === 'string' ? b.registryStage : undefined;
+  if (alias === undefined && stage === undefined) return undefined;
+  const env = b.env && typeof b.env === 'object' ? Object.fromEntries(Object.entries(b.env as Record<string, unknown>).filter(([, v]) => typeof v === 'string')) as Record<string, string> : {};
+  return { alias, stage, env, cwd: typeof b.cwd === 'string' ? b.cwd : undefined };
 }
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse, params: string[], query: URLSearchParams) => Promise<unknown>;
@@ -76,8 +86,14 @@ export function createControlServer(deps: ControlDeps): http.Server {
       const b = await jsonBody(req);
       return deps.canary.setShadow(Number(b.weight), b.endpoint as string | undefined);
     }],
-    ['POST', /^\/v1\/canary\/promote$/, async (req) => deps.canary.promote((await jsonBody(req)).endpoint as string | undefined)],
-    ['POST', /^\/v1\/canary\/rollback$/, async (req) => deps.canary.rollback((await jsonBody(req)).endpoint as string | undefined)],
+    ['POST', /^\/v1\/canary\/promote$/, async (req) => {
+      const b = await jsonBody(req);
+      return deps.canary.promote(b.endpoint as string | undefined, registryWrite(b));
+    }],
+    ['POST', /^\/v1\/canary\/rollback$/, async (req) => {
+      const b = await jsonBody(req);
+      return deps.canary.rollback(b.endpoint as string | undefined, undefined, registryWrite(b));
+    }],
     ['GET', /^\/v1\/gpus$/, async () => deps.gpus()],
     ['GET', /^\/v1\/snapshot$/, async () => snapshot()],
     ['GET', /^\/v1\/stream$/, async (req, res, _p, q) => {

@@ -7,7 +7,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { MlserveError } from '../../errors.js';
 import type { HomePaths } from '../../home.js';
-import { fetchArtifacts, type FetchProgress } from '../../mlflow/artifacts.js';
+import { fetchArtifacts, hasArtifacts, type FetchProgress } from '../../mlflow/artifacts.js';
 import { cached, cacheKey, readMeta, safeJoin } from '../../mlflow/cache.js';
 import { externalDataFiles } from '../../mlflow/onnx-files.js';
 import { MlflowRestClient } from '../../mlflow/client.js';
@@ -118,7 +118,7 @@ async function resolveRest(paths: HomePaths, url: string, parsed: Exclude<ModelS
   try {
     let r: RestResolved;
     if (parsed.kind === 'registry') r = await resolveRegistry(client, parsed);
-    else if (parsed.kind === 'run') r = await resolveRun(client, parsed);
+    else if (parsed.kind === 'run') r = await resolveRun(client, parsed, (uri, runId) => hasArtifacts(uri, { client, runId }));
     else r = await restLoggedModel(client, parsed);
     const name = r.name ?? r.runId ?? 'run';
     const key = cacheKey('rest', host, name, `v${r.version}`, sha(r.artifactUri));

@@ -22,6 +22,7 @@ import { authorize, clientGone, environment, json, metricsReply, send, type Ctx,
 import type { RouteTable, ServingTarget } from './routes.js';
 import type { ShadowMirror } from './shadow.js';
 import { repositoryRoute } from './repository.js';
+import { mlflowWebhook, type WebhookOptions } from './webhook.js';
 
 export { readBody } from './body.js';
 export { createMetricsServer, type IngressOptions } from './ingress-env.js';
@@ -31,6 +32,8 @@ export type { IngressServer } from './http-limits.js';
 export interface IngressDeps {
   routes: RouteTable;
   shadow: ShadowMirror;
+  /** MLflow registry webhooks (POST /v1/mlflow/webhook), when MLSERVE_WEBHOOK_SECRET is set. */
+  webhook?: WebhookOptions;
 }
 
 type Runtime = ServingTarget;
@@ -90,6 +93,8 @@ function modelMetadata(rt: Runtime) {
   };
 }
 
+const WEBHOOK_PATH = '/v1/mlflow/webhook';
+
 /** Health probes answer without the token (load balancers and orchestrators call them). */
 const isProbe = (parts: string[]) =>
   (parts.length === 3 && parts[0] === 'v2' && parts[1] === 'health') || (parts.length === 1 && (parts[0] === 'ping' || parts[0] === 'health'));
@@ -111,7 +116,8 @@ async function handle(env: Env, deps: IngressDeps, req: http.IncomingMessage, ct
     if (env.security.metricsAuth) authorize(env, req);
     return metricsReply(env.metrics);
   }
-  if (!isProbe(parts)) authorize(env, req);
+  // MLflow's webhooks carry no bearer token: they are signed with MLSERVE_WEBHOOK_SECRET instead (webhook.ts).
+  if (!isProbe(parts) && path !== WEBHOOK_PATH) authorize(env, req);
   const target = (endpoint: string) => deps.routes.target(endpoint, routeKey(req), Math.random(), env.listEndpoints);
 
   if (parts[0] === 'v2') {
@@ -159,6 +165,11 @@ async function handle(env: Env, deps: IngressDeps, req: http.IncomingMessage, ct
     throw notFound(`no route ${method} ${path}; see the Open Inference Protocol v2 paths under /v2`);
   }
 
+  if (path === WEBHOOK_PATH) {
+    const body = deps.webhook && method === 'POST' ? await readBody(req, 1 << 20, { idleMs: env.limits.bodyTimeoutMs, limitFlag: 'the webhook limit (1 MiB)' }) : Buffer.alloc(0);
+    const r = mlflowWebhook(deps.webhook, method, req.headers, body);
+    return json(r.status, r.body);
+  }
   if (parts.length === 1 && (parts[0] === 'ping' || parts[0] === 'health')) {
     return only(method, 'GET', () => json(deps.routes.serverReady(env.strictReadiness) ? 200 : 503, '\n'));
   }

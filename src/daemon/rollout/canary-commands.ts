@@ -1,10 +1,13 @@
 // What `mlserve canary set|promote|rollback|shadow|start` do: write the endpoint's desired traffic
 // split (one transaction), then hand over to the reconcile loop, which publishes the routes and
-// drains what is no longer wanted.
+// drains what is no longer wanted. Promote and rollback can then write the result back to the
+// registry (alias, stage): see registry-write.ts.
 import { MlserveError, notFound } from '../../errors.js';
 import type { EndpointRow } from '../control/state.js';
 import type { Store } from '../control/store.js';
 import { initialState, validatePolicy, type CanaryCounters } from './canary-analysis.js';
+import { checkWriteTarget, writeBack, type RegistryWriteRequest, type WriteBackDeps } from './registry-write.js';
+import type { WriteOutcome } from '../../mlflow/write-back.js';
 
 export interface CanaryDeps {
   store: Store;
@@ -13,7 +16,12 @@ export interface CanaryDeps {
   counters: (deployment: string) => Promise<CanaryCounters>;
   /** Shadow comparison restarts when the share changes. */
   resetShadow: (endpoint: string) => void;
+  /** Set an alias/stage in the registry (injected: tests stub it). */
+  writeRegistry?: WriteBackDeps['write'];
 }
+
+/** An endpoint after promote/rollback, with what the registry write-back did (when asked for). */
+export type EndpointWithWrite = EndpointRow & { registryWrite?: WriteOutcome };
 
 export class CanaryCommands {
   constructor(private readonly deps: CanaryDeps) {}
@@ -45,32 +53,47 @@ export class CanaryCommands {
     return store.getEndpoint(e.name)!;
   }
 
-  /** The canary becomes the primary; the old primary drains and stops (resolves once it did). */
-  async promote(endpoint?: string): Promise<EndpointRow> {
+  /**
+   * The canary becomes the primary; the old primary drains and stops (resolves once it did). With
+   * `registry`, the alias/stage is then set on the promoted version: a refusal is reported, never
+   * undone here (the promotion stands).
+   */
+  async promote(endpoint?: string, registry?: RegistryWriteRequest): Promise<EndpointWithWrite> {
     const { store } = this.deps;
     const e = this.canaryEndpoint(endpoint);
+    const oldPrimary = store.getDeployment(e.primary);
+    const promoted = store.getDeployment(e.canary!);
+    const write = registry ? checkWriteTarget(promoted, registry, 'promote') : undefined;
     store.transaction(() => {
       store.setRouting(e.name, e.canary!, null, 0);
       store.deleteDeployment(e.primary);
       store.addEvent('canary-promoted', e.name, `${e.canary} is now primary; draining ${e.primary}`, { from: e.primary, to: e.canary });
     });
     await this.deps.kick();
+    const registryWrite = write ? await writeBack(this.writeDeps(), e.name, promoted!, write, oldPrimary) : undefined;
     await this.deps.whenStopped(e.primary);
-    return store.getEndpoint(e.name)!;
+    return { ...store.getEndpoint(e.name)!, ...(registryWrite ? { registryWrite } : {}) };
   }
 
-  /** Weight 0 and the canary drains and stops (resolves once it did). */
-  async rollback(endpoint?: string, why = 'mlserve canary rollback'): Promise<EndpointRow> {
+  /** Weight 0 and the canary drains and stops (resolves once it did); `registry` as for promote, on the primary's version. */
+  async rollback(endpoint?: string, why = 'mlserve canary rollback', registry?: RegistryWriteRequest): Promise<EndpointWithWrite> {
     const { store } = this.deps;
     const e = this.canaryEndpoint(endpoint);
+    const primary = store.getDeployment(e.primary);
+    const write = registry ? checkWriteTarget(primary, registry, 'rollback') : undefined;
     store.transaction(() => {
       store.setRouting(e.name, e.primary, null, 0);
       store.deleteDeployment(e.canary!);
       store.addEvent('canary-rolled-back', e.name, `canary ${e.canary} rolled back (${why}); draining it`, { canary: e.canary });
     });
     await this.deps.kick();
+    const registryWrite = write ? await writeBack(this.writeDeps(), e.name, primary!, write) : undefined;
     await this.deps.whenStopped(e.canary!);
-    return store.getEndpoint(e.name)!;
+    return { ...store.getEndpoint(e.name)!, ...(registryWrite ? { registryWrite } : {}) };
+  }
+
+  private writeDeps(): WriteBackDeps {
+    return { store: this.deps.store, ...(this.deps.writeRegistry ? { write: this.deps.writeRegistry } : {}) };
   }
 
   /** Mirror `weight` percent of an endpoint's requests to its canary (answers discarded, compared). */

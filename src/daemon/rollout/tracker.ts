@@ -38,9 +38,11 @@ export class Tracker {
   private timer: NodeJS.Timeout | null = null;
   private paused = false;
   private busy = false;
+  /** A look was asked for while one ran (a webhook): look again once it is done. */
+  private again = false;
 
   constructor(
-    private readonly source: string,
+    readonly source: string,
     private readonly env: Record<string, string>,
     private readonly cwd: string,
     private readonly intervalMs: number,
@@ -62,7 +64,11 @@ export class Tracker {
   stopped = false;
 
   async tick(): Promise<void> {
-    if (this.busy) return;
+    if (this.busy) {
+      this.again = true;
+      return;
+    }
+    if (this.stopped) return;
     if (!this.hooks.stillPrimary()) return this.stop();
     this.busy = true;
     try {
@@ -83,6 +89,10 @@ export class Tracker {
       }
     } finally {
       this.busy = false;
+    }
+    if (this.again) {
+      this.again = false;
+      await this.tick();
     }
   }
 }

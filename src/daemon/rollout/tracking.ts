@@ -9,6 +9,16 @@ import type { Store } from '../control/store.js';
 import type { AnalysisPolicy } from './canary-analysis.js';
 import { Tracker } from './tracker.js';
 import { splitSecrets } from '../../mlflow/credentials.js';
+import { parseModelSource } from '../../mlflow/uri.js';
+
+function modelName(source: string): string | undefined {
+  try {
+    const s = parseModelSource(source);
+    return s.kind === 'registry' ? s.name : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 export interface TrackingDeps {
   store: Store;
@@ -43,6 +53,21 @@ export class TrackingLoop {
     if (this.timer) clearInterval(this.timer);
     for (const t of this.trackers.values()) t.tracker.stop();
     this.trackers.clear();
+  }
+
+  /**
+   * Look at the registry now (a registry webhook said `model` changed; every tracker without a
+   * model name): how many trackers look. Polling goes on as before.
+   */
+  poke(model?: string): number {
+    this.sync();
+    let n = 0;
+    for (const { tracker } of this.trackers.values()) {
+      if (model !== undefined && modelName(tracker.source) !== model) continue;
+      n++;
+      void tracker.tick();
+    }
+    return n;
   }
 
   /** One tracker per endpoint whose primary tracks the registry; none for the others. */
