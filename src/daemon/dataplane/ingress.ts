@@ -12,6 +12,7 @@ import type { Metrics } from '../metrics.js';
 import type { ClientGone } from './dispatcher.js';
 import type { RouteTable, ServingTarget } from './routes.js';
 import type { ShadowMirror } from './shadow.js';
+import { openAiRoutes, type OpenAiHandler } from './openai/handler.js';
 
 export interface IngressOptions {
   maxBodyBytes: number;
@@ -24,6 +25,8 @@ export interface IngressOptions {
 export interface IngressDeps {
   routes: RouteTable;
   shadow: ShadowMirror;
+  /** The OpenAI-compatible API under /v1 (LLM endpoints); made from the routes when not given. */
+  openai?: OpenAiHandler;
 }
 
 type Runtime = ServingTarget;
@@ -38,7 +41,8 @@ type Reply = { status: number; body: unknown; headers?: Record<string, string>; 
 
 const json = (status: number, body: unknown, headers?: Record<string, string>): Reply => ({ status, body, headers });
 
-export function createIngress(deps: IngressDeps, opts: IngressOptions): http.Server {
+export function createIngress(given: IngressDeps, opts: IngressOptions): http.Server {
+  const deps = { ...given, openai: given.openai ?? openAiRoutes({ routes: given.routes, maxBodyBytes: opts.maxBodyBytes, readBody, metrics: opts.metrics }) };
   const server = http.createServer((req, res) => {
     const started = performance.now();
     const ctx: Ctx = {};
@@ -174,6 +178,7 @@ async function handle(deps: IngressDeps, opts: IngressOptions, req: http.Incomin
   const method = req.method ?? 'GET';
   const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
 
+  if (parts[0] === 'v1' && deps.openai) return deps.openai(req, res, ctx);
   if (parts[0] === 'v2') {
     if (parts.length === 1) return only(method, 'GET', () => json(200, { name: 'mlserve', version: VERSION, extensions: ['binary_tensor_data'] }));
     if (parts[1] === 'health' && parts.length === 3) {
