@@ -110,6 +110,7 @@ export function assemble(
     endpoints: () => store.listEndpoints(),
     events: (limit: number) => store.listEvents({ limit }),
     latency: () => metrics.latencyByDeployment(),
+    ttft: () => metrics.ttftByDeployment(),
     revisions: (name: string) => [f.active(name), f.next(name)].filter((r) => r !== null).map((rt) => ({
       stats: rt.dispatcher.snapshot(),
       replicas: rt.set.members.map((r) => ({ idx: r.idx, pid: r.pid, state: r.state, restarts: r.restarts, inflight: r.link?.load.requests ?? 0, gpu: r.gpu })),

@@ -2,6 +2,7 @@
 // (from histogram bucket deltas, like PromQL's histogram_quantile), batch sizes, sparklines.
 // Renders to lines that fit the terminal width (80 columns and up).
 import type { DeploymentSnapshot, Snapshot } from '../../daemon/snapshot.js';
+import { llmLines } from './llm-view.js';
 
 export interface Row {
   endpoint: string;
@@ -108,6 +109,7 @@ export function frame(prev: Snapshot | null, cur: Snapshot, history: Map<string,
         w,
       ));
     });
+    out.push(...llmLines(prev, cur, w));
     const sel = cur.deployments[Math.min(opts.selected, cur.deployments.length - 1)];
     if (sel) {
       out.push('', cut(`${sel.name}: ${sel.state}${sel.message ? ` (${sel.message})` : ''}`, w));
