@@ -45,6 +45,8 @@ export interface GenerateRequest {
   stop: string[];
   presencePenalty: number;
   frequencyPenalty: number;
+  /** Does the client stream? (An external engine is then asked for a stream too; else for the whole answer, with its exact usage.) */
+  stream?: boolean;
 }
 
 export type FinishReason = 'stop' | 'length' | 'cancelled';

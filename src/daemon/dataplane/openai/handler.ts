@@ -105,10 +105,11 @@ function generate(deps: OpenAiDeps, req: http.IncomingMessage, res: http.ServerR
       const head = firstChunk(a);
       if (head) res.write(sseData(head));
     };
+    // Time to first token and between tokens are streaming measures: whole answers count tokens only.
     const observe = (usage: Usage | null) => deps.metrics?.observeLlm(labels, {
-      ttftS: first === null ? null : (first - started) / 1000, itlS: itl, promptTokens: usage?.promptTokens ?? 0, completionTokens: usage?.completionTokens ?? 0,
+      ttftS: first === null || !p.stream ? null : (first - started) / 1000, itlS: p.stream ? itl : [], promptTokens: usage?.promptTokens ?? 0, completionTokens: usage?.completionTokens ?? 0,
     });
-    llm.generate(p.request, sessionKey(req, p.user), {
+    llm.generate({ ...p.request, stream: p.stream }, sessionKey(req, p.user), {
       onToken(piece, tokens) {
         const now = performance.now();
         if (first === null) first = now;

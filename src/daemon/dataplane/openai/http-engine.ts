@@ -1,8 +1,8 @@
 // The openai kind's data path: the external engine (vLLM, SGLang, TGI, llama.cpp's server,
-// llama-cpp-python's server...) answers OpenAI's API on the port its replica was given. Every
-// generation goes to it as a streamed request (stream: true, include_usage), whatever the client
-// asked, so tokens flow through as they come and a client that leaves closes the engine's request
-// too (engines stop generating on disconnect). The engine's SSE is decoded strictly: a malformed
+// llama-cpp-python's server...) answers OpenAI's API on the port its replica was given. A streamed
+// client request goes to it streamed (stream: true, include_usage), so tokens flow through as they
+// come; a whole one goes whole (the engine's own usage counts, which not every engine sends in a
+// stream). A client that leaves closes the engine's request too (engines stop on disconnect). The engine's SSE is decoded strictly: a malformed
 // stream or a dropped connection ends the client's stream with an error, never a hang.
 import { Pool } from 'undici';
 import { MlserveError } from '../../../errors.js';
@@ -13,7 +13,7 @@ import { SseDecoder, SseDecodeError } from './sse.js';
 
 type Json = Record<string, any>;
 
-/** The OpenAI request an engine gets for a generation. */
+/** The OpenAI request an engine gets for a generation (streamed: the client's non-streamed requests go whole, see generate). */
 export function engineBody(req: GenerateRequest, model: string): Json {
   return {
     model,
@@ -36,15 +36,17 @@ export function engineBody(req: GenerateRequest, model: string): Json {
 export function engineError(status: number, text: string): Error {
   let message = text.trim().slice(0, 2000);
   let code: string | undefined;
+  let param: string | undefined;
   try {
     const j = JSON.parse(text) as Json;
     const e = j.error ?? j;
     message = typeof e === 'string' ? e : String(e.message ?? j.detail ?? j.message ?? message);
     code = typeof e?.code === 'string' ? e.code : undefined;
+    param = typeof e?.param === 'string' ? e.param : undefined;
   } catch {
     /* not JSON: the text is the message */
   }
-  if (status >= 400 && status < 500 && status !== 429) return new LlmRequestError(message || `the engine answered ${status}`, status, code ?? 'invalid_request', null);
+  if (status >= 400 && status < 500 && status !== 429) return new LlmRequestError(message || `the engine answered ${status}`, status, code ?? 'invalid_request', param ?? null);
   if (status === 429 || status === 503) return new MlserveError(status === 429 ? 'OVERLOADED' : 'NOT_READY', `the engine is busy (${status}): ${message}`, { headers: { 'Retry-After': '1' } });
   return new MlserveError('INTERNAL', `the engine answered ${status}: ${message}`);
 }
@@ -76,6 +78,7 @@ export class HttpEngine implements LlmEngine {
       fn();
     };
     const run = async () => {
+      if (req.stream === false) return whole();
       const res = await this.pool.request({
         path: req.kind === 'chat' ? '/v1/chat/completions' : '/v1/completions',
         method: 'POST',
@@ -90,8 +93,10 @@ export class HttpEngine implements LlmEngine {
       const sse = new SseDecoder();
       const utf8 = new TextDecoder();
       let done = false;
+      let seen = 0;
       const take = (events: ReturnType<SseDecoder['push']>) => {
         for (const ev of events) {
+          seen++;
           if (ev.done) {
             done = true;
             continue;
@@ -117,8 +122,26 @@ export class HttpEngine implements LlmEngine {
       for await (const chunk of res.body) take(sse.push(utf8.decode(chunk as Buffer, { stream: true })));
       take(sse.push(utf8.decode()));
       take(sse.end());
-      if (!done && !finish) throw new EngineLost('the engine closed its stream before [DONE]');
+      if (!done && !finish) {
+        // Some servers (llama-cpp-python) answer a request they refuse with an empty 200 stream:
+        // asking once more without streaming gets the real answer (its 400 and message).
+        if (seen === 0) return whole();
+        throw new EngineLost('the engine closed its stream before [DONE]');
+      }
       end(() => sink.onDone(finish ?? 'stop', usage ?? { promptTokens: 0, completionTokens: completion }));
+    };
+    const whole = async () => {
+      const body = { ...engineBody(req, this.model), stream: false };
+      delete (body as Json).stream_options;
+      const res = await this.pool.request({ path: req.kind === 'chat' ? '/v1/chat/completions' : '/v1/completions', method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: abort.signal });
+      const text = await res.body.text();
+      if (res.statusCode !== 200) throw engineError(res.statusCode, text);
+      const j = JSON.parse(text) as Json;
+      const choice = j.choices?.[0];
+      const out = req.kind === 'chat' ? choice?.message?.content : choice?.text;
+      const u: Usage = { promptTokens: Number(j.usage?.prompt_tokens) || 0, completionTokens: Number(j.usage?.completion_tokens) || 0 };
+      if (typeof out === 'string' && out) sink.onToken(out, u.completionTokens || 1);
+      end(() => sink.onDone(choice?.finish_reason === 'length' ? 'length' : 'stop', u));
     };
     run().catch((err: Error) => {
       if (abort.signal.aborted) return end(() => sink.onDone('cancelled', usage ?? { promptTokens: 0, completionTokens: completion }));
