@@ -106,27 +106,32 @@ export interface SuiteArgs {
   quick: boolean;
   onnx: boolean;
   python: boolean;
+  llm: boolean;
 }
 
-export const SUITE_USAGE = 'usage: node dist/bench/suite.js [--quick] [--no-python] [--only onnx|python]';
+export const SUITE_USAGE = 'usage: node dist/bench/suite.js [--quick] [--no-python] [--no-llm] [--only onnx|python|llm]';
 
 /** `npm run bench` flags: --quick, --no-python, --only onnx|python (or --only=python). Throws on anything else. */
 export function parseSuiteArgs(argv: string[]): SuiteArgs {
-  const out: SuiteArgs = { quick: false, onnx: true, python: true };
+  const out: SuiteArgs = { quick: false, onnx: true, python: true, llm: true };
   let only: string | undefined;
   let noPython = false;
+  let noLlm = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') out.quick = true;
     else if (a === '--no-python') noPython = true;
+    else if (a === '--no-llm') noLlm = true;
     else if (a === '--only' || a.startsWith('--only=')) {
       if (only !== undefined) throw new Error(`--only given twice\n${SUITE_USAGE}`);
       only = a === '--only' ? argv[++i] : a.slice('--only='.length);
-      if (only !== 'onnx' && only !== 'python') throw new Error(`--only takes onnx or python (got ${only === undefined ? 'nothing' : `'${only}'`})\n${SUITE_USAGE}`);
+      if (only !== 'onnx' && only !== 'python' && only !== 'llm') throw new Error(`--only takes onnx, python or llm (got ${only === undefined ? 'nothing' : `'${only}'`})\n${SUITE_USAGE}`);
     } else throw new Error(`unknown argument '${a}'\n${SUITE_USAGE}`);
   }
   if (only === 'python' && noPython) throw new Error(`--only python and --no-python leave nothing to run\n${SUITE_USAGE}`);
-  if (only === 'python') out.onnx = false;
-  if (only === 'onnx' || noPython) out.python = false;
+  if (only === 'llm' && noLlm) throw new Error(`--only llm and --no-llm leave nothing to run\n${SUITE_USAGE}`);
+  if (only === 'python' || only === 'llm') out.onnx = false;
+  if (only === 'onnx' || only === 'llm' || noPython) out.python = false;
+  if (only === 'onnx' || only === 'python' || noLlm) out.llm = false;
   return out;
 }

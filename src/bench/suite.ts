@@ -23,6 +23,8 @@ import { log, measure, Mlserve, ROOT } from './suite-common.js';
 import { runPythonSection } from './suite-python.js';
 import { extractSection, formatPythonTable, PY_START, pythonMarkdown, spliceSection, type PythonSectionResult } from './suite-python-report.js';
 import { formatTable, parseSuiteArgs, type SuiteArgs, type SuiteResult, type Row, ratios } from './suite-report.js';
+import { runLlmSection } from './suite-llm.js';
+import { extractLlmSection, formatLlmTable, llmMarkdown, spliceLlmSection, type LlmSectionResult } from './suite-llm-report.js';
 
 let ARGS: SuiteArgs;
 try {
@@ -123,9 +125,9 @@ async function main(): Promise<void> {
   const started = Date.now();
   const ortVersion = (await import('onnxruntime-node/package.json', { with: { type: 'json' } })).default.version as string;
   const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, onnxruntime: ortVersion, mlserve: VERSION };
-  const sections = [ARGS.onnx && 'onnx', ARGS.python && 'python'].filter(Boolean).join(' + ');
+  const sections = [ARGS.onnx && 'onnx', ARGS.python && 'python', ARGS.llm && 'llm'].filter(Boolean).join(' + ');
   log(`mlserve bench suite${QUICK ? ' (quick)' : ''}, ${sections}: ${machine.cpus} x ${machine.cpu}, ${machine.memGiB} GiB, node ${machine.node}`);
-  const result: SuiteResult & { sections: string[]; python?: PythonSectionResult; pythonError?: string } = {
+  const result: SuiteResult & { sections: string[]; python?: PythonSectionResult; pythonError?: string; llm?: LlmSectionResult; llmError?: string } = {
     date: new Date().toISOString(), quick: QUICK, machine, durationS: DURATION / 1000, sections: sections.split(' + '), models: [], ratios: {} as SuiteResult['ratios'], elapsedS: 0,
   };
   if (ARGS.onnx) {
@@ -148,13 +150,23 @@ async function main(): Promise<void> {
       process.exitCode = 1;
     }
   }
+  if (ARGS.llm) {
+    try {
+      result.llm = await runLlmSection({ quick: QUICK });
+    } catch (err) {
+      result.llmError = (err as Error).message;
+      log(`\nLLM section failed (skip it with --no-llm): ${result.llmError}`);
+      process.exitCode = 1;
+    }
+  }
   result.elapsedS = (Date.now() - started) / 1000;
   const table = ARGS.onnx ? formatTable(result) : '';
   const pyTable = result.python ? formatPythonTable(result.python) : '';
-  process.stdout.write(`\n${[table, pyTable].filter(Boolean).join('\n\n')}\n`);
+  const llmTable = result.llm ? formatLlmTable(result.llm) : '';
+  process.stdout.write(`\n${[table, pyTable, llmTable].filter(Boolean).join('\n\n')}\n`);
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
   const stamp = result.date.replace(/[:.]/g, '-');
-  const tag = ARGS.onnx && ARGS.python ? '' : ARGS.onnx ? '-onnx' : '-python';
+  const tag = ARGS.onnx && ARGS.python && ARGS.llm ? '' : `-${result.sections.join('-')}`;
   const resultsFile = `bench/results/${stamp}${tag}${QUICK ? '-quick' : ''}.json`;
   writeFileSync(join(ROOT, resultsFile), `${JSON.stringify(result, null, 2)}\n`);
   log(`results: ${resultsFile}`);
@@ -168,7 +180,9 @@ async function main(): Promise<void> {
       ? `# mlserve benchmark\n\nLatest full \`npm run bench\` run, ${result.date}, on ${machine.cpus} x ${machine.cpu}, ${machine.memGiB} GiB, Node ${machine.node}, onnxruntime-node ${machine.onnxruntime}. The load generator runs on the same machine and shares its cores. Each row ran ${result.durationS}s after warm-up; ratios compare rows of this one run.\n\n\`\`\`\n${table}\n\`\`\`\n\nRaw JSON: \`${resultsFile}\`. Why targets are missed and what was tried: \`bench/ANALYSIS.md\`.\n${kept}`
       : old;
     const pySection = result.python ? pythonMarkdown(result.python, resultsFile) : extractSection(old);
-    writeFileSync(benchMd, pySection ? spliceSection(ARGS.onnx ? onnxPart : old, pySection) : onnxPart);
+    const withPython = pySection ? spliceSection(ARGS.onnx ? onnxPart : old, pySection) : onnxPart;
+    const llmSection = result.llm ? llmMarkdown(result.llm, resultsFile, result.date) : extractLlmSection(old);
+    writeFileSync(benchMd, llmSection ? spliceLlmSection(withPython, llmSection) : withPython);
     log('BENCH.md updated');
   }
   log(`done in ${result.elapsedS.toFixed(0)}s`);

@@ -7,6 +7,7 @@ import type { DispatchStats } from '../daemon/dataplane/dispatcher.js';
 import type { Signature } from '../tensor.js';
 import { buildRequest, requestFromFile } from '../bench/inputs.js';
 import { runLoad } from '../bench/load.js';
+import { openAiBench } from '../bench/openai-command.js';
 import {
   baselineWarnings, checkAssertions, compareBaseline, markdownSummary, parseAssertions, progressText, readBaseline, summaryRows, type BenchResult, type Verdict,
 } from '../bench/report.js';
@@ -28,6 +29,7 @@ export default class Bench extends BaseCommand {
   static override examples = [
     '<%= config.bin %> bench resnet50 --concurrency 64 --duration 30s --assert "p99<50ms,errors<0.1%"',
     '<%= config.bin %> bench demo --rate 500 --duration 10s --protocol binary',
+    '<%= config.bin %> bench chat --openai --prompts long --concurrency 8 --max-tokens 128 --assert "ttft_p99<500ms,output_tps>100"',
   ];
   static override args = { endpoint: Args.string({ description: 'endpoint to load', required: true }) };
   static override flags = {
@@ -41,10 +43,34 @@ export default class Bench extends BaseCommand {
     assert: Flags.string({ description: 'gates, e.g. "p99<50ms,throughput>1000,errors<0.1%"; exit 1 when one fails' }),
     baseline: Flags.string({ description: 'an earlier bench --json result to compare with' }),
     'max-regression': Flags.string({ description: 'allowed drop in throughput / rise in p99 against --baseline', default: '10%' }),
+    openai: Flags.boolean({ description: 'a language model: streamed OpenAI requests; reports TTFT, inter-token latency, tokens/s (asserts: ttft_p99, itl_p99, e2e_p99, output_tps, throughput, errors)', default: false }),
+    prompts: Flags.string({ description: '--openai: the prompt set: short, long (a shared 2 KB context), or a JSONL file of {"messages": [...]} / {"prompt": "..."}', default: 'short' }),
+    'max-tokens': Flags.integer({ description: '--openai: max_tokens per request', default: 128, min: 1 }),
+    api: Flags.string({ description: '--openai: which API to load', options: ['chat', 'completions'], default: 'chat' }),
+    temperature: Flags.string({ description: '--openai: sampling temperature', default: '0' }),
+    requests: Flags.integer({ description: '--openai: a fixed number of requests instead of --duration', min: 1 }),
   };
 
-  async run(): Promise<BenchResult & { checks: Verdict[]; warnings: string[] }> {
+  async run(): Promise<unknown> {
     const { args, flags } = await this.parse(Bench);
+    if (flags.openai) {
+      let durationMs = 0;
+      let warmupMs = 0;
+      try {
+        durationMs = parseDuration(flags.duration);
+        warmupMs = parseDuration(flags.warmup);
+      } catch (err) {
+        return this.fail('USAGE', (err as Error).message);
+      }
+      return openAiBench(this, args.endpoint, {
+        concurrency: flags.concurrency, rate: flags.rate, durationMs, warmupMs, assert: flags.assert, prompts: flags.prompts,
+        maxTokens: flags['max-tokens'], api: flags.api, temperature: Number(flags.temperature), requests: flags.requests,
+      });
+    }
+    return this.runTensors(args, flags);
+  }
+
+  private async runTensors(args: { endpoint: string }, flags: Awaited<ReturnType<Bench['parse']>>['flags'] & Record<string, any>): Promise<BenchResult & { checks: Verdict[]; warnings: string[] }> {
     let asserts, durationMs, warmupMs, maxRegression;
     // Everything the flags name is checked before any load is sent.
     let base: BenchResult | undefined;

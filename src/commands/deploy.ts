@@ -15,6 +15,8 @@ export default class Deploy extends BaseCommand {
     '<%= config.bin %> deploy models:/ResNet50/Production',
     '<%= config.bin %> deploy models:/ResNet50@champion --endpoint resnet50 --replicas 2',
     '<%= config.bin %> deploy ./model.onnx --threads 2',
+    '<%= config.bin %> deploy ./tiny.gguf --endpoint chat --ctx-size 4096 --slots 4',
+    "<%= config.bin %> deploy ./Llama-3.1-8B-Instruct --runtime openai --engine vllm --gpus 0.5 --endpoint chat",
   ];
   static override args = { source: Args.string({ description: 'model source', required: true }) };
   static override flags = {
@@ -22,7 +24,12 @@ export default class Deploy extends BaseCommand {
     name: Flags.string({ description: 'deployment name (default: <endpoint>-v<version>)' }),
     replicas: Flags.integer({ description: 'replica processes', default: 1, min: 1, max: 64 }),
     threads: Flags.integer({ description: 'CPU threads per replica (onnxruntime intra-op threads; OMP/MKL/torch threads for Python models)', min: 1 }),
-    runtime: Flags.string({ description: 'replica kind: onnx (the fast path, needs the onnx flavor) or python (mlflow.pyfunc); default: onnx when the model has the onnx flavor, else python', options: ['onnx', 'python'] }),
+    runtime: Flags.string({ description: 'replica kind: onnx (the fast path, needs the onnx flavor), python (mlflow.pyfunc), llamacpp (a GGUF language model) or openai (an external OpenAI-compatible engine); default: onnx with the onnx flavor, llamacpp for a GGUF, else python', options: ['onnx', 'python', 'llamacpp', 'openai'] }),
+    'ctx-size': Flags.integer({ description: 'language models: tokens per request (prompt + answer) each slot holds (llamacpp default 2048)', min: 16 }),
+    slots: Flags.integer({ description: 'language models: requests one replica generates at once (llamacpp: parallel sequences, default 4; openai: requests in flight, default 64)', min: 1 }),
+    engine: Flags.string({ description: 'runtime openai: a known engine; vllm runs `vllm serve <model> --gpu-memory-utilization <GPU share>`', options: ['vllm'] }),
+    'engine-cmd': Flags.string({ description: "runtime openai: any OpenAI-compatible server's command line, run without a shell; {port} {model} {gpu_share} {ctx_size} {slots} {threads} {host} are filled in" }),
+    'engine-ready-timeout': Flags.integer({ description: 'runtime openai: seconds the engine may take to answer /health after it starts (default 600)', min: 1 }),
     'env-manager': Flags.string({ description: 'Python models: local (the Python of --python), virtualenv or uv (an environment built from the model\'s requirements); default local when it has what the model needs, else virtualenv', options: ['local', 'virtualenv', 'uv'] }),
     python: Flags.string({ description: 'Python models: the interpreter for --env-manager local (default $MLSERVE_PYTHON, else python3 on PATH)' }),
     gpus: Flags.string({ description: 'GPUs per replica, e.g. 0.33 or 1' }),
@@ -94,6 +101,7 @@ export default class Deploy extends BaseCommand {
         maxOngoingRequests: flags['max-ongoing-requests'], maxQueuedRequests: flags['max-queued-requests'], requestTimeoutMs: flags['request-timeout-ms'],
         healthCheckPeriodS: flags['health-check-period-s'], healthCheckTimeoutS: flags['health-check-timeout-s'], autoscaling, canary, replace: flags.replace || undefined,
         trackIntervalS: flags.track ? flags['track-interval'] : undefined, warmup: flags.warmup ? undefined : false,
+        llm: { ctxSize: flags['ctx-size'], slots: flags.slots, engine: flags.engine, engineCmd: flags['engine-cmd'], readyTimeoutS: flags['engine-ready-timeout'] },
       }, (line) => {
         const p = line.progress as { message?: string } | undefined;
         if (p?.message) this.progress(`  ${p.message}`);
@@ -121,6 +129,11 @@ export default class Deploy extends BaseCommand {
     const info = await this.client.call<DaemonInfo>('GET', '/v1/health');
     this.say(`deployed ${pinned} as ${row.name}: ${status.state}`);
     if (canary !== undefined) this.say(`  canary of endpoint ${row.endpoint} at ${canary}% of its traffic (from its first ready replica); change it with mlserve canary set N --endpoint ${row.endpoint}`);
+    if (row.settings.runtime === 'llamacpp' || row.settings.runtime === 'openai') {
+      this.say(`  OpenAI: POST ${info.ingress.url}/v1/chat/completions  {"model": "${row.endpoint}", "messages": [...], "stream": true}`);
+      this.say(`          POST ${info.ingress.url}/v1/completions, GET ${info.ingress.url}/v1/models`);
+      return status;
+    }
     this.say(`  OIP:    POST ${info.ingress.url}/v2/models/${row.endpoint}/infer`);
     this.say(`  MLflow: POST ${info.ingress.url}/${row.endpoint}/invocations`);
     return status;

@@ -4,6 +4,7 @@ import { exampleCurl, signatureLines } from '../cli/describe.js';
 import { formatAge, table } from '../cli/format.js';
 import { notFound } from '../errors.js';
 import type { Signature } from '../tensor.js';
+import { llmStatusLines } from '../cli/llm-status.js';
 import type { DaemonInfo } from '../daemon/control/control-server.js';
 import type { DeploymentRow, EndpointRow, ReplicaRow } from '../daemon/control/store.js';
 import type { DispatchOptions, DispatchStats } from '../daemon/dataplane/dispatcher.js';
@@ -66,6 +67,8 @@ export default class Status extends BaseCommand {
       if (d.runtime === 'python') {
         const sig = py?.signature === 'none' ? 'no signature: it takes what mlflow.pyfunc takes' : py?.signature ? `${py.signature} signature` : 'loading';
         this.say(`  runtime: python ${py?.version ?? ''} (${d.settings.envManager ?? 'local'} ${d.settings.python ?? ''}), mlflow ${py?.mlflow ?? '?'}, flavors ${py?.flavors?.join(', ') ?? '?'}; ${sig}`.replace(/ {2,}/g, ' '));
+      } else if (d.runtime === 'llamacpp' || d.runtime === 'openai') {
+        for (const line of llmStatusLines(d as Parameters<typeof llmStatusLines>[0])) this.say(line);
       } else this.say('  runtime: onnx');
       const next = d.revisions?.find((r) => r.role === 'next');
       if (next) this.say(`  rolling out revision ${next.revision} (${next.phase}); revision ${d.revisions.find((r) => r.role === 'serving')?.revision ?? '-'} serves meanwhile`);
@@ -77,7 +80,7 @@ export default class Status extends BaseCommand {
       }
       if (d.settings.gpus) this.say(`  gpus: ${d.settings.gpus} per replica`);
       if (d.threads) this.say(`  threads: ${d.threads.threads} per replica (${d.threads.reason})`);
-      this.say(`  batching: max ${b.maxBatchSize} rows, wait ${b.batchWaitMs} ms, ${b.maxConcurrentBatches} batch(es)/replica; queue <= ${b.maxQueued}, timeout ${b.timeoutMs} ms`);
+      if (d.runtime !== 'llamacpp' && d.runtime !== 'openai') this.say(`  batching: max ${b.maxBatchSize} rows, wait ${b.batchWaitMs} ms, ${b.maxConcurrentBatches} batch(es)/replica; queue <= ${b.maxQueued}, timeout ${b.timeoutMs} ms`);
       if (d.stats?.batches) this.say(`  served: ${d.stats.batchedRequests} requests in ${d.stats.batches} batches (mean ${(d.stats.batchedRequests / d.stats.batches).toFixed(1)}), ${d.stats.queued} queued`);
     }
     for (const d of s.deployments) {

@@ -65,8 +65,8 @@ export function assemble(
   const runtimes = () => [...(fleet?.runtimes() ?? [])];
   const metrics = new Metrics({
     runtimes: () => runtimes().map((rt) => {
-      const snap = rt.dispatcher.snapshot();
-      return { name: rt.name, queued: snap.queued, inflight: snap.inflight, replicaStates: rt.set.members.map((r) => r.state) };
+      const snap = rt.dispatcher.snapshot() as ReturnType<typeof rt.dispatcher.snapshot> & { llm?: { kv: { used: number; size: number } | null } };
+      return { name: rt.name, endpoint: rt.endpoint, queued: snap.queued, inflight: snap.inflight, replicaStates: rt.set.members.map((r) => r.state), ...(snap.llm ? { llm: { kv: snap.llm.kv } } : {}) };
     }),
     restarts: () => {
       const by = new Map<string, number>();
@@ -87,6 +87,7 @@ export function assemble(
   const f = fleet;
   const canaryStats = new CanaryStats({
     latency: () => metrics.latencyByDeployment(),
+    ttft: () => metrics.ttftByDeployment(),
     deployment: (name) => {
       const rt = f.active(name);
       return rt ? { stats: rt.dispatcher.snapshot(), version: rt.version, ready: rt.readyReplicas() } : undefined;
@@ -109,6 +110,7 @@ export function assemble(
     endpoints: () => store.listEndpoints(),
     events: (limit: number) => store.listEvents({ limit }),
     latency: () => metrics.latencyByDeployment(),
+    ttft: () => metrics.ttftByDeployment(),
     revisions: (name: string) => [f.active(name), f.next(name)].filter((r) => r !== null).map((rt) => ({
       stats: rt.dispatcher.snapshot(),
       replicas: rt.set.members.map((r) => ({ idx: r.idx, pid: r.pid, state: r.state, restarts: r.restarts, inflight: r.link?.load.requests ?? 0, gpu: r.gpu })),

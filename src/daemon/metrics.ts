@@ -6,7 +6,7 @@ import client from 'prom-client';
 /** What the metrics read at scrape time (the daemon's composition root wires it to the fleet and store). */
 export interface MetricsSource {
   /** Every running deployment revision: its queue and replicas. */
-  runtimes(): Iterable<{ name: string; queued: number; inflight: number; replicaStates: string[] }>;
+  runtimes(): Iterable<{ name: string; queued: number; inflight: number; replicaStates: string[]; endpoint?: string; llm?: { kv: { used: number; size: number } | null } }>;
   /** Restarts per deployment (kept across daemon restarts). */
   restarts(): Map<string, number>;
   daemonStarts(): number;
@@ -28,6 +28,11 @@ export class Metrics {
   readonly compute: client.Histogram<'deployment'>;
   readonly batch: client.Histogram<'deployment'>;
   readonly load: client.Histogram<'deployment'>;
+  /** LLM endpoints: time to first token, between tokens, and tokens in and out. */
+  readonly ttft: client.Histogram<'endpoint' | 'deployment' | 'version'>;
+  readonly itl: client.Histogram<'endpoint' | 'deployment'>;
+  readonly promptTokens: client.Counter<'endpoint' | 'deployment' | 'version'>;
+  readonly completionTokens: client.Counter<'endpoint' | 'deployment' | 'version'>;
 
   constructor(src: MetricsSource) {
     const registers = [this.registry];
@@ -38,6 +43,25 @@ export class Metrics {
     this.compute = new client.Histogram({ name: 'mlserve_compute_duration_seconds', help: 'onnxruntime time per batch in the replica', labelNames: ['deployment'], buckets: LATENCY_BUCKETS, registers });
     this.batch = new client.Histogram({ name: 'mlserve_batch_size', help: 'Requests per batch sent to a replica', labelNames: ['deployment'], buckets: BATCH_BUCKETS, registers });
     this.load = new client.Histogram({ name: 'mlserve_model_load_seconds', help: 'Time a replica took to load its model', labelNames: ['deployment'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120], registers });
+
+    this.ttft = new client.Histogram({ name: 'mlserve_llm_time_to_first_token_seconds', help: 'LLM requests: from arrival in the daemon to the first generated text', labelNames: ['endpoint', 'deployment', 'version'], buckets: LATENCY_BUCKETS, registers });
+    this.itl = new client.Histogram({ name: 'mlserve_llm_inter_token_latency_seconds', help: 'LLM requests: time between generated tokens as the daemon receives them', labelNames: ['endpoint', 'deployment'], buckets: LATENCY_BUCKETS, registers });
+    this.promptTokens = new client.Counter({ name: 'mlserve_llm_prompt_tokens_total', help: 'LLM prompt tokens processed (rate() = input tokens/s)', labelNames: ['endpoint', 'deployment', 'version'], registers });
+    this.completionTokens = new client.Counter({ name: 'mlserve_llm_completion_tokens_total', help: 'LLM tokens generated (rate() = output tokens/s)', labelNames: ['endpoint', 'deployment', 'version'], registers });
+    new client.Gauge({
+      name: 'mlserve_llm_requests_waiting', help: 'LLM requests waiting for a replica slot, per endpoint', labelNames: ['endpoint', 'deployment'], registers,
+      collect() {
+        this.reset();
+        for (const rt of src.runtimes()) if (rt.llm && rt.endpoint) this.inc({ endpoint: rt.endpoint, deployment: rt.name }, rt.queued);
+      },
+    });
+    new client.Gauge({
+      name: 'mlserve_llm_kv_cache_usage_ratio', help: 'Share of the KV-cache cells in use over a deployment\'s replicas (engines that report it)', labelNames: ['deployment'], registers,
+      collect() {
+        this.reset();
+        for (const rt of src.runtimes()) if (rt.llm?.kv && rt.llm.kv.size > 0) this.set({ deployment: rt.name }, rt.llm.kv.used / rt.llm.kv.size);
+      },
+    });
 
     // Two revisions of one deployment may run at once (a blue-green replacement): their numbers add up.
     const sum = (g: client.Gauge<'deployment'>, pick: (r: { queued: number; inflight: number }) => number) => {
@@ -118,12 +142,44 @@ export class Metrics {
     this.load.observe({ deployment }, seconds);
   }
 
+  /** One LLM request that produced text: its TTFT, the gaps between its tokens, its token counts. */
+  observeLlm(labels: { endpoint: string; deployment: string; version: string }, o: { ttftS: number | null; itlS: readonly number[]; promptTokens: number; completionTokens: number }): void {
+    if (o.ttftS !== null) this.ttft.observe(labels, o.ttftS);
+    const short = { endpoint: labels.endpoint, deployment: labels.deployment };
+    for (const s of o.itlS) this.itl.observe(short, s);
+    if (o.promptTokens) this.promptTokens.inc(labels, o.promptTokens);
+    if (o.completionTokens) this.completionTokens.inc(labels, o.completionTokens);
+  }
+
   /** Cumulative request-latency buckets per deployment: upper bound (s) -> count. */
-  async latencyByDeployment(): Promise<Map<string, Map<number, number>>> {
+  latencyByDeployment(): Promise<Map<string, Map<number, number>>> {
+    return this.bucketsByDeployment(this.duration, 'mlserve_request_duration_seconds_bucket');
+  }
+
+  /** Cumulative time-to-first-token buckets per LLM deployment. */
+  ttftByDeployment(): Promise<Map<string, Map<number, number>>> {
+    return this.bucketsByDeployment(this.ttft, 'mlserve_llm_time_to_first_token_seconds_bucket');
+  }
+
+  /** Tokens in and out per deployment so far. */
+  async tokensByDeployment(): Promise<Map<string, { prompt: number; completion: number }>> {
+    const out = new Map<string, { prompt: number; completion: number }>();
+    for (const [c, key] of [[this.promptTokens, 'prompt'], [this.completionTokens, 'completion']] as const) {
+      for (const v of (await c.get()).values) {
+        const dep = String(v.labels.deployment);
+        const t = out.get(dep) ?? { prompt: 0, completion: 0 };
+        t[key] += v.value;
+        out.set(dep, t);
+      }
+    }
+    return out;
+  }
+
+  private async bucketsByDeployment(hist: client.Histogram<string>, bucketName: string): Promise<Map<string, Map<number, number>>> {
     const out = new Map<string, Map<number, number>>();
-    const h = await this.duration.get();
+    const h = await hist.get();
     for (const v of h.values) {
-      if (v.metricName !== 'mlserve_request_duration_seconds_bucket') continue;
+      if (v.metricName !== bucketName) continue;
       const dep = String(v.labels.deployment);
       const raw = (v.labels as Record<string, string | number>).le;
       const le = raw === '+Inf' ? Infinity : Number(raw);

@@ -19,6 +19,8 @@ export interface DeploymentSnapshot {
   inflight: number;
   /** Cumulative request-latency histogram: upper bounds (s) and counts. */
   latency: { le: number[]; counts: number[] };
+  /** Language models: tokens in and out so far, the time-to-first-token histogram, KV-cache use. */
+  llm?: { promptTokens: number; completionTokens: number; ttft: { le: number[]; counts: number[] }; kv: { used: number; size: number } | null };
 }
 
 export interface Snapshot {
@@ -35,6 +37,8 @@ export interface SnapshotSource {
   endpoints(): EndpointRow[];
   events(limit: number): EventRow[];
   latency(): Promise<Map<string, Map<number, number>>>;
+  /** Time-to-first-token buckets per LLM deployment. */
+  ttft?(): Promise<Map<string, Map<number, number>>>;
   /** The running revisions of a deployment (serving first): their queue counters and replicas. */
   revisions(deployment: string): Array<{ stats: DispatchStats; replicas: Array<{ idx: number; pid: number | null; state: string; restarts: number; inflight: number; gpu: unknown }> }>;
   gpus(): Snapshot['gpus'];
@@ -44,6 +48,7 @@ const gpuText = (gpu: unknown) => (gpu as { gpus?: { index: number; fraction: nu
 
 export async function takeSnapshot(src: SnapshotSource, daemon: Snapshot['daemon']): Promise<Snapshot> {
   const lat = await src.latency();
+  const ttft = (await src.ttft?.()) ?? new Map<string, Map<number, number>>();
   const endpoints = src.endpoints();
   const deployments = src.deployments().map((d): DeploymentSnapshot => {
     const revs = src.revisions(d.name);
@@ -64,8 +69,27 @@ export async function takeSnapshot(src: SnapshotSource, daemon: Snapshot['daemon
       queued: total('queued'),
       inflight: total('inflight'),
       latency: { le: buckets.map((b) => b[0]), counts: buckets.map((b) => b[1]) },
+      ...llmSnapshot(revs.map((r) => (r.stats as LlmStatsLike).llm), ttft.get(d.name)),
     };
   });
   const events = src.events(30).map((e) => ({ ts: e.ts, kind: e.kind, subject: e.subject, message: e.message }));
   return { t: Date.now(), daemon, deployments, gpus: src.gpus(), events };
+}
+
+type LlmStatsLike = DispatchStats & { llm?: { promptTokens: number; completionTokens: number; kv: { used: number; size: number } | null } };
+
+/** An LLM deployment's part of the snapshot (nothing for tensor models). */
+function llmSnapshot(stats: Array<LlmStatsLike['llm']>, ttft: Map<number, number> | undefined): Pick<DeploymentSnapshot, 'llm'> {
+  const llm = stats.filter((s) => s !== undefined);
+  if (llm.length === 0) return {};
+  const b = [...(ttft ?? new Map<number, number>()).entries()].sort((x, y) => x[0] - y[0]);
+  const kvs = llm.map((s) => s.kv).filter((k) => k !== null);
+  return {
+    llm: {
+      promptTokens: llm.reduce((a, s) => a + s.promptTokens, 0),
+      completionTokens: llm.reduce((a, s) => a + s.completionTokens, 0),
+      ttft: { le: b.map((x) => x[0]), counts: b.map((x) => x[1]) },
+      kv: kvs.length ? { used: kvs.reduce((a, k) => a + k.used, 0), size: kvs.reduce((a, k) => a + k.size, 0) } : null,
+    },
+  };
 }

@@ -28,8 +28,8 @@ export interface OnnxSessionOptions {
   extraSessionConfig?: Record<string, string>;
 }
 
-/** The replica kinds an MLmodel can be served by. */
-export type ModelRuntime = 'onnx' | 'python';
+/** The replica kinds an MLmodel can be served by (llamacpp and openai: language models, see control/llm-source.ts). */
+export type ModelRuntime = 'onnx' | 'python' | 'llamacpp' | 'openai';
 
 export interface MlflowModel {
   /** Absolute model directory (the folder holding MLmodel). */
@@ -88,6 +88,7 @@ export function noServableFlavorError(flavors: string[], where: string): Mlserve
 
 /** Which runtime serves a model with these flavors (`want` from --runtime), or the error that says why none. PURE. */
 export function chooseRuntime(flavors: string[], where: string, want?: ModelRuntime): ModelRuntime {
+  if (want === 'llamacpp' || want === 'openai') return want; // the model's files decide (llm-source.ts)
   const onnx = flavors.includes('onnx');
   const pyfunc = flavors.includes('python_function');
   if (want === 'onnx') {

@@ -193,7 +193,7 @@ export function defaultEndpointName(source: ModelSource): string {
     case 'path': {
       let base = path.basename(source.path.replace(/[\\/]+$/, ''));
       if (base === 'MLmodel') base = path.basename(path.dirname(source.path));
-      return sanitizeEndpointName(base.replace(/\.onnx$/i, ''));
+      return sanitizeEndpointName(base.replace(/\.(onnx|gguf)$/i, ''));
     }
   }
 }

@@ -1,6 +1,7 @@
 // Messages between the daemon and a replica. Each travels as one binary frame (see frame.ts):
 // a small JSON header plus raw tensor bytes. Tensor data never goes through JSON.
 import type { TensorSpec } from '../tensor.js';
+import type { LlmFromReplica, LlmToReplica } from './llm/protocol.js';
 
 /** How the daemon starts a replica (passed as one JSON argument, never through a shell). */
 export interface ReplicaConfig {
@@ -18,11 +19,13 @@ export interface ReplicaConfig {
 
 export type ToReplica =
   | { t: 'infer'; id: number; outputs?: string[] }
-  | { t: 'ping'; id: number };
+  | { t: 'ping'; id: number }
+  | LlmToReplica;
 
 export type FromReplica =
   | { t: 'ready'; inputs: TensorSpec[]; outputs: TensorSpec[]; loadMs: number; pid: number; warmupMs?: number }
   | { t: 'fatal'; message: string }
   | { t: 'result'; id: number; computeMs: number }
-  | { t: 'error'; id: number; message: string }
-  | { t: 'pong'; id: number };
+  | { t: 'error'; id: number; message: string; code?: string; status?: number; param?: string }
+  | { t: 'pong'; id: number }
+  | LlmFromReplica;

@@ -2,6 +2,7 @@
 // (from histogram bucket deltas, like PromQL's histogram_quantile), batch sizes, sparklines.
 // Renders to lines that fit the terminal width (80 columns and up).
 import type { DeploymentSnapshot, Snapshot } from '../../daemon/snapshot.js';
+import { llmLines } from './llm-view.js';
 
 export interface Row {
   endpoint: string;
@@ -108,8 +109,8 @@ export const trendSamples = (width: number): number => columnWidths(width).trend
  * The whole frame as lines: none wider than opts.width, and fewer than opts.height (Ink redraws in
  * place only while its output is shorter than the terminal; at the height or beyond it clears the
  * screen on every refresh). What does not fit is cut in this order: events (down to one), GPUs
- * (into one summary line), the selected deployment's replicas (down to one), events altogether,
- * and the deployment list scrolls (keeping the selected one in view).
+ * (into one summary line), the selected deployment's replicas (down to one), LLM rows (down to
+ * one), events altogether, and the deployment list scrolls (keeping the selected one in view).
  */
 export function frame(prev: Snapshot | null, cur: Snapshot, history: Map<string, number[]>, opts: ViewOptions): string[] {
   const w = Math.max(80, opts.width);
@@ -127,6 +128,8 @@ export function frame(prev: Snapshot | null, cur: Snapshot, history: Map<string,
   const replicas = sel ? sel.replicas.map((r) => cut(`  ${String(r.idx).padEnd(8)} ${String(r.pid ?? '-').padEnd(8)} ${r.state.padEnd(11)} ${String(r.restarts).padStart(8)}  ${String(r.inflight).padStart(9)}  ${r.gpu}`, w)) : [];
   const gpus = cur.gpus.map((g) => cut(`GPU ${g.index} ${g.name}${g.simulated ? ' (simulated)' : ''}: ${(g.allocated * 100).toFixed(0)}% allocated, ${Math.round(g.memoryUsedMiB / 1024)}/${Math.round(g.memoryTotalMiB / 1024)} GiB used`, w));
   const gpuSummary = cut(`GPUs: ${cur.gpus.map((g) => `${g.index} ${(g.allocated * 100).toFixed(0)}%`).join(', ')} allocated`, w);
+  // LLM deployments: a table of their own (tokens/s, TTFT, waiting, KV cache), below the list.
+  const [, llmHead, ...llmRows] = llmLines(prev, cur, w);
   const events = cur.events.map((e) => cut(`${clock(e.ts)} ${e.kind.padEnd(15)} ${e.subject.padEnd(16)} ${e.message}`, w));
 
   // What is shown of each section; shrunk below until the frame fits.
@@ -134,23 +137,27 @@ export function frame(prev: Snapshot | null, cur: Snapshot, history: Map<string,
   let nRep = replicas.length;
   let detail = sel !== undefined; // the selected deployment's state line and replica table
   let gpuLines = gpus.length;
+  let nLlm = llmRows.length;
   let nEv = Math.min(events.length, opts.showEvents ? events.length : 4);
   let gap = 1; // blank lines between sections
   const sections = () => {
     const depLines = rs.length === 0 ? 1 + gap : 1 + gap + nDep;
     const det = !sel ? 0 : detail ? gap + 2 + nRep + (nRep < replicas.length ? 1 : 0) : 1;
     const gpu = gpuLines ? gap + gpuLines : 0;
+    const llm = nLlm > 0 ? gap + 1 + nLlm : 0;
     const ev = nEv > 0 ? gap + 1 + nEv : 0;
-    return head.length + depLines + det + gpu + ev + gap + 1;
+    return head.length + depLines + det + llm + gpu + ev + gap + 1;
   };
   const steps: Array<() => boolean> = [
     () => (nEv > 1 ? (nEv--, true) : false),
     () => (gpuLines > 1 ? ((gpuLines = 1), true) : false),
     () => (nRep > 1 ? (nRep--, true) : false),
+    () => (nLlm > 1 ? (nLlm--, true) : false),
     () => (nEv > 0 ? (nEv--, true) : false),
     () => (nDep > 3 ? (nDep--, true) : false),
     () => (detail ? ((detail = false), (nRep = 0), true) : false),
     () => (gpuLines > 0 ? ((gpuLines = 0), true) : false),
+    () => (nLlm > 0 ? ((nLlm = 0), true) : false),
     () => (gap > 0 ? ((gap = 0), true) : false),
     () => (nDep > 1 ? (nDep--, true) : false),
   ];
@@ -183,6 +190,7 @@ export function frame(prev: Snapshot | null, cur: Snapshot, history: Map<string,
         w,
       ));
     });
+    if (nLlm > 0) out.push(...blank, llmHead!, ...llmRows.slice(0, nLlm));
     if (sel && detail) {
       out.push(...blank, cut(`${sel.name}: ${sel.state}${sel.message ? ` (${sel.message})` : ''}`, w));
       out.push('  REPLICA  PID      STATE       RESTARTS  IN-FLIGHT  GPU');

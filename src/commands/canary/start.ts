@@ -12,6 +12,7 @@ export default class CanaryStart extends BaseCommand {
     interval: Flags.string({ description: 'how long each step runs before its check', default: '60s' }),
     'max-error-rate': Flags.string({ description: 'largest error rate allowed in an interval', default: '1%' }),
     'max-p99': Flags.string({ description: 'largest p99 latency allowed in an interval, e.g. 200ms' }),
+    'max-ttft-p99': Flags.string({ description: 'language models: largest time-to-first-token p99 allowed in an interval, e.g. 500ms' }),
     'min-requests': Flags.integer({ description: 'fewer requests than this in an interval counts as not passed (as Flagger does)', default: 100, min: 0 }),
   };
 
@@ -22,6 +23,7 @@ export default class CanaryStart extends BaseCommand {
       policy = validatePolicy({
         steps: flags.steps, interval: flags.interval, maxErrorRate: flags['max-error-rate'], minRequests: flags['min-requests'],
         ...(flags['max-p99'] === undefined ? {} : { maxP99Ms: flags['max-p99'] }),
+        ...(flags['max-ttft-p99'] === undefined ? {} : { maxTtftP99Ms: flags['max-ttft-p99'] }),
       });
     } catch (err) {
       return this.fail('USAGE', (err as Error).message);

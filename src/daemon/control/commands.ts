@@ -7,7 +7,7 @@ import { inventoryProblem } from '../fleet/gpu-fit.js';
 import { requireCudaProvider } from '../fleet/gpu-inventory.js';
 import type { Inventory } from '../fleet/gpu-inventory.js';
 import type { ModelSourceResolver, ResolvedSource } from './model-source.js';
-import { deploySettings, type DeployRequest } from './settings.js';
+import { deploySettings, requestedRuntime, type DeployRequest } from './settings.js';
 import type { DeploymentRow, DeploymentSettings } from './state.js';
 import type { Store } from './store.js';
 
@@ -46,10 +46,18 @@ export interface CommandDeps {
  */
 export async function runtimeSettings(
   model: Pick<ResolvedSource, 'runtime' | 'modelDir'>,
-  req: Pick<DeployRequest, 'envManager' | 'python' | 'env'> & { subject?: string },
+  req: Pick<DeployRequest, 'envManager' | 'python' | 'env' | 'llm'> & { subject?: string },
   pythonEnv: PythonEnvFor,
   onProgress?: (line: string) => void,
 ): Promise<Pick<DeploymentSettings, 'runtime' | 'python' | 'envManager'>> {
+  const llm = model.runtime === 'llamacpp' || model.runtime === 'openai';
+  if (!llm && req.llm && Object.values(req.llm).some((v) => v !== undefined && v !== null)) {
+    throw new MlserveError('BAD_REQUEST', `--ctx-size, --slots, --engine and --engine-cmd are for language models; this model runs on the ${model.runtime} runtime`);
+  }
+  if (llm) {
+    if (req.envManager || req.python) throw new MlserveError('BAD_REQUEST', `--env-manager and --python are for Python models; this model runs on the ${model.runtime} runtime`);
+    return { runtime: model.runtime as 'llamacpp' | 'openai' };
+  }
   if (model.runtime !== 'python') {
     if (req.envManager || req.python) throw new MlserveError('BAD_REQUEST', '--env-manager and --python are for Python models; this model runs on the onnx runtime (pass --runtime python to load it with mlflow.pyfunc)');
     return {};
@@ -87,7 +95,7 @@ export class Commands {
     if (req.endpoint !== undefined) checkName(req.endpoint, 'endpoint', '--endpoint');
     if (req.name !== undefined) checkName(req.name, 'deployment', '--name');
     if (req.canary !== undefined && (!(req.canary >= 0) || req.canary > 100)) throw new MlserveError('BAD_REQUEST', `--canary weight must be 0..100% (got ${req.canary})`);
-    const model = await this.deps.resolver.resolve(req.source, { env: req.env ?? {}, cwd: req.cwd ?? process.cwd(), onProgress, runtime: req.runtime });
+    const model = await this.deps.resolver.resolve(req.source, { env: req.env ?? {}, cwd: req.cwd ?? process.cwd(), onProgress, runtime: requestedRuntime(req) });
     const endpoint = req.endpoint ?? model.defaultEndpoint;
     Object.assign(settings, await runtimeSettings(model, { ...req, subject: endpoint }, this.deps.pythonEnv, onProgress ? (message) => onProgress({ message } as never) : undefined));
     checkName(endpoint, 'endpoint', '--endpoint');

@@ -19,6 +19,7 @@ import { resolveLoggedModel as restLoggedModel, resolveRegistry, resolveRun, typ
 import { defaultEndpointName, parseModelSource, parseTrackingUri, type ModelSource } from '../../mlflow/uri.js';
 import type { Signature } from '../../tensor.js';
 import type { ResolvedModel } from './store.js';
+import { describeLlmModel, looksLikeLlmFolder } from './llm-source.js';
 
 export interface ResolvedSource {
   resolved: ResolvedModel;
@@ -53,6 +54,8 @@ const sha = (s: string) => createHash('sha256').update(s).digest('hex').slice(0,
 
 /** What serves a cached MLflow model dir (or a dir/file holding model.onnx): runtime, file, signature. */
 function describeModel(dir: string, runtime?: ModelRuntime): { modelFile: string; signature: Signature | null; runtime: ModelRuntime; flavors: string[] } {
+  const llm = describeLlmModel(dir, runtime);
+  if (llm) return { ...llm, signature: null };
   if (existsSync(join(dir, 'MLmodel'))) {
     const m = readMlflowModel(dir, runtime);
     const signature = m.signature ? { inputs: m.signature.inputs, outputs: m.signature.outputs } : null;
@@ -72,7 +75,7 @@ async function resolvePath(cacheRoot: string, parsed: Extract<ModelSource, { kin
   if (st.isFile() && basename(abs) === 'MLmodel') abs = dirname(abs);
   if (statSync(abs).isDirectory()) {
     if (existsSync(join(abs, 'MLmodel'))) readMlflowModel(abs, ctx.runtime); // refuse models no runtime serves before copying
-    else if (!existsSync(join(abs, 'model.onnx'))) {
+    else if (!existsSync(join(abs, 'model.onnx')) && !looksLikeLlmFolder(abs)) {
       throw new MlserveError('MODEL_SOURCE', `${abs} holds neither an MLmodel file nor model.onnx; pass a .onnx file or an MLflow model directory`);
     }
   }

@@ -6,6 +6,8 @@ import { splitSecrets } from '../../mlflow/credentials.js';
 import type { Signature } from '../../tensor.js';
 import { validateAutoscaling, type AutoscalingConfig } from '../fleet/autoscaler.js';
 import type { DispatchOptions } from '../dataplane/dispatcher.js';
+import { checkEngineCommand } from '../fleet/kinds/command-line.js';
+import type { LlmSettings } from '../fleet/kinds/kind.js';
 import type { DeploymentRow, DeploymentSettings } from './state.js';
 
 /** What a deploy asks for: a source, names, and any deployment setting (see store.ts). */
@@ -21,8 +23,10 @@ export interface DeployRequest extends Partial<Omit<DeploymentSettings, 'autosca
   trackIntervalS?: number;
   /** Blue-green: start beside the primary, switch all traffic when every replica is ready, drain the old one. */
   replace?: boolean;
-  /** The replica kind (--runtime): unset = chosen from the model's flavors. */
-  runtime?: 'onnx' | 'python';
+  /** The replica kind (--runtime): unset = chosen from the model's flavors (and files: a GGUF is llamacpp). */
+  runtime?: DeploymentSettings['runtime'];
+  /** Language models: --ctx-size, --slots, --engine, --engine-cmd. */
+  llm?: LlmSettings;
   /** Python replicas: how to get the interpreter (--env-manager) and which one for local (--python). */
   envManager?: 'local' | 'virtualenv' | 'uv';
   python?: string;
@@ -45,6 +49,42 @@ const INT_SETTINGS: Array<[keyof DeployRequest & keyof DeploymentSettings, numbe
   ['threads', 1, 256],
 ];
 
+const RUNTIMES: ReadonlyArray<NonNullable<DeploymentSettings['runtime']>> = ['onnx', 'python', 'llamacpp', 'openai'];
+
+/** The runtime a request asks for: --runtime, or openai when it names an external engine. */
+export function requestedRuntime(req: Pick<DeployRequest, 'runtime' | 'llm'>): DeployRequest['runtime'] {
+  return req.runtime ?? (req.llm?.engine || req.llm?.engineCmd ? 'openai' : undefined);
+}
+
+/** A language model's settings, checked (undefined when none was given). */
+function llmSettings(req: DeployRequest): LlmSettings | undefined {
+  const l: Partial<LlmSettings> = req.llm ?? {};
+  const runtime = requestedRuntime(req);
+  if (Object.values(l).every((v) => v === undefined || v === null) && runtime !== 'openai') return undefined;
+  const out: LlmSettings = {};
+  const int = (key: 'ctxSize' | 'slots' | 'readyTimeoutS', flag: string, min: number, max: number) => {
+    const v = l[key];
+    if (v === undefined || v === null) return;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new MlserveError('BAD_REQUEST', `${flag} must be a whole number from ${min} to ${max} (got ${v})`);
+    out[key] = v;
+  };
+  int('ctxSize', '--ctx-size', 16, 1_048_576);
+  int('slots', '--slots', 1, 1024);
+  int('readyTimeoutS', '--engine-ready-timeout', 1, 86_400);
+  if (l.engine !== undefined && l.engine !== null) {
+    if (l.engine !== 'vllm') throw new MlserveError('BAD_REQUEST', `--engine must be vllm (got ${String(l.engine)}); for any other OpenAI-compatible server pass --engine-cmd '<command with {port} and {model}>'`);
+    out.engine = l.engine;
+  }
+  if (l.engineCmd !== undefined && l.engineCmd !== null) {
+    if (out.engine) throw new MlserveError('BAD_REQUEST', 'give --engine or --engine-cmd, not both');
+    checkEngineCommand(String(l.engineCmd));
+    out.engineCmd = String(l.engineCmd);
+  }
+  if ((out.engine || out.engineCmd) && runtime !== 'openai') throw new MlserveError('BAD_REQUEST', `--engine and --engine-cmd start an external engine: they go with --runtime openai (got --runtime ${runtime})`);
+  if (runtime === 'openai' && !out.engine && !out.engineCmd) throw new MlserveError('BAD_REQUEST', "--runtime openai runs an external OpenAI-compatible engine: pass --engine vllm or --engine-cmd '<command with {port} and {model}>'");
+  return out;
+}
+
 const flagName = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 /** The settings a deploy asked for, checked (errors name the flag and the accepted range). */
@@ -65,9 +105,11 @@ export function deploySettings(req: DeployRequest): DeploymentSettings {
     if (typeof req.gpus !== 'number' || !(req.gpus > 0)) throw new MlserveError('BAD_REQUEST', `--gpus must be a positive number such as 0.33 or 1 (got ${req.gpus})`);
     out.gpus = req.gpus;
   }
-  if (req.runtime !== undefined && req.runtime !== null && req.runtime !== 'onnx' && req.runtime !== 'python') {
-    throw new MlserveError('BAD_REQUEST', `--runtime must be onnx or python (got ${String(req.runtime)})`);
+  if (req.runtime !== undefined && req.runtime !== null && !RUNTIMES.includes(req.runtime)) {
+    throw new MlserveError('BAD_REQUEST', `--runtime must be ${RUNTIMES.join(', ')} (got ${String(req.runtime)})`);
   }
+  const llm = llmSettings(req);
+  if (llm) out.llm = llm;
   if (req.envManager !== undefined && req.envManager !== null && !['local', 'virtualenv', 'uv'].includes(req.envManager)) {
     throw new MlserveError('BAD_REQUEST', `--env-manager must be local, virtualenv or uv (got ${String(req.envManager)})`);
   }
@@ -110,7 +152,7 @@ export function dispatchOptions(s: DeploymentSettings, spec: Signature | null, b
 
 /** Settings that need new replica processes (or a new queue) when they change; the rest change in place. */
 const REVISION_SETTINGS = [
-  'runtime', 'python', 'envManager', 'threads', 'gpus', 'maxBatchSize', 'batchWaitMs', 'maxConcurrentBatches', 'maxOngoingRequests',
+  'runtime', 'llm', 'python', 'envManager', 'threads', 'gpus', 'maxBatchSize', 'batchWaitMs', 'maxConcurrentBatches', 'maxOngoingRequests',
   'maxQueuedRequests', 'requestTimeoutMs', 'healthCheckPeriodS', 'healthCheckTimeoutS', 'warmup',
 ] as const satisfies ReadonlyArray<keyof DeploymentSettings>;
 

@@ -2,11 +2,14 @@
 // settings), what was last observed of replicas, and events. Types only; store.ts reads and writes them.
 import type { Signature } from '../../tensor.js';
 import type { AutoscalingConfig } from '../fleet/autoscaler.js';
+import type { LlmSettings } from '../fleet/kinds/kind.js';
 
 export interface DeploymentSettings {
   replicas: number;
   /** The replica kind that runs the model ('onnx' when unset). */
-  runtime?: 'onnx' | 'python';
+  runtime?: 'onnx' | 'python' | 'llamacpp' | 'openai';
+  /** Language models (llamacpp, openai): context, slots, the external engine. */
+  llm?: LlmSettings;
   /** Python replicas: the interpreter (an environment's python), and how that environment was chosen. */
   python?: string;
   envManager?: 'local' | 'virtualenv' | 'uv';

@@ -23,6 +23,7 @@ import type { RouteTable, ServingTarget } from './routes.js';
 import type { ShadowMirror } from './shadow.js';
 import { repositoryRoute } from './repository.js';
 import { mlflowWebhook, type WebhookOptions } from './webhook.js';
+import { openAiRoutes, type OpenAiHandler } from './openai/handler.js';
 
 export { readBody } from './body.js';
 export { createMetricsServer, type IngressOptions } from './ingress-env.js';
@@ -34,12 +35,15 @@ export interface IngressDeps {
   shadow: ShadowMirror;
   /** MLflow registry webhooks (POST /v1/mlflow/webhook), when MLSERVE_WEBHOOK_SECRET is set. */
   webhook?: WebhookOptions;
+  /** The OpenAI-compatible API under /v1 (LLM endpoints); made from the routes when not given. */
+  openai?: OpenAiHandler;
 }
 
 type Runtime = ServingTarget;
 
-export function createIngress(deps: IngressDeps, opts: IngressOptions): IngressServer {
+export function createIngress(given: IngressDeps, opts: IngressOptions): IngressServer {
   const env = environment(opts);
+  const deps = { ...given, openai: given.openai ?? openAiRoutes({ routes: given.routes, maxBodyBytes: env.limits.maxJsonBodyBytes, readBody, metrics: opts.metrics }) };
   const server = createLimitedServer(env.limits, env.security.tls, (req, res) => {
     const started = performance.now();
     const ctx: Ctx = { gone: clientGone(res) };
@@ -50,7 +54,7 @@ export function createIngress(deps: IngressDeps, opts: IngressOptions): IngressS
         env.metrics.observeRequest({ endpoint: rt.endpoint, deployment: rt.name, version: rt.version }, ctx.gone.aborted ? 499 : status, (performance.now() - started) / 1000);
       }
     };
-    handle(env, deps, req, ctx).then(
+    handle(env, deps, req, res, ctx).then(
       (reply) => {
         done(reply.status);
         send(env, req, res, ctx, reply);
@@ -107,7 +111,7 @@ function decodePath(path: string): string[] {
   }
 }
 
-async function handle(env: Env, deps: IngressDeps, req: http.IncomingMessage, ctx: Ctx): Promise<Reply> {
+async function handle(env: Env, deps: IngressDeps, req: http.IncomingMessage, res: http.ServerResponse, ctx: Ctx): Promise<Reply> {
   if (!env.hostOk(req.headers.host)) throw forbiddenHost(String(req.headers.host));
   const path = (req.url ?? '/').split('?')[0]!;
   const method = req.method ?? 'GET';
@@ -120,6 +124,8 @@ async function handle(env: Env, deps: IngressDeps, req: http.IncomingMessage, ct
   if (!isProbe(parts) && path !== WEBHOOK_PATH) authorize(env, req);
   const target = (endpoint: string) => deps.routes.target(endpoint, routeKey(req), Math.random(), env.listEndpoints);
 
+  // The OpenAI API streams (SSE): it writes its own answer, and send() then has nothing left to do.
+  if (parts[0] === 'v1' && path !== WEBHOOK_PATH && deps.openai) return deps.openai(req, res, ctx);
   if (parts[0] === 'v2') {
     if (parts.length === 1) return only(method, 'GET', () => json(200, { name: 'mlserve', version: VERSION, extensions: ['binary_tensor_data'] }));
     if (parts[1] === 'health' && parts.length === 3) {

@@ -30,10 +30,19 @@ export interface InferOptions {
   header?: Record<string, unknown>;
 }
 
+/** A stream's frames (LLM generations: tokens, then done or error) until it says it is finished. */
+export interface StreamHandler {
+  /** One frame of this stream; true when it was the last. */
+  onFrame(msg: FromReplica, tensors: Tensor[]): boolean;
+  /** The link closed before the stream finished (the replica died or is stopping). */
+  onClosed(reason: string): void;
+}
+
 export class ReplicaLink {
   readonly load: LinkLoad = { batches: 0, requests: 0 };
   private readonly decoder = new FrameDecoder();
   private readonly pending = new Map<number, Pending>();
+  private readonly streams = new Map<number, StreamHandler>();
   private nextId = 1;
   private closed: string | null = null;
   /** When the replica last sent anything (performance.now()): a frozen replica goes silent. */
@@ -93,11 +102,37 @@ export class ReplicaLink {
     });
   }
 
+  /**
+   * Start a stream (an LLM generation): `msg` goes out with a new id, and every frame the replica
+   * sends with that id goes to `handler` until it reports the last one. It counts as one request
+   * in flight meanwhile. Returns the id (for cancel), or throws ReplicaLinkClosed.
+   */
+  stream(msg: { t: 'generate' | 'embed' } & Record<string, unknown>, handler: StreamHandler): number {
+    if (this.closed) throw new ReplicaLinkClosed(this.closed);
+    const id = this.nextId++;
+    this.load.requests++;
+    this.streams.set(id, handler);
+    this.write({ ...msg, id } as ToReplica, []);
+    return id;
+  }
+
+  /** Ask the replica to stop a stream early; it still ends with its last frame. */
+  cancel(id: number): void {
+    if (!this.closed && this.streams.has(id)) this.write({ t: 'cancel', id }, []);
+  }
+
+  private endStream(id: number): void {
+    if (this.streams.delete(id)) this.load.requests--;
+  }
+
   close(reason: string): void {
     if (this.closed) return;
     this.closed = reason;
     for (const p of this.pending.values()) p.reject(new ReplicaLinkClosed(reason));
     this.pending.clear();
+    const streams = [...this.streams.entries()];
+    for (const [id] of streams) this.endStream(id);
+    for (const [, h] of streams) h.onClosed(reason);
     this.pipe.destroy();
   }
 
@@ -119,6 +154,11 @@ export class ReplicaLink {
     }
     for (const { header, tensors } of frames) {
       const msg = header as FromReplica;
+      const stream = 'id' in msg && msg.t !== 'pong' ? this.streams.get(msg.id) : undefined;
+      if (stream) {
+        if (stream.onFrame(msg, tensors)) this.endStream((msg as { id: number }).id);
+        continue;
+      }
       if (msg.t === 'result' || msg.t === 'error' || msg.t === 'pong') {
         const p = this.pending.get(msg.id);
         if (!p) continue;

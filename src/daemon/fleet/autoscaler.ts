@@ -15,7 +15,9 @@
 //                floor(upscale_delay_s / loop period) times in a row (downscale likewise with
 //                downscale_delay_s); a decision the other way, or "hold", resets the counter.
 //   cold start : 0 replicas and any request => max(ceil(1 * upscaling_factor), ...) at once.
-// mlserve adds: the result never exceeds current + gpuRoom when gpuRoom is given.
+// mlserve adds: the result never exceeds current + gpuRoom when gpuRoom is given; and for language
+// models `target_queued_tokens` (not Ray's): desired = max(total / target_ongoing_requests,
+// queued prompt tokens / target_queued_tokens), so long prompts piling up scale out too.
 import { MlserveError } from '../../errors.js';
 
 /** Ray Serve's CONTROL_LOOP_INTERVAL_S: how often the decision runs. */
@@ -46,6 +48,8 @@ export interface AutoscalingConfig {
   /** How often replicas report (the daemon's sampling period). */
   metrics_interval_s: number;
   aggregation_function: AggregationFunction;
+  /** mlserve, LLM deployments: prompt tokens waiting per replica to aim for (null: requests only). */
+  target_queued_tokens: number | null;
 }
 
 export const AUTOSCALING_DEFAULTS: Readonly<AutoscalingConfig> = Object.freeze({
@@ -63,6 +67,7 @@ export const AUTOSCALING_DEFAULTS: Readonly<AutoscalingConfig> = Object.freeze({
   smoothing_factor: 1.0,
   look_back_period_s: 30,
   metrics_interval_s: 10,
+  target_queued_tokens: null,
   aggregation_function: 'mean',
 });
 
@@ -82,6 +87,7 @@ const FIELDS: Record<Exclude<keyof AutoscalingConfig, 'aggregation_function'>, {
   smoothing_factor: { kind: 'pos', nullable: false },
   look_back_period_s: { kind: 'pos', nullable: false },
   metrics_interval_s: { kind: 'pos', nullable: false },
+  target_queued_tokens: { kind: 'pos', nullable: true },
 };
 const KIND_TEXT: Record<Kind, string> = {
   'int>=0': 'a whole number, 0 or more',
@@ -154,6 +160,8 @@ export const INITIAL_AUTOSCALER_STATE: Readonly<AutoscalerState> = Object.freeze
 export interface MetricSample {
   t: number;
   ongoing: number;
+  /** LLM deployments: estimated prompt tokens of the requests waiting. */
+  queuedTokens?: number;
 }
 
 export interface DecisionInputs {
@@ -163,6 +171,8 @@ export interface DecisionInputs {
   samples: number;
   /** The aggregated total ongoing requests, null without samples. */
   totalOngoing: number | null;
+  /** The aggregated queued prompt tokens (with target_queued_tokens), else absent. */
+  queuedTokens?: number;
   /** total / target_ongoing_requests (the unsmoothed desired count), null without samples. */
   rawDesired: number | null;
   /** The factor applied (upscaling or downscaling), null when not computed. */
@@ -231,10 +241,18 @@ export function decide(
     why = `no metrics in the last ${num(config.look_back_period_s)} s: holding ${cur}`;
   } else {
     const total = aggregate(config.aggregation_function, windowed.map((s) => s.ongoing));
-    const raw = total / config.target_ongoing_requests;
+    let raw = total / config.target_ongoing_requests;
     inputs.totalOngoing = total;
+    let load = `${num(total)} ongoing requests (${config.aggregation_function} over ${num(config.look_back_period_s)} s) / target ${num(config.target_ongoing_requests)}`;
+    if (config.target_queued_tokens !== null) {
+      const tokens = aggregate(config.aggregation_function, windowed.map((s) => s.queuedTokens ?? 0));
+      inputs.queuedTokens = tokens;
+      if (tokens / config.target_queued_tokens > raw) {
+        raw = tokens / config.target_queued_tokens;
+        load = `${num(tokens)} queued prompt tokens (${config.aggregation_function} over ${num(config.look_back_period_s)} s) / target ${num(config.target_queued_tokens)}`;
+      }
+    }
     inputs.rawDesired = raw;
-    const load = `${num(total)} ongoing requests (${config.aggregation_function} over ${num(config.look_back_period_s)} s) / target ${num(config.target_ongoing_requests)}`;
     if (cur === 0) {
       if (total > 0) {
         // Cold start: Ray scales from zero at once, bypassing the delay (and leaves the counter).

@@ -3,7 +3,9 @@
 // narrow store interface; the fleet creates, promotes and retires it on the reconcile loop's word.
 import type { Signature } from '../../tensor.js';
 import { decide, INITIAL_AUTOSCALER_STATE, type AutoscalerState, type AutoscalingConfig, type MetricSample } from './autoscaler.js';
-import { Dispatcher, type DispatchOptions } from '../dataplane/dispatcher.js';
+import { Dispatcher, type DispatcherHooks, type DispatchOptions } from '../dataplane/dispatcher.js';
+import { LlmDispatcher } from '../dataplane/openai/llm-dispatcher.js';
+import { llmReplicas } from './llm-serving.js';
 import type { ServingTarget } from '../dataplane/routes.js';
 import type { Assignment } from './allocator.js';
 import type { ReplicaKind } from './kinds/kind.js';
@@ -93,12 +95,13 @@ export class Runtime implements ServingTarget {
     this.target = row.settings.replicas;
     this.options = dispatchOptions(row.settings, null, kind.batchable);
     const s = row.settings;
+    const llm = kind.api === 'llm' ? llmReplicas(kind, s) : null;
     this.set = new ReplicaSet(
       {
         deployment: row.name, kind, firstIdx: start.firstIdx, logDir: deps.logDir,
         spawnInput: {
           deployment: row.name, modelDir: row.modelDir, modelFile: row.modelFile, threads: s.threads, concurrency: s.maxConcurrentBatches ?? 1,
-          interpreter: s.python, workDir: deps.workDir, warmup: s.warmup !== false,
+          interpreter: s.python, workDir: deps.workDir, warmup: s.warmup !== false, llm: s.llm,
         },
         priorRestarts: new Map(start.priors.map((p, i) => [start.firstIdx + i, p.restarts])),
         healthPeriodMs: (s.healthCheckPeriodS ?? 10) * 1000,
@@ -114,6 +117,7 @@ export class Runtime implements ServingTarget {
           const warm = typeof about?.warmupMs === 'number' ? `, warm-up run ${about.warmupMs.toFixed(0)} ms` : '';
           deps.store.addEvent('replica-ready', `${row.name}/${idx}`, `replica ${idx} loaded the model in ${loadMs.toFixed(0)} ms${warm}${this.role === 'next' ? ' (new revision)' : ''}`, { loadMs, ...(warm ? { warmupMs: about!.warmupMs } : {}) });
           deps.metrics?.observeLoad(row.name, loadMs / 1000);
+          llm?.ready(this.set.members.find((r) => r.idx === idx)?.link ?? null, about);
           this.updateState();
           this.dispatcher.pump();
           deps.onChange();
@@ -143,12 +147,13 @@ export class Runtime implements ServingTarget {
         },
       },
     );
-    this.dispatcher = new Dispatcher(this.set, () => this.options, Math.random, {
+    const hooks: DispatcherHooks = {
       onNoReplica: () => this.coldStart(),
       onBatch: (size, computeMs, queueMs) => deps.metrics?.observeBatch(row.name, size, computeMs, queueMs),
       header: kind.batchHeader ? (inputs, rows) => kind.batchHeader!(inputs, rows) : undefined,
       onRequestTimeout: (link, silentMs, budgetMs) => this.set.requestTimedOut(link, silentMs, budgetMs),
-    });
+    };
+    this.dispatcher = llm ? new LlmDispatcher(this.set, () => this.options, llm, hooks) : new Dispatcher(this.set, () => this.options, Math.random, hooks);
     if (this.role === 'active' && !start.retry) deps.store.setDeploymentState(row.name, 'loading', null);
     this.set.start();
     for (let i = 0; i < this.target; i++) this.addReplica(start.priors[i]?.gpu ?? undefined);
@@ -335,8 +340,8 @@ export class Runtime implements ServingTarget {
     const cfg = this.autoscaling;
     if (!cfg || this.scaling) return;
     const now = performance.now() / 1000;
-    const snap = this.dispatcher.snapshot();
-    this.samples.push({ t: now, ongoing: snap.inflight + snap.queued });
+    const snap = this.dispatcher.snapshot() as ReturnType<Dispatcher['snapshot']> & { llm?: { queuedTokens: number } };
+    this.samples.push({ t: now, ongoing: snap.inflight + snap.queued, ...(snap.llm ? { queuedTokens: snap.llm.queuedTokens } : {}) });
     this.samples = this.samples.filter((s) => s.t > now - cfg.look_back_period_s);
     const current = this.set.active().length;
     const room = this.row.settings.gpus ? this.deps.gpus.room(this.row.settings.gpus) : undefined;

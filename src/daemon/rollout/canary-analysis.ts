@@ -32,6 +32,8 @@ export interface CanaryCounters {
    *  `le` ascends with +Infinity last (after a JSON round trip +Infinity reads back as null, which
    *  is accepted). */
   latency: { le: number[]; counts: number[] };
+  /** LLM endpoints: the time-to-first-token histogram (seconds), same layout rules as `latency`. */
+  ttft?: { le: number[]; counts: number[] };
 }
 
 export interface AnalysisState {
@@ -55,6 +57,8 @@ export interface AnalysisMetrics {
   errorRate: number;
   /** p99 latency over the window (histogram_quantile), null without latency samples. */
   p99Ms: number | null;
+  /** p99 time to first token over the window (LLM endpoints), null without samples. */
+  ttftP99Ms?: number | null;
 }
 
 export interface AnalysisResult {
@@ -80,6 +84,7 @@ function cloneCounters(c: CanaryCounters): CanaryCounters {
     requests: c.requests,
     errors: c.errors,
     latency: { le: [...(c.latency?.le ?? [])], counts: [...(c.latency?.counts ?? [])] },
+    ...(c.ttft ? { ttft: { le: [...c.ttft.le], counts: [...c.ttft.counts] } } : {}),
   };
 }
 
@@ -143,21 +148,27 @@ function zeroCounters(c: CanaryCounters): CanaryCounters {
   return { requests: 0, errors: 0, latency: { le, counts: le.map(() => 0) } };
 }
 
+/** p99 in ms of the observations a cumulative histogram gained since `base` (null without any). */
+function windowP99Ms(base: CanaryCounters['latency'] | undefined, cur: CanaryCounters['latency'] | undefined): number | null {
+  const le = cur?.le ?? [];
+  const counts = cur?.counts ?? [];
+  const baseCounts = base?.counts ?? [];
+  // A changed bucket layout (e.g. a baseline taken before the histogram had any observation)
+  // means "count from zero".
+  const comparable = baseCounts.length === counts.length && sameBounds(base?.le ?? [], le);
+  const delta = comparable ? counts.map((c, i) => Math.max(0, c - baseCounts[i])) : [...counts];
+  const p99 = histogramQuantile(0.99, le, delta);
+  return p99 === null ? null : p99 * 1000;
+}
+
 /** The canary's metrics since `base`. */
 function windowMetrics(base: CanaryCounters, cur: CanaryCounters): AnalysisMetrics {
   const requests = cur.requests - base.requests;
   const errors = cur.errors - base.errors;
-
-  const le = cur.latency?.le ?? [];
-  const counts = cur.latency?.counts ?? [];
-  const baseCounts = base.latency?.counts ?? [];
-  // A changed bucket layout (e.g. a baseline taken before the histogram had any observation)
-  // means "count from zero".
-  const comparable = baseCounts.length === counts.length && sameBounds(base.latency?.le ?? [], le);
-  const delta = comparable ? counts.map((c, i) => Math.max(0, c - baseCounts[i])) : [...counts];
-  const p99 = histogramQuantile(0.99, le, delta);
-
-  return { requests, errorRate: requests > 0 ? errors / requests : 0, p99Ms: p99 === null ? null : p99 * 1000 };
+  return {
+    requests, errorRate: requests > 0 ? errors / requests : 0, p99Ms: windowP99Ms(base.latency, cur.latency),
+    ...(cur.ttft ? { ttftP99Ms: windowP99Ms(base.ttft, cur.ttft) } : {}),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -267,6 +278,15 @@ export function analyze(policy: AnalysisPolicy, state: AnalysisState, counters: 
     } else {
       if (metrics.p99Ms > policy.maxP99Ms) return rollback(p99Text(metrics.p99Ms, policy.maxP99Ms, '>'));
       checks.push(p99Text(metrics.p99Ms, policy.maxP99Ms, '<='));
+    }
+  }
+  if (policy.maxTtftP99Ms !== undefined) {
+    const ttft = metrics.ttftP99Ms ?? null;
+    if (ttft === null) {
+      if (metrics.requests > 0) return rollback(`no time-to-first-token samples for ${metrics.requests} requests in the interval: cannot check TTFT p99 <= ${fmt(policy.maxTtftP99Ms, 2)} ms (is it a language model?)`);
+    } else {
+      if (ttft > policy.maxTtftP99Ms) return rollback(`TTFT ${p99Text(ttft, policy.maxTtftP99Ms, '>')}`);
+      checks.push(`TTFT ${p99Text(ttft, policy.maxTtftP99Ms, '<=')}`);
     }
   }
   const passed = `${checks.join(', ')} over ${metrics.requests} requests`;

@@ -119,7 +119,7 @@ export class CanaryCommands {
     store.transaction(() => {
       store.setRollout(e.name, { policy, state });
       store.setRouting(e.name, e.primary, e.canary, policy.steps[0]);
-      store.addEvent('rollout-started', e.name, `analysis of ${e.canary}: steps ${policy.steps.join(', ')}% every ${policy.intervalS}s, max error rate ${policy.maxErrorRate * 100}%${policy.maxP99Ms ? `, max p99 ${policy.maxP99Ms} ms` : ''}, min ${policy.minRequests} requests`, { policy });
+      store.addEvent('rollout-started', e.name, `analysis of ${e.canary}: steps ${policy.steps.join(', ')}% every ${policy.intervalS}s, max error rate ${policy.maxErrorRate * 100}%${policy.maxP99Ms ? `, max p99 ${policy.maxP99Ms} ms` : ''}${policy.maxTtftP99Ms ? `, max TTFT p99 ${policy.maxTtftP99Ms} ms` : ''}, min ${policy.minRequests} requests`, { policy });
     });
     await this.deps.kick();
     return store.getEndpoint(e.name)!;

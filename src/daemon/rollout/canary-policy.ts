@@ -10,6 +10,8 @@ export interface AnalysisPolicy {
   maxErrorRate: number;
   /** Highest acceptable p99 latency over a step, in ms; no latency check when absent. */
   maxP99Ms?: number;
+  /** LLM endpoints: highest acceptable time-to-first-token p99 over a step, in ms. */
+  maxTtftP99Ms?: number;
   /** Fewest requests a step must see to be judged; fewer fails the step (as in Flagger). Default 100. */
   minRequests: number;
 }
@@ -65,7 +67,7 @@ export function parseDuration(text: string): number {
   return Math.round(total * 1e6) / 1e6;
 }
 
-const KNOWN_FIELDS = ['steps', 'intervalS', 'interval', 'maxErrorRate', 'maxP99Ms', 'minRequests'];
+const KNOWN_FIELDS = ['steps', 'intervalS', 'interval', 'maxErrorRate', 'maxP99Ms', 'maxTtftP99Ms', 'minRequests'];
 
 /** A number, or a string holding one; undefined otherwise. */
 function numeric(v: unknown): number | undefined {
@@ -143,18 +145,21 @@ export function validatePolicy(raw: unknown): AnalysisPolicy {
     else maxErrorRate = n;
   }
 
-  // maxP99Ms (optional)
-  let maxP99Ms: number | undefined;
-  if (r.maxP99Ms !== undefined && r.maxP99Ms !== null) {
-    const v = r.maxP99Ms;
+  // maxP99Ms and maxTtftP99Ms (optional): ms, or a duration such as "200ms"
+  const millis = (key: 'maxP99Ms' | 'maxTtftP99Ms'): number | undefined => {
+    const v = r[key];
+    if (v === undefined || v === null) return undefined;
     const n = typeof v === 'string' && numeric(v) === undefined
       ? (() => { const s = attempt(() => parseDuration(v)); return s === undefined ? undefined : s * 1000; })()
       : numeric(v);
     if (n === undefined) {
-      if (typeof v !== 'string') problems.push(`maxP99Ms ${show(v)} is not a number of milliseconds`);
-    } else if (!Number.isFinite(n) || n <= 0) problems.push(`maxP99Ms must be > 0 ms, got ${show(v)}`);
-    else maxP99Ms = n;
-  }
+      if (typeof v !== 'string') problems.push(`${key} ${show(v)} is not a number of milliseconds`);
+    } else if (!Number.isFinite(n) || n <= 0) problems.push(`${key} must be > 0 ms, got ${show(v)}`);
+    else return n;
+    return undefined;
+  };
+  const maxP99Ms = millis('maxP99Ms');
+  const maxTtftP99Ms = millis('maxTtftP99Ms');
 
   // minRequests (optional)
   let minRequests = DEFAULT_MIN_REQUESTS;
@@ -167,6 +172,7 @@ export function validatePolicy(raw: unknown): AnalysisPolicy {
   if (problems.length > 0) throw badRequest(`invalid canary analysis policy: ${problems.join('; ')}`);
   const policy: AnalysisPolicy = { steps: steps!, intervalS: intervalS!, maxErrorRate: maxErrorRate!, minRequests };
   if (maxP99Ms !== undefined) policy.maxP99Ms = maxP99Ms;
+  if (maxTtftP99Ms !== undefined) policy.maxTtftP99Ms = maxTtftP99Ms;
   return policy;
 }
 

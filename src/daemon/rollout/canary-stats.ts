@@ -10,6 +10,8 @@ import type { EndpointRow } from '../control/state.js';
 export interface CanaryStatsSources {
   /** Cumulative request-latency buckets per deployment: upper bound (s) -> count. */
   latency(): Promise<Map<string, Map<number, number>>>;
+  /** Cumulative time-to-first-token buckets per LLM deployment. */
+  ttft?(): Promise<Map<string, Map<number, number>>>;
   /** The serving revision's queue counters, its version and ready replicas. */
   deployment(name: string): { stats: DispatchStats; version: string; ready: number } | undefined;
   shadow(endpoint: string): ShadowStats | undefined;
@@ -35,7 +37,12 @@ export class CanaryStats {
   async counters(deployment: string): Promise<CanaryCounters> {
     const st = this.src.deployment(deployment)?.stats;
     const buckets = sortedBuckets((await this.src.latency()).get(deployment));
-    return { requests: st?.requests ?? 0, errors: st?.errors ?? 0, latency: { le: buckets.map((b) => b[0]), counts: buckets.map((b) => b[1]) } };
+    const ttft = this.src.ttft ? (await this.src.ttft()).get(deployment) : undefined;
+    const t = ttft ? sortedBuckets(ttft) : null;
+    return {
+      requests: st?.requests ?? 0, errors: st?.errors ?? 0, latency: { le: buckets.map((b) => b[0]), counts: buckets.map((b) => b[1]) },
+      ...(t ? { ttft: { le: t.map((b) => b[0]), counts: t.map((b) => b[1]) } } : {}),
+    };
   }
 
   /** The primary's counters when a canary starts, so canary status compares like with like. */

@@ -133,15 +133,18 @@ describe('pythonAnalysis and the BENCH.md section', () => {
 });
 
 describe('parseSuiteArgs', () => {
-  it('runs both sections by default; --no-python and --only pick', () => {
-    expect(parseSuiteArgs([])).toEqual({ quick: false, onnx: true, python: true });
-    expect(parseSuiteArgs(['--quick', '--no-python'])).toEqual({ quick: true, onnx: true, python: false });
-    expect(parseSuiteArgs(['--only', 'python'])).toEqual({ quick: false, onnx: false, python: true });
-    expect(parseSuiteArgs(['--only=onnx', '--quick'])).toEqual({ quick: true, onnx: true, python: false });
+  it('runs every section by default; --no-python, --no-llm and --only pick', () => {
+    expect(parseSuiteArgs([])).toEqual({ quick: false, onnx: true, python: true, llm: true });
+    expect(parseSuiteArgs(['--quick', '--no-python'])).toEqual({ quick: true, onnx: true, python: false, llm: true });
+    expect(parseSuiteArgs(['--only', 'python'])).toEqual({ quick: false, onnx: false, python: true, llm: false });
+    expect(parseSuiteArgs(['--only=onnx', '--quick'])).toEqual({ quick: true, onnx: true, python: false, llm: false });
+    expect(parseSuiteArgs(['--only', 'llm'])).toEqual({ quick: false, onnx: false, python: false, llm: true });
+    expect(parseSuiteArgs(['--no-llm'])).toEqual({ quick: false, onnx: true, python: true, llm: false });
   });
   it.each([
     [['--fast'], /unknown argument '--fast'/],
-    [['--only'], /--only takes onnx or python \(got nothing\)/],
+    [['--only'], /--only takes onnx, python or llm \(got nothing\)/],
+    [['--only', 'llm', '--no-llm'], /leave nothing to run/],
     [['--only', 'tf'], /got 'tf'/],
     [['--only', 'python', '--no-python'], /leave nothing to run/],
     [['--only', 'onnx', '--only', 'python'], /given twice/],

@@ -11,11 +11,11 @@ const input = { deployment: 'd', replica: 2, modelDir: '/cache/m', modelFile: '/
 const gpuEnv = { CUDA_VISIBLE_DEVICES: 'GPU-1234', CUDA_MPS_ACTIVE_THREAD_PERCENTAGE: '33' };
 
 describe('replica kinds', () => {
-  it('knows onnx and python, and refuses other names with the list', () => {
-    expect(KIND_NAMES).toEqual(['onnx', 'python']);
+  it('knows onnx, python, llamacpp and openai, and refuses other names with the list', () => {
+    expect(KIND_NAMES).toEqual(['onnx', 'python', 'llamacpp', 'openai']);
     expect(kindOf(undefined)).toBe(onnxKind);
     expect(kindOf('python')).toBe(pythonKind);
-    expect(() => kindOf('tensorflow')).toThrow(/unknown runtime 'tensorflow'; mlserve runs: onnx, python/);
+    expect(() => kindOf('tensorflow')).toThrow(/unknown runtime 'tensorflow'; mlserve runs: onnx, python, llamacpp, openai/);
     expect(findKind('tensorflow')).toBeUndefined();
   });
 

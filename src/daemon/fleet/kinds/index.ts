@@ -1,10 +1,12 @@
 // The replica kinds mlserve knows, by name.
 import { MlserveError } from '../../../errors.js';
 import type { ReplicaKind } from './kind.js';
+import { llamacppKind } from './llamacpp.js';
 import { onnxKind } from './onnx.js';
+import { openaiKind } from './openai-engine.js';
 import { pythonKind } from './python.js';
 
-const KINDS: Record<string, ReplicaKind> = { onnx: onnxKind, python: pythonKind };
+const KINDS: Record<string, ReplicaKind> = { onnx: onnxKind, python: pythonKind, llamacpp: llamacppKind, openai: openaiKind };
 
 export const KIND_NAMES = Object.keys(KINDS);
 

@@ -11,6 +11,10 @@
 // - It answers {t:'ping', id} with {t:'pong', id} (health), and {t:'infer', id, ...} with
 //   {t:'result', id, computeMs} + output tensors (dim 0 = the batch's rows) or {t:'error', id, message}.
 // - It exits by itself when fd 3 closes, so a daemon killed with SIGKILL leaves no replica behind.
+// LLM kinds (api 'llm') serve the OpenAI API instead of tensors: `llamacpp` streams generations over
+// the same frames (src/runtime/llm/protocol.ts); `openai` (transport 'http') runs an external
+// OpenAI-compatible server whose URL its replica reports in `ready` (llm.baseUrl), and requests go
+// there over HTTP while health and lifecycle stay on fd 3.
 // PURE: a kind only describes; the supervisor spawns.
 import type { Signature, Tensor } from '../../../tensor.js';
 
@@ -37,6 +41,22 @@ export interface SpawnInput {
   workDir?: string;
   /** Run one request built from the signature before reporting ready (false: --no-warmup). */
   warmup?: boolean;
+  /** LLM kinds: context, slots, the external engine. */
+  llm?: LlmSettings;
+}
+
+/** A language model deployment's settings (deploy --ctx-size, --slots, --engine, --engine-cmd). */
+export interface LlmSettings {
+  /** Tokens per sequence (prompt + generated); llamacpp default 4096 or the model's own, if smaller. */
+  ctxSize?: number;
+  /** Requests one replica generates at once (llamacpp: parallel sequences; openai: requests in flight). */
+  slots?: number;
+  /** A known external engine (openai kind): its command line is mlserve's. */
+  engine?: 'vllm';
+  /** Any OpenAI-compatible server (openai kind): a command line with {port}, {model}, {gpu_share}, {host}. */
+  engineCmd?: string;
+  /** Seconds an external engine may take to answer its health check after it starts (default 600). */
+  readyTimeoutS?: number;
 }
 
 /** A program to run for one replica: no shell is involved. */
@@ -63,4 +83,8 @@ export interface ReplicaKind {
   batchable(spec: Signature): boolean;
   /** Extra header fields of a batch's infer frame (the batch's inputs and each request's rows). */
   batchHeader?(inputs: readonly Tensor[], rows: readonly number[]): Record<string, unknown> | undefined;
+  /** What it serves: tensors (OIP, /invocations; the default) or a language model (the OpenAI API under /v1). */
+  readonly api?: 'tensors' | 'llm';
+  /** How requests reach a replica: frames on fd 3 (the default) or HTTP to the engine its replica runs. */
+  readonly transport?: 'frames' | 'http';
 }
