@@ -3,6 +3,8 @@
 //
 //   node scripts/pyenv.mjs <name> [--quiet]   builds env <name> if needed, prints its python's absolute path
 //   node scripts/pyenv.mjs --all [--quiet]    builds every env, prints one python path per line
+//   node scripts/pyenv.mjs <name> --built      builds nothing: prints the python path and exits 0 when the
+//                                              env is built for the current pins, else exits 3
 //
 // An env lives in <root>/<name>-<hash>/ where <root> is $MLSERVE_PYENV_DIR or <repo>/.cache/pyenv and
 // <hash> is the first 12 hex digits of sha256(pins + Python version): changing a pin (or the Python)
@@ -242,9 +244,10 @@ async function main() {
   quiet = args.includes('--quiet');
   const all = args.includes('--all');
   const names = args.filter((a) => !a.startsWith('--'));
-  const unknownFlags = args.filter((a) => a.startsWith('--') && a !== '--quiet' && a !== '--all');
-  if (unknownFlags.length > 0 || (all ? names.length > 0 : names.length !== 1)) {
-    process.stderr.write('usage: node scripts/pyenv.mjs <name> [--quiet]\n       node scripts/pyenv.mjs --all [--quiet]\n');
+  const builtOnly = args.includes('--built');
+  const unknownFlags = args.filter((a) => a.startsWith('--') && a !== '--quiet' && a !== '--all' && a !== '--built');
+  if (unknownFlags.length > 0 || (all ? names.length > 0 || builtOnly : names.length !== 1)) {
+    process.stderr.write('usage: node scripts/pyenv.mjs <name> [--quiet]\n       node scripts/pyenv.mjs --all [--quiet]\n       node scripts/pyenv.mjs <name> --built\n');
     process.exit(2);
   }
   const envs = readSpec();
@@ -254,6 +257,12 @@ async function main() {
   }
   const root = resolve(process.env.MLSERVE_PYENV_DIR || join(REPO, '.cache', 'pyenv'));
   const pyVersion = pythonVersion(basePython());
+  if (builtOnly) {
+    const dir = join(root, `${names[0]}-${envKey(envs[names[0]], pyVersion)}`);
+    if (!existsSync(join(dir, '.complete'))) process.exit(3);
+    process.stdout.write(`${join(dir, 'bin', 'python')}\n`);
+    return;
+  }
   for (const n of wanted) {
     const python = await ensureEnv(n, envs[n], root, pyVersion);
     process.stdout.write(`${python}\n`);

@@ -1,14 +1,33 @@
 // The `openai` replica kind against real OpenAI-compatible servers started and supervised by
 // mlserve: llama-cpp-python's server (python -m llama_cpp.server, pinned env 'llm') on the tiny
 // GGUF, and a stand-in engine that misbehaves (malformed SSE, dying mid-stream, never healthy).
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestDaemon } from '../helpers/daemon.js';
 import { stream, streamedText, tinyGguf } from '../helpers/llm.js';
-import { pythonEnv } from '../helpers/python.js';
+import { pythonEnv, REPO } from '../helpers/python.js';
 import { until } from '../helpers/wait.js';
+
+/**
+ * llama-cpp-python has no wheels on PyPI: pip compiles llama.cpp into the 'llm' env, 10 to 30 minutes
+ * on 2 cores, more than a cold CI run can give. Its tests run when that env is built
+ * (`node scripts/pyenv.mjs llm`, cached in .cache/pyenv) or MLSERVE_TEST_LLM_ENGINE=1 asks to build it.
+ */
+function llmEngineReady(): boolean {
+  if (process.env.MLSERVE_TEST_LLM_ENGINE === '1') return true;
+  try {
+    execFileSync(process.execPath, [join(REPO, 'scripts', 'pyenv.mjs'), 'llm', '--built'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+const ENGINE = llmEngineReady();
+if (!ENGINE) console.warn("llm-openai-engine: llama-cpp-python's tests skipped: the pinned 'llm' env is not built (node scripts/pyenv.mjs llm builds it; it compiles llama.cpp)");
 
 const FAKE = fileURLToPath(new URL('../fixtures/llm/fake-openai-engine.mjs', import.meta.url));
 let d: TestDaemon;
@@ -45,7 +64,7 @@ function enginePids(match: string): number[] {
 }
 
 beforeAll(async () => {
-  python = await pythonEnv('llm');
+  if (ENGINE) python = await pythonEnv('llm');
   d = await new TestDaemon().start();
 }, 1_800_000);
 
@@ -53,7 +72,7 @@ afterAll(async () => {
   await d?.cleanup();
 });
 
-describe('openai engine kind: llama-cpp-python started by mlserve with --engine-cmd', () => {
+describe.skipIf(!ENGINE)('openai engine kind: llama-cpp-python started by mlserve with --engine-cmd', () => {
   const cmd = () => `${python} -m llama_cpp.server --model {model} --host {host} --port {port} --n_ctx {ctx_size} --n_threads {threads} --verbose false`;
 
   it('deploys, health-checks and serves chat, streaming included, through the openai client', async () => {
@@ -158,7 +177,7 @@ describe('openai engine kind: engines that misbehave', () => {
 
   it('refuses a command with shell syntax or without {port} at deploy time', async () => {
     const a = await d.deploy(tinyGguf(), ['--endpoint', 'bad', '--engine-cmd', 'srv --port {port} | tee log']);
-    expect(a.exitCode).toBe(1);
+    expect(a.exitCode).toBe(2);
     expect(a.stdout + a.stderr).toMatch(/shell syntax/);
     const b = await d.deploy(tinyGguf(), ['--endpoint', 'bad', '--engine-cmd', 'srv --model {model}']);
     expect(b.stdout + b.stderr).toMatch(/must pass \{port\}/);
