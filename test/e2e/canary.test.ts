@@ -11,6 +11,7 @@ let d: TestDaemon;
 const models = [1, 2, 3, 4].map((seed) => writeOnnx(mlp({ seed, sizes: [8, 16, 2] }), `m${seed}`));
 const body = { inputs: [{ name: 'x', shape: [1, 8], datatype: 'FP32', data: [1, 2, 3, 4, 5, 6, 7, 8] }] };
 const cli = (args: string[]) => d.cli(args);
+// Long enough that the switch happens while it runs, even when a loaded machine takes seconds to start the CLI.
 const load = (seconds = 5) => d.cli(['bench', 'ep', '-c', '4', '-d', `${seconds}s`, '--warmup', '0s', '--json']);
 const endpoint = async () => (await d.cli(['status', '--json'])).json.endpoints.find((e: any) => e.name === 'ep');
 const noErrors = (r: { exitCode: number; json: any; stderr: string }) => {
@@ -33,7 +34,7 @@ describe('canary', () => {
     const c = await d.deploy(models[1], ['--endpoint', 'ep', '--name', 'ep-b', '--canary', '0']);
     expect(c.exitCode, c.stderr).toBe(0);
     expect(await endpoint()).toMatchObject({ primary: 'ep-a', canary: 'ep-b', canaryWeight: 0 });
-    const bench = load(5);
+    const bench = load(12);
     await untilServed(cli, 'ep-a');
     expect((await d.cli(['canary', 'set', '50%'])).exitCode).toBe(0);
     await untilServed(cli, 'ep-b');
@@ -83,7 +84,7 @@ describe('canary', () => {
     for (const k of toCanary30) expect(at70.get(k), `key ${k} left the canary when its weight rose`).toBe('ep-c');
     expect(keys.filter((k) => at70.get(k) === 'ep-c').length).toBeGreaterThan(toCanary30.length);
     const base = await served(cli, 'ep-b');
-    const bench = load(4);
+    const bench = load(8);
     await untilServed(cli, 'ep-b', base + 20);
     expect((await d.cli(['canary', 'rollback'])).exitCode).toBe(0);
     noErrors(await bench);
@@ -92,7 +93,7 @@ describe('canary', () => {
 
   it('blue-green --replace switches all traffic once ready, with zero failed requests', async () => {
     const base = await served(cli, 'ep-b');
-    const bench = load(5);
+    const bench = load(8);
     await untilServed(cli, 'ep-b', base + 20);
     const r = await d.deploy(models[3], ['--endpoint', 'ep', '--name', 'ep-d', '--replace']);
     expect(r.exitCode, r.stderr).toBe(0);
