@@ -36,7 +36,8 @@ describe('canary start', () => {
     const c = await d.deploy(writeOnnx(faulty(), 'bad'), ['--endpoint', 'ra', '--name', 'ra-bad', '--canary', '0', '--max-batch-size', '1']);
     expect(c.exitCode, c.stderr).toBe(0);
     const base = await served(cli, 'ra-good');
-    const bench = d.cli(['bench', 'ra', '-c', '4', '-d', '8s', '--warmup', '0s', '--json']);
+    // Long enough to outlast the analysis even when a loaded machine takes seconds to start the CLI.
+    const bench = d.cli(['bench', 'ra', '-c', '4', '-d', '15s', '--warmup', '0s', '--json']);
     await untilServed(cli, 'ra-good', base + 20);
     const s = await d.cli(['canary', 'start', '--steps', '30,100', '--interval', '2s', '--max-error-rate', '1%', '--min-requests', '5']);
     expect(s.exitCode, s.stderr).toBe(0);
