@@ -32,7 +32,8 @@ describe('README', () => {
   });
 
   it.each(calls.map((c) => [c]))('mlserve %s', (call) => {
-    const words = call.split(/\s+/).filter((w) => !w.startsWith('<') && !w.startsWith('['));
+    // A quoted argument is one value (`--engine-cmd 'srv -m {model}'`): its words are not mlserve's flags.
+    const words = call.replace(/'[^']*'|"[^"]*"/g, 'VALUE').split(/\s+/).filter((w) => !w.startsWith('<') && !w.startsWith('['));
     // The longest run of leading words that is a command id (`canary set`, `daemon start`).
     let id = '';
     for (let n = Math.min(3, words.length); n > 0; n--) {
