@@ -182,7 +182,7 @@ describe('write-back, webhooks and tracking', () => {
     const r = await d.deploy(`models:/${pop.loggedModels.unregistered}`, ['--endpoint', 'champ', '--canary', '10', '--name', 'champ-logged'], env());
     expect(r.exitCode, r.stderr).toBe(0);
     const p = await d.cli(['canary', 'promote', '--endpoint', 'champ', '--registry-alias', 'champion'], { env: env() });
-    expect(p.exitCode).toBe(1);
+    expect(p.exitCode).toBe(2); // a refused value (BAD_REQUEST)
     expect(p.stderr).toMatch(/champ-logged was deployed from models:\/m-[0-9a-f]+, not a registered model version/);
     const ep = (await d.cli(['status', '--json'])).json.endpoints.find((e: any) => e.name === 'champ');
     expect(ep).toMatchObject({ primary: 'champ-v2', canary: 'champ-logged' });
