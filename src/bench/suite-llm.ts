@@ -101,7 +101,9 @@ export async function runLlmSection(opts: { quick: boolean }): Promise<LlmSectio
       result.skipped.push(`llama-cpp-python rows: no pinned 'llm' env (${(err as Error).message.split('\n')[0]})`);
     }
     if (python) {
-      const serverArgs = (model: string, port: string) => ['-m', 'llama_cpp.server', '--model', model, '--host', '127.0.0.1', '--port', port, '--n_ctx', String(CTX), '--n_threads', String(THREADS), '--n_threads_batch', String(THREADS), '--verbose', 'false'];
+      // --interrupt_requests False: by default a new request to llama-cpp-python's server cuts the
+      // stream it is serving (23 of 24 requests failed at concurrency 4, direct and through mlserve alike).
+      const serverArgs = (model: string, port: string) => ['-m', 'llama_cpp.server', '--model', model, '--host', '127.0.0.1', '--port', port, '--n_ctx', String(CTX), '--n_threads', String(THREADS), '--n_threads_batch', String(THREADS), '--interrupt_requests', 'False', '--verbose', 'false'];
       const port = await freePort();
       const server = spawn(python, serverArgs(file, String(port)), { stdio: 'ignore', detached: true });
       const url = `http://127.0.0.1:${port}`;
