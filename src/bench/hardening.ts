@@ -237,7 +237,7 @@ function benchSection(run: Run, file: string): string {
   const load = (r: Run) => (r.loadavg ? r.loadavg.map((l) => l.toFixed(1)).join('/') : '?');
   const lines = [
     '## Overload (issue 16): shedding load, big JSON bodies', '',
-    `\`node dist/bench/hardening.js\` on this machine; the load generator shares the 2 cores, and so did other sessions' work (load average`
+    `\`node dist/bench/hardening.js\` on this machine; the load generator shares the 2 cores with the daemon (the machine's load average was`
       + ` ${load(run)} at the start of this run)${before ? `; "before" is the code before the hardening (\`bench/results/${before.file}\`)` : ''}.`
       + ` This run: \`bench/results/${file}\`. A noisy, shared machine: compare rows of one run, and runs with care.`,
     '', '```',
