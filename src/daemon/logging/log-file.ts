@@ -44,15 +44,18 @@ function shift(file: string, keep: number): void {
   for (let i = keep - 1; i >= 1; i--) if (existsSync(`${file}.${i}`)) renameSync(`${file}.${i}`, `${file}.${i + 1}`);
 }
 
-/** Rotate `file` by renaming when it is at least maxBytes (nobody may hold it open). True when it did. */
-export function rotateIfFull(file: string, p: RotationPolicy): boolean {
-  let size: number;
+/** Is `file` at least maxBytes? (A missing file is not.) */
+function isFull(file: string, p: RotationPolicy): boolean {
   try {
-    size = statSync(file).size;
+    return statSync(file).size >= p.maxBytes;
   } catch {
     return false;
   }
-  if (size < p.maxBytes) return false;
+}
+
+/** Rotate `file` by renaming when it is at least maxBytes (nobody may hold it open). True when it did. */
+export function rotateIfFull(file: string, p: RotationPolicy): boolean {
+  if (!isFull(file, p)) return false;
   if (p.keep === 0) rmSync(file, { force: true });
   else {
     shift(file, p.keep);
@@ -67,13 +70,7 @@ export function rotateIfFull(file: string, p: RotationPolicy): boolean {
  * Lines written between the copy and the truncation are lost (as with logrotate's copytruncate).
  */
 export function copyTruncateIfFull(file: string, p: RotationPolicy): boolean {
-  let size: number;
-  try {
-    size = statSync(file).size;
-  } catch {
-    return false;
-  }
-  if (size < p.maxBytes) return false;
+  if (!isFull(file, p)) return false;
   if (p.keep > 0) {
     shift(file, p.keep);
     copyFileSync(file, `${file}.1`);

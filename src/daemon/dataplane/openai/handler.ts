@@ -7,7 +7,7 @@ import type http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { FinishReason, Usage } from '../../../runtime/llm/protocol.js';
 import type { RouteTable, ServingTarget } from '../routes.js';
-import type { ClientGone } from '../dispatcher.js';
+import { clientGone } from '../ingress-env.js';
 import { clientFinish, embeddingsAnswer, finishChunk, firstChunk, fullAnswer, modelList, textDelta, usageChunk, type Answer } from './chunks.js';
 import { invalid, OpenAiError, toOpenAiError } from './errors.js';
 import { LlmDispatcher } from './llm-dispatcher.js';
@@ -75,16 +75,6 @@ function parseJson(buf: Buffer): unknown {
   } catch (err) {
     throw invalid(`the request body is not valid JSON: ${(err as Error).message}`);
   }
-}
-
-function clientGone(res: http.ServerResponse): ClientGone {
-  const gone: ClientGone = { aborted: false };
-  res.once('close', () => {
-    if (res.writableFinished) return;
-    gone.aborted = true;
-    gone.onAbort?.();
-  });
-  return gone;
 }
 
 /** Run one generation and answer it, streamed or whole. Resolves with the status the client got. */
