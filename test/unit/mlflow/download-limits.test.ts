@@ -2,7 +2,7 @@
 // size, else what the cap leaves), the free-space check before starting, the errors that name
 // the file, the limit and the variable, and a cache folder that cannot be written.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -148,8 +148,15 @@ describe('a cache folder that cannot be written', () => {
     if (process.getuid?.() !== 0) {
       await expect(cached(root, 'a/1', { source: 's' }, fill)).rejects.toThrow(`cannot write the model cache: ${root} is not writable`);
     } else {
-      // root writes anywhere: run the same call as an unprivileged user, from the built module.
-      const mod = fileURLToPath(new URL('../../../dist/mlflow/cache.js', import.meta.url));
+      // root writes anywhere: run the same call as an unprivileged user, from the built module. It
+      // and errors.js (its only import) are copied beside the cache: the clone itself may sit in a
+      // folder that user cannot read (a checkout under mktemp -d is 0700).
+      const built = fileURLToPath(new URL('../../../dist/', import.meta.url));
+      mkdirSync(join(base, 'mod', 'mlflow'), { recursive: true });
+      writeFileSync(join(base, 'mod', 'package.json'), '{"type": "module"}\n');
+      copyFileSync(join(built, 'errors.js'), join(base, 'mod', 'errors.js'));
+      copyFileSync(join(built, 'mlflow', 'cache.js'), join(base, 'mod', 'mlflow', 'cache.js'));
+      const mod = join(base, 'mod', 'mlflow', 'cache.js');
       const script = `import(${JSON.stringify(mod)}).then((m) => m.cached(${JSON.stringify(root)}, 'a/1', { source: 's' }, async () => []))` +
         '.then(() => console.log("no error"), (e) => console.log(`${e.code}: ${e.message}`))';
       const r = spawnSync(process.execPath, ['-e', script], { uid: 65534, gid: 65534, encoding: 'utf8', cwd: '/' });
