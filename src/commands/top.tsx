@@ -1,7 +1,5 @@
 import { Flags } from '@oclif/core';
-import { render } from 'ink';
 import { BaseCommand } from '../cli/base.js';
-import { Top } from '../cli/tui/Top.js';
 import { frame, rows, trendSamples } from '../cli/tui/view.js';
 import { DaemonNotRunning } from '../cli/client.js';
 import type { Snapshot } from '../daemon/snapshot.js';
@@ -28,6 +26,13 @@ export default class TopCommand extends BaseCommand {
       this.log(frame(a, b, new Map(), { width: process.stdout.columns ?? 80, height, selected: 0, showEvents: false }).join('\n'));
       return undefined;
     }
+    // Ink draws only the last frame when CI or CONTINUOUS_INTEGRATION is set (it reads them once, when
+    // it is first imported). top runs live only on a terminal, so it clears them before loading Ink:
+    // a shell or dev container that exports CI=true still gets a live view.
+    process.env.CI = 'false';
+    process.env.CONTINUOUS_INTEGRATION = 'false';
+    const { render } = await import('ink');
+    const { Top } = await import('../cli/tui/Top.js');
     let prev: Snapshot | null = null;
     let cur: Snapshot | null = null;
     let notice: string | undefined;

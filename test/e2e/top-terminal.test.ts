@@ -40,7 +40,8 @@ beforeAll(async () => {
   const r = await d.cli(['apply', '-f', file]);
   expect(r.exitCode, r.stderr).toBe(0);
   raw = join(d.home, 'top.raw');
-  tmux('new-session', '-d', '-x', '80', '-y', '24', '-s', 'top', '-e', `MLSERVE_HOME=${d.home}`, `${process.execPath} ${BIN} top --interval 250`);
+  // CI=true as a CI runner (and some dev containers) export it: Ink would then draw nothing live.
+  tmux('new-session', '-d', '-x', '80', '-y', '24', '-s', 'top', '-e', `MLSERVE_HOME=${d.home}`, '-e', 'CI=true', `${process.execPath} ${BIN} top --interval 250`);
 }, 120_000);
 
 afterAll(async () => {
