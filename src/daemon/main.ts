@@ -12,6 +12,9 @@ import { HomeLock, recordedPid } from '../home-lock.js';
 import { VERSION } from '../version.js';
 import { createControlServer, type ControlDeps, type DaemonInfo } from './control/control-server.js';
 import { gpuReport, readiness, status } from './control/status.js';
+import { Capture } from './capture/capture.js';
+import { CaptureCommands } from './capture/commands.js';
+import type { CaptureSettings } from './capture/settings.js';
 import { createIngress, createMetricsServer, type IngressServer } from './dataplane/ingress.js';
 import { DEFAULT_LIMITS, type IngressLimits, type IngressSecurity } from './dataplane/ingress-settings.js';
 import type { RegistryEvent } from './dataplane/webhook.js';
@@ -208,7 +211,12 @@ async function serve(paths: HomePaths, opts: DaemonOptions, log: DaemonLog, lock
   } : undefined;
   const strictReadiness = opts.strictReadiness ?? true;
   const security = { ...opts.security, host: opts.host };
-  const ingress = createIngress({ routes, shadow, webhook }, { maxBodyBytes: opts.maxBodyBytes, limits: opts.limits, security, metrics, serveMetrics: opts.metricsPort === undefined, strictReadiness });
+  const capture = new Capture({
+    dir: join(paths.home, 'capture'), registry: metrics.registry, event: (k, subj, msg, data) => store.addEvent(k, subj, msg, data),
+    load: () => store.listCapture().map((c) => ({ endpoint: c.endpoint, settings: c.settings as CaptureSettings })),
+  });
+  const captureCommands = new CaptureCommands({ store, capture, dir: join(paths.home, 'capture') });
+  const ingress = createIngress({ routes, shadow, webhook, capture }, { maxBodyBytes: opts.maxBodyBytes, limits: opts.limits, security, metrics, serveMetrics: opts.metricsPort === undefined, strictReadiness });
   const metricsServer = opts.metricsPort === undefined ? undefined : createMetricsServer(metrics, { limits: opts.limits, security });
   if (metricsServer) {
     try {
@@ -264,6 +272,7 @@ async function serve(paths: HomePaths, opts: DaemonOptions, log: DaemonLog, lock
       stopWatchdog?.();
       await fleet.shutdown('the daemon is shutting down');
       ingress.closeAllConnections();
+      await capture.close().catch(() => undefined);
       control.close();
       clearInterval(socketWatch);
       try {
@@ -282,7 +291,7 @@ async function serve(paths: HomePaths, opts: DaemonOptions, log: DaemonLog, lock
   };
 
   const controlDeps: ControlDeps = {
-    commands, canary, store, info, apply: parts.apply,
+    commands, canary, store, info, apply: parts.apply, capture: captureCommands,
     canaryStatus: () => canaryStats.status(),
     status: () => ({ ...status(store, fleet, parts.gpus, reconciler.threads), readiness: readiness(routes, strictReadiness, store) }),
     gpus: () => gpuReport(parts.gpus),

@@ -11,6 +11,7 @@ import { listCache, pruneCache } from '../../mlflow/cache.js';
 import type { Snapshot } from '../snapshot.js';
 import type { CanaryCommands } from '../rollout/canary-commands.js';
 import type { RegistryWriteRequest } from '../rollout/registry-write.js';
+import type { CaptureCommands } from '../capture/commands.js';
 import { resolve } from 'node:path';
 
 export interface DaemonInfo {
@@ -30,6 +31,7 @@ export interface ControlDeps {
   commands: Commands;
   apply: (req: ApplyRequest, onProgress: (p: unknown) => void) => Promise<unknown>;
   canary: CanaryCommands;
+  capture: CaptureCommands;
   canaryStatus: () => Promise<unknown>;
   status: () => { deployments: Array<{ name: string; endpoint: string }> } & Record<string, unknown>;
   gpus: () => unknown;
@@ -94,6 +96,12 @@ export function createControlServer(deps: ControlDeps): http.Server {
       const b = await jsonBody(req);
       return deps.canary.rollback(b.endpoint as string | undefined, undefined, registryWrite(b));
     }],
+    ['GET', /^\/v1\/capture$/, async () => ({ capture: await deps.capture.status() })],
+    ['POST', /^\/v1\/capture\/([^/]+)$/, async (req, _res, [endpoint]) => deps.capture.on(endpoint, await jsonBody(req))],
+    ['DELETE', /^\/v1\/capture\/([^/]+)$/, async (_req, _res, [endpoint]) => deps.capture.off(endpoint)],
+    ['GET', /^\/v1\/capture$/, async () => ({ capture: await deps.capture.status() })],
+    ['POST', /^\/v1\/capture\/([^/]+)$/, async (req, _res, [endpoint]) => deps.capture.on(endpoint, await jsonBody(req))],
+    ['DELETE', /^\/v1\/capture\/([^/]+)$/, async (_req, _res, [endpoint]) => deps.capture.off(endpoint)],
     ['GET', /^\/v1\/gpus$/, async () => deps.gpus()],
     ['GET', /^\/v1\/snapshot$/, async () => snapshot()],
     ['GET', /^\/v1\/stream$/, async (req, res, _p, q) => {

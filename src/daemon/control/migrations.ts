@@ -42,4 +42,8 @@ export const MIGRATIONS: string[] = [
   `ALTER TABLE endpoints ADD COLUMN shadow_weight REAL NOT NULL DEFAULT 0;
    ALTER TABLE endpoints ADD COLUMN rollout TEXT;`,
   `ALTER TABLE endpoints ADD COLUMN next_primary TEXT;`,
+  `CREATE TABLE capture (
+     endpoint TEXT PRIMARY KEY,
+     settings TEXT NOT NULL,
+     updated_at INTEGER NOT NULL);`,
 ];

@@ -177,7 +177,10 @@ export class Store {
         const left = this.db.prepare('SELECT name FROM deployments WHERE endpoint = ? ORDER BY created_at').get(d.endpoint) as
           | { name: string }
           | undefined;
-        if (!left) this.db.prepare('DELETE FROM endpoints WHERE name = ?').run(d.endpoint);
+        if (!left) {
+          this.db.prepare('DELETE FROM endpoints WHERE name = ?').run(d.endpoint);
+          this.db.prepare('DELETE FROM capture WHERE endpoint = ?').run(d.endpoint); // its files stay
+        }
         else {
           this.db.prepare('UPDATE endpoints SET primary_deployment = ? WHERE name = ? AND primary_deployment = ?').run(left.name, d.endpoint, name);
           this.db.prepare('UPDATE endpoints SET canary_deployment = NULL, canary_weight = 0, canary_started_at = NULL WHERE name = ? AND (canary_deployment = ? OR canary_deployment = primary_deployment)').run(d.endpoint, name);
@@ -231,6 +234,17 @@ export class Store {
 
   setRollout(endpoint: string, rollout: unknown): void {
     this.db.prepare('UPDATE endpoints SET rollout = ? WHERE name = ?').run(rollout === null ? null : JSON.stringify(rollout), endpoint);
+  }
+
+  /** Payload capture per endpoint (null: off). */
+  setCapture(endpoint: string, settings: unknown): void {
+    if (settings === null) this.db.prepare('DELETE FROM capture WHERE endpoint = ?').run(endpoint);
+    else this.db.prepare('INSERT OR REPLACE INTO capture (endpoint, settings, updated_at) VALUES (?, ?, ?)').run(endpoint, JSON.stringify(settings), this.now());
+  }
+
+  listCapture(): Array<{ endpoint: string; settings: unknown; updatedAt: number }> {
+    const rows = this.db.prepare('SELECT * FROM capture ORDER BY endpoint').all() as { endpoint: string; settings: string; updated_at: number }[];
+    return rows.map((r) => ({ endpoint: r.endpoint, settings: JSON.parse(r.settings), updatedAt: r.updated_at }));
   }
 
   // --- replicas (observed) -------------------------------------------------------------------

@@ -30,6 +30,8 @@ export interface Ctx {
   infer?: boolean;
   /** Set when the client closes the connection before the answer. */
   gone: ClientGone;
+  /** When the request arrived (performance.now()). */
+  started: number;
   /** The body is being (or was) read. */
   reading?: boolean;
   /** Refused for load before the body: the connection is not read again before Retry-After. */
@@ -79,7 +81,7 @@ export function environment(opts: IngressOptions): Env {
 export function createMetricsServer(metrics: Metrics, opts: Pick<IngressOptions, 'limits' | 'security'>): IngressServer {
   const env = environment({ ...opts, maxBodyBytes: 0, metrics, serveMetrics: true });
   return createLimitedServer(env.limits, env.security.tls, (req, res) => {
-    const ctx: Ctx = { gone: { aborted: false } };
+    const ctx: Ctx = { gone: { aborted: false }, started: performance.now() };
     const reply = (async () => {
       const path = (req.url ?? '/').split('?')[0];
       if (!env.hostOk(req.headers.host)) throw forbiddenHost(String(req.headers.host));

@@ -11,7 +11,7 @@ import { decodeBinaryRequest, encodeBinaryResponse } from './codecs/oip-binary.j
 import { checkJsonDepth, decodeJsonBody, parseJsonBody, type DecodedJson, type JsonRoute } from './codecs/json-body.js';
 import { MLFLOW_JSON_TENSOR, MLFLOW_REQUEST_TENSOR, MLFLOW_STATUS_TENSOR } from '../../runtime/python/index.js';
 import { VERSION } from '../../version.js';
-import type { Signature } from '../../tensor.js';
+import type { Signature, Tensor } from '../../tensor.js';
 import { inferBodyKind, shedBeforeBody } from './admission.js';
 import { forbiddenHost } from './auth.js';
 import { readBody } from './body.js';
@@ -37,6 +37,13 @@ export interface IngressDeps {
   webhook?: WebhookOptions;
   /** The OpenAI-compatible API under /v1 (LLM endpoints); made from the routes when not given. */
   openai?: OpenAiHandler;
+  /** Payload capture: sees every answered OIP and /invocations request (it samples and queues, off the request path). */
+  capture?: CaptureSink;
+}
+
+/** What the ingress tells payload capture: the request, its answer, when it arrived (performance.now()). */
+export interface CaptureSink {
+  offer(served: { endpoint: string; name: string; version: string }, inputs: Tensor[] | { mlflowJson: string }, outputs: Tensor[] | { mlflowJson: string }, startedAt: number, requestId?: string): void;
 }
 
 type Runtime = ServingTarget;
@@ -46,7 +53,7 @@ export function createIngress(given: IngressDeps, opts: IngressOptions): Ingress
   const deps = { ...given, openai: given.openai ?? openAiRoutes({ routes: given.routes, maxBodyBytes: env.limits.maxJsonBodyBytes, readBody, metrics: opts.metrics }) };
   const server = createLimitedServer(env.limits, env.security.tls, (req, res) => {
     const started = performance.now();
-    const ctx: Ctx = { gone: clientGone(res) };
+    const ctx: Ctx = { gone: clientGone(res), started };
     const done = (status: number) => {
       if (ctx.infer && ctx.rt && env.metrics) {
         const rt = ctx.rt;
@@ -268,6 +275,7 @@ async function inferOip(env: Env, deps: IngressDeps, rt: Runtime, req: http.Inco
   const inputs = request.inputs; // the decoders check them against the signature, once
   const result = await rt.dispatcher.submit(inputs, request.outputs, ctx.gone);
   deps.shadow.mirror(deps.routes.get(rt.endpoint), rt, inputs, request.outputs, result.outputs);
+  deps.capture?.offer(rt, inputs, result.outputs, ctx.started, request.id);
   if (request.binaryOutputs) {
     const out = encodeBinaryResponse({
       modelName: rt.endpoint, modelVersion: rt.version, id: request.id, outputs: result.outputs, requested: request.outputs, binary: request.binaryOutputs,
@@ -292,11 +300,12 @@ async function invocations(env: Env, deps: IngressDeps, rt: Runtime, req: http.I
   const read = await admitAndRead(env, rt, req, ctx, 'json');
   if (rt.platform === 'mlflow') {
     read.release?.();
-    return invocationsInReplica(deps, rt, read.body, ctx.gone);
+    return invocationsInReplica(deps, rt, read.body, ctx);
   }
   const inputs = (await decodeJson(env, 'invocations', read, ctx)).inputs; // checked against the signature by the decoder
   const result = await rt.dispatcher.submit(inputs, undefined, ctx.gone);
   deps.shadow.mirror(deps.routes.get(rt.endpoint), rt, inputs, undefined, result.outputs);
+  deps.capture?.offer(rt, inputs, result.outputs, ctx.started);
   return json(200, encodePredictions(result.outputs), servedBy(rt));
 }
 
@@ -304,12 +313,14 @@ async function invocations(env: Env, deps: IngressDeps, rt: Runtime, req: http.I
  * A Python (pyfunc) model: the body goes to the replica as it came, where MLflow's own scoring-server
  * code parses it and formats the answer, so the status and JSON equal `mlflow models serve`'s.
  */
-async function invocationsInReplica(deps: IngressDeps, rt: Runtime, body: Buffer, gone: ClientGone): Promise<Reply> {
-  const inputs = [{ name: MLFLOW_REQUEST_TENSOR, datatype: 'BYTES' as const, shape: [1], data: [body.toString('utf8')] }];
-  const result = await rt.dispatcher.submit(inputs, undefined, gone);
+async function invocationsInReplica(deps: IngressDeps, rt: Runtime, body: Buffer, ctx: Ctx): Promise<Reply> {
+  const text = body.toString('utf8');
+  const inputs = [{ name: MLFLOW_REQUEST_TENSOR, datatype: 'BYTES' as const, shape: [1], data: [text] }];
+  const result = await rt.dispatcher.submit(inputs, undefined, ctx.gone);
   const answer = result.outputs.find((t) => t.name === MLFLOW_JSON_TENSOR);
   const status = result.outputs.find((t) => t.name === MLFLOW_STATUS_TENSOR);
   if (!answer || !status || !Array.isArray(answer.data)) throw new MlserveError('INTERNAL', 'the Python replica answered /invocations without its JSON body');
   deps.shadow.mirror(deps.routes.get(rt.endpoint), rt, inputs, undefined, result.outputs);
+  if (Number(status.data[0]) === 200) deps.capture?.offer(rt, { mlflowJson: text }, { mlflowJson: String(answer.data[0]) }, ctx.started);
   return { status: Number(status.data[0]), body: answer.data[0], headers: servedBy(rt) };
 }
