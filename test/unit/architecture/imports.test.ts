@@ -107,6 +107,8 @@ describe('architecture', () => {
     'daemon/fleet/python-env-spec.ts', 'daemon/fleet/python-env-check.ts', 'daemon/fleet/outlier.ts', 'daemon/logging/rate-limit.ts',
     'daemon/dataplane/openai/validate.ts', 'daemon/dataplane/openai/sse.ts', 'daemon/dataplane/openai/chunks.ts', 'daemon/dataplane/openai/errors.ts',
     'daemon/dataplane/openai/llm-router.ts', 'daemon/fleet/kinds/command-line.ts', 'runtime/llm/text-stream.ts', 'models/gguf.ts', 'cli/tui/llm-view.ts',
+    'daemon/capture/settings.ts', 'daemon/capture/rows.ts', 'daemon/capture/retention.ts', 'daemon/capture/parquet.ts', 'daemon/capture/cloudevents.ts',
+    'monitor/capture-schema.ts',
   ];
   const IO = /^(node:(fs|net|http|https|child_process|dgram|worker_threads)|better-sqlite3|execa|undici|onnxruntime-node)$/;
 
