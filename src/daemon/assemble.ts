@@ -20,6 +20,10 @@ import { CanaryCommands } from './rollout/canary-commands.js';
 import { CanaryStats } from './rollout/canary-stats.js';
 import { TrackingLoop } from './rollout/tracking.js';
 import { SecretFiles } from './control/secrets.js';
+import { Capture } from './capture/capture.js';
+import { CaptureCommands } from './capture/commands.js';
+import type { CaptureSettings } from './capture/settings.js';
+import { canaryDrift } from '../monitor/canary-drift.js';
 import { envRotation, rotateIfFull } from './logging/log-file.js';
 
 /**
@@ -53,7 +57,7 @@ export function pythonEnvs(dirs: { envsDir: string; logDir: string }, event: (ki
 
 /** Build the daemon's parts and wire them through their narrow interfaces (no part holds another's owner). */
 export function assemble(
-  store: Store, inventory: Inventory, dirs: { logDir: string; workDir: string; secretsDir: string; envsDir: string; cores?: number },
+  store: Store, inventory: Inventory, dirs: { logDir: string; workDir: string; secretsDir: string; envsDir: string; captureDir: string; cores?: number },
   resolver: ReturnType<typeof createModelSourceResolver>,
   pythonEnv: PythonEnvFor = pythonEnvs(dirs, (k, subj, msg, data) => store.addEvent(k, subj, msg, data)),
 ) {
@@ -104,7 +108,12 @@ export function assemble(
     onTrack: (endpoint, env) => tracking?.remember(endpoint, env),
   });
   tracking = new TrackingLoop({ store, secrets: new SecretFiles(dirs.secretsDir), deploy: (req) => commands.deploy(req), startRollout: (policy, endpoint) => canary.startRollout(policy, endpoint) });
-  const analysis = new AnalysisLoop(store, canary, (d) => canaryStats.counters(d));
+  const capture = new Capture({
+    dir: dirs.captureDir, registry: metrics.registry, event: (k, subj, msg, data) => store.addEvent(k, subj, msg, data),
+    load: () => store.listCapture().map((c) => ({ endpoint: c.endpoint, settings: c.settings as CaptureSettings })),
+  });
+  const captureCommands = new CaptureCommands({ store, capture, dir: dirs.captureDir });
+  const analysis = new AnalysisLoop(store, canary, (d) => canaryStats.counters(d), (primary, canaryName, since) => canaryDrift(capture.recent(primary, since), capture.recent(canaryName, since)));
   const snapshotSource = {
     deployments: () => store.listDeployments(),
     endpoints: () => store.listEndpoints(),
@@ -121,5 +130,5 @@ export function assemble(
     }),
   };
   const apply = (req: ApplyRequest, onProgress: (p: unknown) => void) => applyConfig(req, { store, resolver, inventory, kick, onProgress, pythonEnv });
-  return { gpus, routes, shadow, metrics, fleet, reconciler, commands, canary, canaryStats, analysis, tracking, snapshotSource, apply };
+  return { gpus, routes, shadow, metrics, fleet, reconciler, commands, canary, canaryStats, analysis, tracking, snapshotSource, apply, capture, captureCommands };
 }

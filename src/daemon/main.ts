@@ -12,9 +12,6 @@ import { HomeLock, recordedPid } from '../home-lock.js';
 import { VERSION } from '../version.js';
 import { createControlServer, type ControlDeps, type DaemonInfo } from './control/control-server.js';
 import { gpuReport, readiness, status } from './control/status.js';
-import { Capture } from './capture/capture.js';
-import { CaptureCommands } from './capture/commands.js';
-import type { CaptureSettings } from './capture/settings.js';
 import { createIngress, createMetricsServer, type IngressServer } from './dataplane/ingress.js';
 import { DEFAULT_LIMITS, type IngressLimits, type IngressSecurity } from './dataplane/ingress-settings.js';
 import type { RegistryEvent } from './dataplane/webhook.js';
@@ -198,8 +195,8 @@ async function serve(paths: HomePaths, opts: DaemonOptions, log: DaemonLog, lock
   const startedAt = Date.now();
   const starts = store.countDaemonStart();
   const workDir = join(paths.home, 'run');
-  const parts = assemble(store, inventory, { logDir: paths.logs, workDir, secretsDir: join(paths.home, 'credentials'), envsDir: join(paths.home, 'envs'), cores: daemonCores() }, createModelSourceResolver(paths));
-  const { metrics, routes, shadow, fleet, reconciler, commands, canary, canaryStats, analysis, tracking } = parts;
+  const parts = assemble(store, inventory, { logDir: paths.logs, workDir, secretsDir: join(paths.home, 'credentials'), envsDir: join(paths.home, 'envs'), captureDir: join(paths.home, 'capture'), cores: daemonCores() }, createModelSourceResolver(paths));
+  const { metrics, routes, shadow, fleet, reconciler, commands, canary, canaryStats, analysis, tracking, capture, captureCommands } = parts;
   const webhookSecret = process.env.MLSERVE_WEBHOOK_SECRET;
   const webhook = webhookSecret ? {
     secret: webhookSecret,
@@ -211,11 +208,6 @@ async function serve(paths: HomePaths, opts: DaemonOptions, log: DaemonLog, lock
   } : undefined;
   const strictReadiness = opts.strictReadiness ?? true;
   const security = { ...opts.security, host: opts.host };
-  const capture = new Capture({
-    dir: join(paths.home, 'capture'), registry: metrics.registry, event: (k, subj, msg, data) => store.addEvent(k, subj, msg, data),
-    load: () => store.listCapture().map((c) => ({ endpoint: c.endpoint, settings: c.settings as CaptureSettings })),
-  });
-  const captureCommands = new CaptureCommands({ store, capture, dir: join(paths.home, 'capture') });
   const ingress = createIngress({ routes, shadow, webhook, capture }, { maxBodyBytes: opts.maxBodyBytes, limits: opts.limits, security, metrics, serveMetrics: opts.metricsPort === undefined, strictReadiness });
   const metricsServer = opts.metricsPort === undefined ? undefined : createMetricsServer(metrics, { limits: opts.limits, security });
   if (metricsServer) {

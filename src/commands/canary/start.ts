@@ -13,6 +13,7 @@ export default class CanaryStart extends BaseCommand {
     'max-error-rate': Flags.string({ description: 'largest error rate allowed in an interval', default: '1%' }),
     'max-p99': Flags.string({ description: 'largest p99 latency allowed in an interval, e.g. 200ms' }),
     'max-ttft-p99': Flags.string({ description: 'language models: largest time-to-first-token p99 allowed in an interval, e.g. 500ms' }),
+    'max-drift-psi': Flags.string({ description: "largest population stability index between the canary's captured inputs/outputs and the primary's in an interval, e.g. 0.2 (needs mlserve capture on)" }),
     'min-requests': Flags.integer({ description: 'fewer requests than this in an interval counts as not passed (as Flagger does)', default: 100, min: 0 }),
   };
 
@@ -24,6 +25,7 @@ export default class CanaryStart extends BaseCommand {
         steps: flags.steps, interval: flags.interval, maxErrorRate: flags['max-error-rate'], minRequests: flags['min-requests'],
         ...(flags['max-p99'] === undefined ? {} : { maxP99Ms: flags['max-p99'] }),
         ...(flags['max-ttft-p99'] === undefined ? {} : { maxTtftP99Ms: flags['max-ttft-p99'] }),
+        ...(flags['max-drift-psi'] === undefined ? {} : { maxDriftPsi: flags['max-drift-psi'] }),
       });
     } catch (err) {
       return this.fail('USAGE', (err as Error).message);

@@ -25,6 +25,8 @@ export const QUEUE_MAX_BYTES = 64 * 1024 ** 2;
 const SINK_QUEUE_MAX = 2_000;
 const SINK_CONCURRENCY = 4;
 const SINK_TIMEOUT_MS = 5_000;
+/** Recent rows kept in memory per deployment, for the canary's drift check. */
+export const RECENT_ROWS = 5_000;
 
 export type DropReason = 'queue-full' | 'write-error' | 'send-error' | 'sink-full';
 
@@ -65,6 +67,7 @@ export class Capture {
   private readonly sink: Array<{ url: string; ev: OutgoingEvent; endpoint: string }> = [];
   private sending = 0;
   private readonly lastEvent = new Map<string, number>();
+  private readonly recentRows = new Map<string, Row[]>();
   private readonly timer: NodeJS.Timeout;
   private seq = 0;
   private flushing: Promise<void> = Promise.resolve();
@@ -140,8 +143,9 @@ export class Capture {
       const s = this.settings.get(rec.endpoint);
       if (!s) continue; // turned off since
       if (s.url) this.enqueueEvents(rec, s);
-      if (!s.files) continue;
       const r = captureRows(rec, s.dropInputs);
+      this.remember(rec.deployment, r.rows);
+      if (!s.files) continue;
       const acc = rows.get(rec.endpoint) ?? { rows: [], skipped: new Set<string>(), records: 0 };
       acc.rows.push(...r.rows);
       acc.records++;
@@ -150,6 +154,18 @@ export class Capture {
     }
     for (const [endpoint, acc] of rows) await this.write(endpoint, acc.rows, acc.records, [...acc.skipped]);
     for (const [endpoint, s] of this.settings) if (s.files) await this.retain(endpoint, s).catch(() => undefined);
+  }
+
+  private remember(deployment: string, rows: Row[]): void {
+    const kept = this.recentRows.get(deployment) ?? [];
+    kept.push(...rows);
+    if (kept.length > RECENT_ROWS) kept.splice(0, kept.length - RECENT_ROWS);
+    this.recentRows.set(deployment, kept);
+  }
+
+  /** The deployment's captured rows since `sinceMs` (the last RECENT_ROWS at most), for the canary's drift check. */
+  recent(deployment: string, sinceMs: number): Row[] {
+    return (this.recentRows.get(deployment) ?? []).filter((r) => (r.timestamp as number) >= sinceMs);
   }
 
   private async write(endpoint: string, rows: Row[], records: number, skipped: string[]): Promise<void> {

@@ -3,7 +3,7 @@
 // verdict becomes a desired-state change through the canary commands. Its state lives in SQLite,
 // so a daemon restart resumes it.
 import type { Store } from '../control/store.js';
-import { analyze, type AnalysisPolicy, type AnalysisState, type CanaryCounters } from './canary-analysis.js';
+import { analyze, type AnalysisPolicy, type AnalysisState, type CanaryCounters, type DriftWindow } from './canary-analysis.js';
 import type { CanaryCommands } from './canary-commands.js';
 
 export class AnalysisLoop {
@@ -14,6 +14,8 @@ export class AnalysisLoop {
     private readonly store: Store,
     private readonly canary: CanaryCommands,
     private readonly counters: (deployment: string) => Promise<CanaryCounters>,
+    /** Canary vs primary on captured rows since a time (ms); only asked when a policy has maxDriftPsi. */
+    private readonly drift: (primary: string, canary: string, sinceMs: number) => DriftWindow | null = () => null,
   ) {}
 
   start(periodMs = 1000): void {
@@ -34,7 +36,8 @@ export class AnalysisLoop {
         const r = e.rollout as { policy: AnalysisPolicy; state: AnalysisState } | null;
         if (!r?.state || r.state.status !== 'running' || !e.canary) continue;
         try {
-          const v = analyze(r.policy, r.state, await this.counters(e.canary), Date.now());
+          const drift = r.policy.maxDriftPsi !== undefined ? this.drift(e.primary, e.canary, r.state.stepStartedAt) : null;
+          const v = analyze(r.policy, r.state, await this.counters(e.canary), Date.now(), drift);
           if (v.action === 'wait') continue;
           this.store.setRollout(e.name, { policy: r.policy, state: v.state });
           this.store.addEvent(`rollout-${v.action}`, e.name, v.reason, { metrics: v.metrics });

@@ -50,6 +50,18 @@ export interface AnalysisState {
 
 export type AnalysisAction = 'wait' | 'advance' | 'promote' | 'rollback';
 
+/** The canary's captured inputs and outputs against the primary's over the step (payload capture). */
+export interface DriftWindow {
+  /** The largest PSI over the compared columns, and which column; null when no column could be compared. */
+  psi: number | null;
+  column: string | null;
+  /** Captured rows in the window. */
+  rows: { primary: number; canary: number };
+}
+
+/** Fewest captured rows of each side before drift can be judged. */
+export const MIN_DRIFT_ROWS = 50;
+
 export interface AnalysisMetrics {
   /** Requests in the window since the step started. */
   requests: number;
@@ -224,7 +236,7 @@ export function initialState(policy: AnalysisPolicy, now: number, counters: Cana
  * is above FAIL_FAST_FACTOR x the limit. Once promoted or rolled back it answers 'wait' forever.
  * `policy` must have passed validatePolicy; `state` may come back from JSON.
  */
-export function analyze(policy: AnalysisPolicy, state: AnalysisState, counters: CanaryCounters, now: number): AnalysisResult {
+export function analyze(policy: AnalysisPolicy, state: AnalysisState, counters: CanaryCounters, now: number, drift?: DriftWindow | null): AnalysisResult {
   if (state.status !== 'running') {
     const metrics = windowMetrics(counterReset(state.baseline, counters) ? zeroCounters(counters) : state.baseline, counters);
     return { action: 'wait', weight: state.status === 'promoted' ? 100 : 0, state, reason: state.reason ?? state.status, metrics };
@@ -288,6 +300,16 @@ export function analyze(policy: AnalysisPolicy, state: AnalysisState, counters: 
       if (ttft > policy.maxTtftP99Ms) return rollback(`TTFT ${p99Text(ttft, policy.maxTtftP99Ms, '>')}`);
       checks.push(`TTFT ${p99Text(ttft, policy.maxTtftP99Ms, '<=')}`);
     }
+  }
+  if (policy.maxDriftPsi !== undefined) {
+    const d = drift ?? { psi: null, column: null, rows: { primary: 0, canary: 0 } };
+    if (d.rows.primary < MIN_DRIFT_ROWS || d.rows.canary < MIN_DRIFT_ROWS) {
+      return rollback(`only ${d.rows.canary} canary and ${d.rows.primary} primary rows captured in the interval (min ${MIN_DRIFT_ROWS} each): cannot check drift; is payload capture on with a large enough --sample?`);
+    }
+    if (d.psi === null) return rollback('no captured column to compare between canary and primary: cannot check drift');
+    const [a, b] = fmtPair(d.psi, policy.maxDriftPsi, 3);
+    if (d.psi > policy.maxDriftPsi) return rollback(`drift: PSI ${a} of ${d.column} (canary vs primary) > ${b}`);
+    checks.push(`drift PSI ${a} <= ${b}`);
   }
   const passed = `${checks.join(', ')} over ${metrics.requests} requests`;
 

@@ -2,7 +2,7 @@
 // split (one transaction), then hand over to the reconcile loop, which publishes the routes and
 // drains what is no longer wanted. Promote and rollback can then write the result back to the
 // registry (alias, stage): see registry-write.ts.
-import { MlserveError, notFound } from '../../errors.js';
+import { badRequest, MlserveError, notFound } from '../../errors.js';
 import type { EndpointRow } from '../control/state.js';
 import type { Store } from '../control/store.js';
 import { initialState, validatePolicy, type CanaryCounters } from './canary-analysis.js';
@@ -115,11 +115,14 @@ export class CanaryCommands {
     const { store } = this.deps;
     const e = this.canaryEndpoint(endpoint);
     const policy = validatePolicy(raw);
+    if (policy.maxDriftPsi !== undefined && !store.listCapture().some((c) => c.endpoint === e.name)) {
+      throw badRequest(`the drift check compares captured requests: turn payload capture on first (mlserve capture on ${e.name} --sample 20%)`);
+    }
     const state = initialState(policy, Date.now(), await this.deps.counters(e.canary!));
     store.transaction(() => {
       store.setRollout(e.name, { policy, state });
       store.setRouting(e.name, e.primary, e.canary, policy.steps[0]);
-      store.addEvent('rollout-started', e.name, `analysis of ${e.canary}: steps ${policy.steps.join(', ')}% every ${policy.intervalS}s, max error rate ${policy.maxErrorRate * 100}%${policy.maxP99Ms ? `, max p99 ${policy.maxP99Ms} ms` : ''}${policy.maxTtftP99Ms ? `, max TTFT p99 ${policy.maxTtftP99Ms} ms` : ''}, min ${policy.minRequests} requests`, { policy });
+      store.addEvent('rollout-started', e.name, `analysis of ${e.canary}: steps ${policy.steps.join(', ')}% every ${policy.intervalS}s, max error rate ${policy.maxErrorRate * 100}%${policy.maxP99Ms ? `, max p99 ${policy.maxP99Ms} ms` : ''}${policy.maxTtftP99Ms ? `, max TTFT p99 ${policy.maxTtftP99Ms} ms` : ''}${policy.maxDriftPsi ? `, max drift PSI ${policy.maxDriftPsi}` : ''}, min ${policy.minRequests} requests`, { policy });
     });
     await this.deps.kick();
     return store.getEndpoint(e.name)!;

@@ -14,6 +14,9 @@ export interface AnalysisPolicy {
   maxTtftP99Ms?: number;
   /** Fewest requests a step must see to be judged; fewer fails the step (as in Flagger). Default 100. */
   minRequests: number;
+  /** Highest population stability index allowed between the canary's captured inputs and outputs
+   *  and the primary's over a step (the largest over columns); needs payload capture on. */
+  maxDriftPsi?: number;
 }
 
 /** Fewest requests a step must see when the operator gives no --min-requests. */
@@ -67,7 +70,7 @@ export function parseDuration(text: string): number {
   return Math.round(total * 1e6) / 1e6;
 }
 
-const KNOWN_FIELDS = ['steps', 'intervalS', 'interval', 'maxErrorRate', 'maxP99Ms', 'maxTtftP99Ms', 'minRequests'];
+const KNOWN_FIELDS = ['steps', 'intervalS', 'interval', 'maxErrorRate', 'maxP99Ms', 'maxTtftP99Ms', 'minRequests', 'maxDriftPsi'];
 
 /** A number, or a string holding one; undefined otherwise. */
 function numeric(v: unknown): number | undefined {
@@ -169,10 +172,19 @@ export function validatePolicy(raw: unknown): AnalysisPolicy {
     else minRequests = n;
   }
 
+  // maxDriftPsi (optional): a PSI such as 0.2 (0.1 is a small shift, 0.25 a large one)
+  let maxDriftPsi: number | undefined;
+  if (r.maxDriftPsi !== undefined && r.maxDriftPsi !== null) {
+    const n = numeric(r.maxDriftPsi);
+    if (n === undefined || !(n > 0)) problems.push(`maxDriftPsi must be a number > 0 such as 0.2 (a population stability index), got ${show(r.maxDriftPsi)}`);
+    else maxDriftPsi = n;
+  }
+
   if (problems.length > 0) throw badRequest(`invalid canary analysis policy: ${problems.join('; ')}`);
   const policy: AnalysisPolicy = { steps: steps!, intervalS: intervalS!, maxErrorRate: maxErrorRate!, minRequests };
   if (maxP99Ms !== undefined) policy.maxP99Ms = maxP99Ms;
   if (maxTtftP99Ms !== undefined) policy.maxTtftP99Ms = maxTtftP99Ms;
+  if (maxDriftPsi !== undefined) policy.maxDriftPsi = maxDriftPsi;
   return policy;
 }
 
