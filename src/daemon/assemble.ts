@@ -24,6 +24,8 @@ import { Capture } from './capture/capture.js';
 import { CaptureCommands } from './capture/commands.js';
 import type { CaptureSettings } from './capture/settings.js';
 import { canaryDrift } from '../monitor/canary-drift.js';
+import { DriftScheduler, type DriftSchedule } from './monitor/drift-schedule.js';
+import { DriftCommands } from './monitor/drift-commands.js';
 import { envRotation, rotateIfFull } from './logging/log-file.js';
 
 /**
@@ -57,7 +59,7 @@ export function pythonEnvs(dirs: { envsDir: string; logDir: string }, event: (ki
 
 /** Build the daemon's parts and wire them through their narrow interfaces (no part holds another's owner). */
 export function assemble(
-  store: Store, inventory: Inventory, dirs: { logDir: string; workDir: string; secretsDir: string; envsDir: string; captureDir: string; cores?: number },
+  store: Store, inventory: Inventory, dirs: { home: string; logDir: string; workDir: string; secretsDir: string; envsDir: string; captureDir: string; cores?: number },
   resolver: ReturnType<typeof createModelSourceResolver>,
   pythonEnv: PythonEnvFor = pythonEnvs(dirs, (k, subj, msg, data) => store.addEvent(k, subj, msg, data)),
 ) {
@@ -113,6 +115,8 @@ export function assemble(
     load: () => store.listCapture().map((c) => ({ endpoint: c.endpoint, settings: c.settings as CaptureSettings })),
   });
   const captureCommands = new CaptureCommands({ store, capture, dir: dirs.captureDir });
+  const driftScheduler = new DriftScheduler({ home: dirs.home, registry: metrics.registry, load: () => store.listDriftSchedules() as DriftSchedule[], event: (k, subj, msg, data) => store.addEvent(k, subj, msg, data) });
+  const drift = new DriftCommands({ store, scheduler: driftScheduler });
   const analysis = new AnalysisLoop(store, canary, (d) => canaryStats.counters(d), (primary, canaryName, since) => canaryDrift(capture.recent(primary, since), capture.recent(canaryName, since)));
   const snapshotSource = {
     deployments: () => store.listDeployments(),
@@ -130,5 +134,5 @@ export function assemble(
     }),
   };
   const apply = (req: ApplyRequest, onProgress: (p: unknown) => void) => applyConfig(req, { store, resolver, inventory, kick, onProgress, pythonEnv });
-  return { gpus, routes, shadow, metrics, fleet, reconciler, commands, canary, canaryStats, analysis, tracking, snapshotSource, apply, capture, captureCommands };
+  return { gpus, routes, shadow, metrics, fleet, reconciler, commands, canary, canaryStats, analysis, tracking, snapshotSource, apply, capture, captureCommands, driftScheduler, drift };
 }

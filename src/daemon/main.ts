@@ -195,8 +195,8 @@ async function serve(paths: HomePaths, opts: DaemonOptions, log: DaemonLog, lock
   const startedAt = Date.now();
   const starts = store.countDaemonStart();
   const workDir = join(paths.home, 'run');
-  const parts = assemble(store, inventory, { logDir: paths.logs, workDir, secretsDir: join(paths.home, 'credentials'), envsDir: join(paths.home, 'envs'), captureDir: join(paths.home, 'capture'), cores: daemonCores() }, createModelSourceResolver(paths));
-  const { metrics, routes, shadow, fleet, reconciler, commands, canary, canaryStats, analysis, tracking, capture, captureCommands } = parts;
+  const parts = assemble(store, inventory, { home: paths.home, logDir: paths.logs, workDir, secretsDir: join(paths.home, 'credentials'), envsDir: join(paths.home, 'envs'), captureDir: join(paths.home, 'capture'), cores: daemonCores() }, createModelSourceResolver(paths));
+  const { metrics, routes, shadow, fleet, reconciler, commands, canary, canaryStats, analysis, tracking, capture, captureCommands, driftScheduler, drift } = parts;
   const webhookSecret = process.env.MLSERVE_WEBHOOK_SECRET;
   const webhook = webhookSecret ? {
     secret: webhookSecret,
@@ -260,6 +260,7 @@ async function serve(paths: HomePaths, opts: DaemonOptions, log: DaemonLog, lock
       metricsServer?.close();
       reconciler.stop();
       analysis.stop();
+      driftScheduler.stop();
       tracking.stop();
       stopWatchdog?.();
       await fleet.shutdown('the daemon is shutting down');
@@ -283,7 +284,7 @@ async function serve(paths: HomePaths, opts: DaemonOptions, log: DaemonLog, lock
   };
 
   const controlDeps: ControlDeps = {
-    commands, canary, store, info, apply: parts.apply, capture: captureCommands,
+    commands, canary, store, info, apply: parts.apply, capture: captureCommands, drift,
     canaryStatus: () => canaryStats.status(),
     status: () => ({ ...status(store, fleet, parts.gpus, reconciler.threads), readiness: readiness(routes, strictReadiness, store) }),
     gpus: () => gpuReport(parts.gpus),
@@ -329,6 +330,7 @@ async function serve(paths: HomePaths, opts: DaemonOptions, log: DaemonLog, lock
   console.log(`mlserve daemon ${VERSION}: pid ${process.pid}, control ${paths.socket}, ingress ${info().ingress.url}${log.file ? `, log ${log.file}` : ''}`);
   reconciler.start();
   analysis.start();
+  driftScheduler.start();
   tracking.start();
   const stopWatchdog: (() => void) | undefined = watchGpuMemory(fleet, parts.gpus, (k, subj, msg, data) => store.addEvent(k, subj, msg, data));
 }

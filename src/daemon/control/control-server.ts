@@ -12,6 +12,7 @@ import type { Snapshot } from '../snapshot.js';
 import type { CanaryCommands } from '../rollout/canary-commands.js';
 import type { RegistryWriteRequest } from '../rollout/registry-write.js';
 import type { CaptureCommands } from '../capture/commands.js';
+import type { DriftCommands } from '../monitor/drift-commands.js';
 import { resolve } from 'node:path';
 
 export interface DaemonInfo {
@@ -32,6 +33,7 @@ export interface ControlDeps {
   apply: (req: ApplyRequest, onProgress: (p: unknown) => void) => Promise<unknown>;
   canary: CanaryCommands;
   capture: CaptureCommands;
+  drift: DriftCommands;
   canaryStatus: () => Promise<unknown>;
   status: () => { deployments: Array<{ name: string; endpoint: string }> } & Record<string, unknown>;
   gpus: () => unknown;
@@ -102,6 +104,9 @@ export function createControlServer(deps: ControlDeps): http.Server {
     ['GET', /^\/v1\/capture$/, async () => ({ capture: await deps.capture.status() })],
     ['POST', /^\/v1\/capture\/([^/]+)$/, async (req, _res, [endpoint]) => deps.capture.on(endpoint, await jsonBody(req))],
     ['DELETE', /^\/v1\/capture\/([^/]+)$/, async (_req, _res, [endpoint]) => deps.capture.off(endpoint)],
+    ['GET', /^\/v1\/drift$/, async () => deps.drift.list()],
+    ['POST', /^\/v1\/drift\/([^/]+)$/, async (req, _res, [endpoint]) => deps.drift.schedule(endpoint, await jsonBody(req))],
+    ['DELETE', /^\/v1\/drift\/([^/]+)$/, async (_req, _res, [endpoint]) => deps.drift.unschedule(endpoint)],
     ['GET', /^\/v1\/gpus$/, async () => deps.gpus()],
     ['GET', /^\/v1\/snapshot$/, async () => snapshot()],
     ['GET', /^\/v1\/stream$/, async (req, res, _p, q) => {

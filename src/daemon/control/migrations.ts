@@ -46,4 +46,8 @@ export const MIGRATIONS: string[] = [
      endpoint TEXT PRIMARY KEY,
      settings TEXT NOT NULL,
      updated_at INTEGER NOT NULL);`,
+  `CREATE TABLE drift_schedule (
+     endpoint TEXT PRIMARY KEY,
+     settings TEXT NOT NULL,
+     updated_at INTEGER NOT NULL);`,
 ];

@@ -180,6 +180,7 @@ export class Store {
         if (!left) {
           this.db.prepare('DELETE FROM endpoints WHERE name = ?').run(d.endpoint);
           this.db.prepare('DELETE FROM capture WHERE endpoint = ?').run(d.endpoint); // its files stay
+          this.db.prepare('DELETE FROM drift_schedule WHERE endpoint = ?').run(d.endpoint);
         }
         else {
           this.db.prepare('UPDATE endpoints SET primary_deployment = ? WHERE name = ? AND primary_deployment = ?').run(left.name, d.endpoint, name);
@@ -245,6 +246,16 @@ export class Store {
   listCapture(): Array<{ endpoint: string; settings: unknown; updatedAt: number }> {
     const rows = this.db.prepare('SELECT * FROM capture ORDER BY endpoint').all() as { endpoint: string; settings: string; updated_at: number }[];
     return rows.map((r) => ({ endpoint: r.endpoint, settings: JSON.parse(r.settings), updatedAt: r.updated_at }));
+  }
+
+  /** Scheduled drift reports per endpoint (null: none). */
+  setDriftSchedule(endpoint: string, settings: unknown): void {
+    if (settings === null) this.db.prepare('DELETE FROM drift_schedule WHERE endpoint = ?').run(endpoint);
+    else this.db.prepare('INSERT OR REPLACE INTO drift_schedule (endpoint, settings, updated_at) VALUES (?, ?, ?)').run(endpoint, JSON.stringify(settings), this.now());
+  }
+
+  listDriftSchedules(): unknown[] {
+    return (this.db.prepare('SELECT settings FROM drift_schedule ORDER BY endpoint').all() as { settings: string }[]).map((r) => JSON.parse(r.settings));
   }
 
   // --- replicas (observed) -------------------------------------------------------------------
