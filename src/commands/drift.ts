@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
-import { NAME_RE, NAME_RULE } from '../daemon/control/commands.js';
+import { NAME_RE } from '../config/checker.js';
 import { MlserveError } from '../errors.js';
 import { homePaths } from '../home.js';
 import { captureDir } from '../monitor/capture-schema.js';
@@ -12,6 +12,8 @@ import { driftReport, type DriftReport } from '../monitor/drift/report.js';
 import { reportHtml } from '../monitor/drift/report-html.js';
 import { reportText } from '../monitor/drift/report-text.js';
 import { parseWindow } from '../monitor/drift/window.js';
+
+const NAME_RULE = "lowercase letters, digits, '.', '_' and '-', starting with a letter or digit, at most 63 characters";
 
 export default class DriftCommand extends BaseCommand {
   static override description =
