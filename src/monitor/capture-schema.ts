@@ -1,8 +1,26 @@
-// The columns of a capture file ($MLSERVE_HOME/capture/<endpoint>/capture-*.parquet), written by the
-// daemon's capture and read by drift reports: meta columns, then `input.<feature>` and `output.<name>`. PURE.
+// The one place that knows how captured requests are laid out (PURE). The daemon's capture writer
+// and `mlserve drift` both import it.
+//
+// Files: $MLSERVE_HOME/capture/<endpoint>/capture-<UTC yyyymmddThhmmssSSS>-<seq>.parquet, written
+// atomically (tmp + rename); any other file name in that folder is ignored. One row per input row
+// (a request with 3 rows gives 3 rows sharing request_id). Columns: the meta columns below, then
+// `input.<feature>` per input feature and `output.<name>` per output, each DOUBLE (NaN/null for
+// missing) or STRING. A per-row scalar tensor or an MLflow column gives `<name>`; a tensor with k
+// values per row gives `<name>_0 .. <name>_{k-1}`.
+import { join } from 'node:path';
 
-/** Meta columns, in file order. */
-export const META_COLUMNS = ['timestamp', 'request_id', 'row', 'endpoint', 'deployment', 'model_version', 'latency_ms'] as const;
+/** The meta columns, in file order, with their Parquet types. */
+export const META_COLUMNS = [
+  { name: 'timestamp', type: 'TIMESTAMP' },
+  { name: 'request_id', type: 'STRING' },
+  { name: 'row', type: 'INT32' },
+  { name: 'endpoint', type: 'STRING' },
+  { name: 'deployment', type: 'STRING' },
+  { name: 'model_version', type: 'STRING' },
+  { name: 'latency_ms', type: 'DOUBLE' },
+] as const;
+
+export type MetaColumn = (typeof META_COLUMNS)[number]['name'];
 
 export const INPUT_PREFIX = 'input.';
 export const OUTPUT_PREFIX = 'output.';
@@ -10,10 +28,35 @@ export const OUTPUT_PREFIX = 'output.';
 export const inputColumn = (feature: string): string => `${INPUT_PREFIX}${feature}`;
 export const outputColumn = (name: string): string => `${OUTPUT_PREFIX}${name}`;
 
-/** capture-<UTC yyyymmddThhmmssSSS>-<seq>.parquet: sorts by time. */
-export const CAPTURE_FILE = /^capture-(\d{8}T\d{9})-(\d+)\.parquet$/;
+/** The feature names of a tensor with `perRow` values per row: `x` for 1, else `x_0 .. x_{k-1}`. */
+export function tensorFeatures(name: string, perRow: number): string[] {
+  return perRow === 1 ? [name] : Array.from({ length: perRow }, (_, i) => `${name}_${i}`);
+}
 
-export function captureFileName(ts: number, seq: number): string {
-  const iso = new Date(ts).toISOString(); // 2026-12-01T10:04:05.123Z
-  return `capture-${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}T${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}${iso.slice(20, 23)}-${String(seq).padStart(6, '0')}.parquet`;
+/** `{kind, name}` of a captured column, or null for a meta column or anything else. */
+export function featureOf(column: string): { kind: 'input' | 'output'; name: string } | null {
+  if (column.startsWith(INPUT_PREFIX) && column.length > INPUT_PREFIX.length) return { kind: 'input', name: column.slice(INPUT_PREFIX.length) };
+  if (column.startsWith(OUTPUT_PREFIX) && column.length > OUTPUT_PREFIX.length) return { kind: 'output', name: column.slice(OUTPUT_PREFIX.length) };
+  return null;
+}
+
+export const CAPTURE_FILE_RE = /^capture-(\d{8}T\d{9})-(\d+)\.parquet$/;
+
+/** The folder of an endpoint's capture files. */
+export const captureDir = (home: string, endpoint: string): string => join(home, 'capture', endpoint);
+
+/** `capture-20261201T103000123-7.parquet` for that time (UTC) and sequence number. */
+export function captureFileName(at: Date, seq: number): string {
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  const stamp = `${at.getUTCFullYear()}${p(at.getUTCMonth() + 1)}${p(at.getUTCDate())}T${p(at.getUTCHours())}${p(at.getUTCMinutes())}${p(at.getUTCSeconds())}${p(at.getUTCMilliseconds(), 3)}`;
+  return `capture-${stamp}-${seq}.parquet`;
+}
+
+/** The time in a capture file's name (when its first row was written), or null for another name. */
+export function captureFileTime(name: string): Date | null {
+  const m = CAPTURE_FILE_RE.exec(name);
+  if (!m) return null;
+  const s = m[1]!;
+  const t = Date.UTC(+s.slice(0, 4), +s.slice(4, 6) - 1, +s.slice(6, 8), +s.slice(9, 11), +s.slice(11, 13), +s.slice(13, 15), +s.slice(15, 18));
+  return Number.isNaN(t) ? null : new Date(t);
 }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import client from 'prom-client';
 import { request } from 'undici';
 import type { Tensor } from '../../tensor.js';
-import { CAPTURE_FILE, captureFileName } from '../../monitor/capture-schema.js';
+import { CAPTURE_FILE_RE, captureFileName } from '../../monitor/capture-schema.js';
 import { VERSION } from '../../version.js';
 import { cloudEvents, type OutgoingEvent } from './cloudevents.js';
 import { parquetBytes } from './parquet.js';
@@ -170,7 +170,7 @@ export class Capture {
 
   private async write(endpoint: string, rows: Row[], records: number, skipped: string[]): Promise<void> {
     const dir = join(this.deps.dir, endpoint);
-    const name = captureFileName(this.now(), this.seq++);
+    const name = captureFileName(new Date(this.now()), this.seq++);
     try {
       const bytes = parquetBytes(rows, { 'mlserve.version': VERSION, 'mlserve.endpoint': endpoint, 'mlserve.skipped': skipped.join('; ') });
       await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -188,7 +188,7 @@ export class Capture {
 
   private async files(endpoint: string) {
     const dir = join(this.deps.dir, endpoint);
-    const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => CAPTURE_FILE.test(n));
+    const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => CAPTURE_FILE_RE.test(n));
     return Promise.all(names.map(async (name) => {
       const st = await stat(join(dir, name));
       return { name, bytes: st.size, ts: st.mtimeMs };

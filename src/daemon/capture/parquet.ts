@@ -3,15 +3,13 @@
 // order: DOUBLE when every value is a number, else STRING (numbers written as text). A row without a
 // column has null there. PURE: bytes in memory, the caller writes them.
 import { parquetWriteBuffer } from 'hyparquet-writer';
+import { META_COLUMNS } from '../../monitor/capture-schema.js';
 import type { Cell, Row } from './rows.js';
 
 type ColumnSource = Parameters<typeof parquetWriteBuffer>[0]['columnData'][number];
 
-const META: Array<[string, 'TIMESTAMP' | 'STRING' | 'INT32' | 'DOUBLE']> = [
-  ['timestamp', 'TIMESTAMP'], ['request_id', 'STRING'], ['row', 'INT32'], ['endpoint', 'STRING'],
-  ['deployment', 'STRING'], ['model_version', 'STRING'], ['latency_ms', 'DOUBLE'],
-];
-const META_NAMES = new Set(META.map(([n]) => n));
+const META = META_COLUMNS.map((c) => [c.name, c.type] as const);
+const META_NAMES = new Set<string>(META.map(([n]) => n));
 
 /** The feature/output columns of the rows, in first-seen order, each DOUBLE or STRING. */
 export function columnTypes(rows: readonly Row[]): Array<[string, 'DOUBLE' | 'STRING']> {

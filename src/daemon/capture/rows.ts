@@ -34,13 +34,28 @@ export interface Rows {
   skipped: string[];
 }
 
+/**
+ * A 32-bit (or 16-bit) float as the shortest decimal that reads back as the same float, as numpy
+ * prints it: 5.1 sent as FP32 is 5.099999904632568 in a double, and a reference file says 5.1, so
+ * comparing the raw doubles would shift every value (and drift tests would see it).
+ */
+export function shortestFloat(v: number): number {
+  if (!Number.isFinite(v)) return v;
+  for (let p = 6; p <= 9; p++) {
+    const x = Number(v.toPrecision(p));
+    if (Math.fround(x) === v) return x;
+  }
+  return v;
+}
+
 function cell(t: Tensor, i: number): Cell {
   const d = t.data;
   if (Array.isArray(d)) return d[i] ?? null;
   const v = d[i];
   if (v === undefined) return null;
   if (typeof v === 'bigint') return Number(v);
-  return t.datatype === 'FP16' ? halfToFloat(v) : v;
+  if (t.datatype === 'FP16') return shortestFloat(halfToFloat(v));
+  return t.datatype === 'FP32' ? shortestFloat(v) : v;
 }
 
 /** Columns of one tensor, row by row; null when it cannot be split into `rows` rows of few values. */

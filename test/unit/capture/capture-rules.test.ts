@@ -10,7 +10,7 @@ import { captureRows, mlflowAnswerRows, mlflowRequestRows, type CaptureRecord } 
 import { filesToRemove } from '../../../src/daemon/capture/retention.js';
 import { columnTypes, parquetBytes } from '../../../src/daemon/capture/parquet.js';
 import { cloudEvents, REQUEST_EVENT, RESPONSE_EVENT } from '../../../src/daemon/capture/cloudevents.js';
-import { captureFileName, CAPTURE_FILE } from '../../../src/monitor/capture-schema.js';
+import { captureFileName, CAPTURE_FILE_RE } from '../../../src/monitor/capture-schema.js';
 import type { Tensor } from '../../../src/tensor.js';
 
 describe('settings', () => {
@@ -66,6 +66,13 @@ describe('a request as rows', () => {
     expect(captureRows(r)).toEqual({ rows, skipped });
   });
 
+  it.each([[Math.fround(5.1), 5.1], [Math.fround(0.2), 0.2], [Math.fround(1 / 3), 0.33333334], [Math.fround(1e-8), 1e-8], [16777216, 16777216], [NaN, NaN]])(
+    'an FP32 value %s is captured as the shortest decimal that is the same float: %s', (f, want) => {
+      const r = captureRows(rec([t('x', 'FP32', [1], Float32Array.from([f]))], [])).rows[0]!;
+      expect(r['input.x']).toBe(want);
+      if (Number.isFinite(want)) expect(Math.fround(want)).toBe(f);
+    });
+
   it('dropped inputs are never in the rows, tensors or columns', () => {
     const tensors = captureRows(rec([t('ssn', 'BYTES', [1], ['123']), t('x', 'FP32', [1], Float32Array.from([1]))], []), ['ssn']);
     expect(Object.keys(tensors.rows[0]!)).not.toContain('input.ssn');
@@ -109,10 +116,10 @@ describe('retention', () => {
 
 describe('files', () => {
   it('names sort by time and match the pattern', () => {
-    const a = captureFileName(Date.UTC(2026, 11, 1, 9, 5, 7, 12), 3);
-    expect(a).toBe('capture-20261201T090507012-000003.parquet');
-    expect(CAPTURE_FILE.test(a)).toBe(true);
-    expect(a < captureFileName(Date.UTC(2026, 11, 1, 10, 0, 0, 0), 0)).toBe(true);
+    const a = captureFileName(new Date(Date.UTC(2026, 11, 1, 9, 5, 7, 12)), 3);
+    expect(a).toBe('capture-20261201T090507012-3.parquet');
+    expect(CAPTURE_FILE_RE.test(a)).toBe(true);
+    expect(a < captureFileName(new Date(Date.UTC(2026, 11, 1, 10, 0, 0, 0)), 0)).toBe(true);
   });
 
   it.each([

@@ -12,7 +12,7 @@ describe('oclif.manifest.json', () => {
     const committed = JSON.parse(readFileSync(new URL('../../../oclif.manifest.json', import.meta.url), 'utf8'));
     expect(committed).toEqual(JSON.parse(JSON.stringify(plugin.manifest)));
     expect(Object.keys(committed.commands).sort()).toEqual(
-      ['apply', 'bench', 'cache:ls', 'cache:prune', 'canary:promote', 'canary:rollback', 'canary:set', 'canary:shadow', 'canary:start', 'canary:status', 'config', 'daemon:start', 'daemon:status', 'daemon:stop', 'deploy', 'doctor', 'events', 'export:kserve', 'gpus', 'init', 'logs', 'models', 'models:show', 'quickstart', 'scale', 'status', 'top', 'undeploy'],
+      ['apply', 'bench', 'cache:ls', 'cache:prune', 'canary:promote', 'canary:rollback', 'canary:set', 'canary:shadow', 'canary:start', 'canary:status', 'capture:off', 'capture:on', 'capture:status', 'config', 'daemon:start', 'daemon:status', 'daemon:stop', 'deploy', 'doctor', 'drift', 'events', 'export:kserve', 'gpus', 'init', 'logs', 'models', 'models:show', 'quickstart', 'scale', 'status', 'top', 'undeploy'],
     );
   });
 });
