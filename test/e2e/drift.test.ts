@@ -161,7 +161,7 @@ describe('mlserve drift', () => {
     [['drift', 'Bad_Name', '--reference', 'TRAIN'], 2, /endpoint name 'Bad_Name' is not valid/],
     [['drift', 'nocapture', '--reference', 'TRAIN'], 1, /turn capture on with mlserve capture on nocapture/],
     [['drift', 'iris', '--reference', 'TRAIN', '--deployment', 'other'], 1, /no captured requests of iris in the last 1h/],
-    [['drift', 'iris'], 2, /Missing required flag reference/],
+    [['drift', 'iris'], 2, /drift needs --reference, the training data/],
   ])('refuses %j (exit %d)', async (argv, exit, message) => {
     const files: Record<string, string> = { NOHEADER: 'noheader.csv', CORRUPT: 'corrupt.parquet', TRAIN: 'train.csv' };
     const args = argv.map((a) => (files[a] ? join(dir, files[a]!) : a));

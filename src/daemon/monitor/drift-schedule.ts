@@ -121,7 +121,8 @@ export class DriftScheduler {
     }
   }
 
-  private async reference(path: string): Promise<Table> {
+  /** Read (or re-read, when the file changed) a reference; throws what is wrong with it. */
+  async reference(path: string): Promise<Table> {
     const { mtimeMs } = await stat(path);
     const cached = this.references.get(path);
     if (cached && cached.mtimeMs === mtimeMs) return cached.table;
