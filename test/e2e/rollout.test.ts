@@ -55,12 +55,13 @@ describe('canary start', () => {
     expect(c.exitCode, c.stderr).toBe(0);
     // Load first: an interval with too few requests counts as not passed.
     const base = await served(cli, 'ra-good');
-    const bench = d.cli(['bench', 'ra', '-c', '4', '-d', '9s', '--warmup', '0s', '--json']);
+    // Long enough to outlast both steps when a loaded machine takes seconds to start each CLI.
+    const bench = d.cli(['bench', 'ra', '-c', '4', '-d', '20s', '--warmup', '0s', '--json']);
     await untilServed(cli, 'ra-good', base + 20);
-    expect((await d.cli(['canary', 'start', '--steps', '50,100', '--interval', '1s', '--max-error-rate', '1%', '--max-p99', '2s', '--min-requests', '5'])).exitCode).toBe(0);
-    const ep = await until(endpoint, (e) => e.primary === 'ra-next' && e.canary === null);
+    expect((await d.cli(['canary', 'start', '--steps', '50,100', '--interval', '1s', '--max-error-rate', '1%', '--max-p99', '5s', '--min-requests', '5'])).exitCode).toBe(0);
+    const ep = await until(endpoint, (e) => (e.primary === 'ra-next' && e.canary === null) || e.rollout?.state?.status === 'rolled-back');
     const r = await bench;
-    expect(ep.primary).toBe('ra-next');
+    expect(ep.primary, `the analysis ended: ${JSON.stringify(ep.rollout?.state?.reason)}`).toBe('ra-next');
     expect(r.json.errors.total).toBe(0);
     const kinds = (await d.cli(['events', 'ra', '--json', '-n', '50'])).json.map((e: any) => e.kind);
     expect(kinds).toEqual(expect.arrayContaining(['rollout-started', 'rollout-advance', 'rollout-promote', 'canary-promoted']));
