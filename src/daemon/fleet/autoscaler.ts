@@ -257,7 +257,7 @@ export function decide(
   let decision = cur;
   let why: string;
   let fired = false;
-  const targetMs = slo ? config.target_p99_ms : null;
+  const targetMs = slo ? (config.target_p99_ms ?? null) : null;
   let sloState = state.slo ?? INITIAL_SLO_STATE;
   let p99Now: number | null = null;
   let sloStall: SloStall | undefined;

@@ -114,23 +114,24 @@ export function sloDesired(
 ): { desired: number; note: string | null } {
   const { p99Ms, count, state } = view;
   const t = o.targetMs;
+  const over = p99Ms !== null && p99Ms > t && count >= SLO_MIN_SAMPLES && !state.settling;
+  let note: string | null = null;
+  if (over && queued <= 0) note = `p99 ${ms(p99Ms)} over target ${ms(t)} but no request is queued`;
+  else if (over && state.stalled) {
+    note = `p99 ${ms(p99Ms)} over target ${ms(t)}; not adding replicas for latency (it did not improve after scaling ${state.stalled.from} -> ${state.stalled.to})`;
+  } else if (over) {
+    const ratio = Math.min(2, p99Ms / t);
+    const proposed = Math.min(o.hi, Math.max(o.lo, current + 1, Math.ceil(current + o.factor * (ratio * current - current) - 1e-9)));
+    note = `p99 ${ms(p99Ms)} over target ${ms(t)} with ${Math.round(queued * 100) / 100} queued wants ${proposed}`;
+    if (proposed > desired) return { desired: proposed, note };
+  }
   if (desired < current) {
     if (state.settling) return { desired: current, note: 'downscale held: replicas just added are still loading' };
     if (p99Ms !== null && p99Ms >= SLO_DOWNSCALE_BELOW * t) {
       return { desired: current, note: `downscale held: p99 ${ms(p99Ms)} not under ${SLO_DOWNSCALE_BELOW} x target ${ms(t)}` };
     }
-    return { desired, note: null };
   }
-  if (p99Ms === null || p99Ms <= t || state.settling) return { desired, note: null };
-  if (count < SLO_MIN_SAMPLES) return { desired, note: null };
-  if (queued <= 0) return { desired, note: `p99 ${ms(p99Ms)} over target ${ms(t)} but no request is queued` };
-  if (state.stalled) {
-    return { desired, note: `p99 ${ms(p99Ms)} over target ${ms(t)}; not adding replicas for latency (it did not improve after scaling ${state.stalled.from} -> ${state.stalled.to})` };
-  }
-  const ratio = Math.min(2, p99Ms / t);
-  const proposed = Math.min(o.hi, Math.max(o.lo, current + 1, Math.ceil(current + o.factor * (ratio * current - current) - 1e-9)));
-  const note = `p99 ${ms(p99Ms)} over target ${ms(t)} with ${Math.round(queued * 100) / 100} queued wants ${proposed}`;
-  return proposed > desired ? { desired: proposed, note } : { desired, note };
+  return { desired, note };
 }
 
 /**

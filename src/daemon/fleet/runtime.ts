@@ -3,6 +3,7 @@
 // narrow store interface; the fleet creates, promotes and retires it on the reconcile loop's word.
 import type { Signature } from '../../tensor.js';
 import { decide, INITIAL_AUTOSCALER_STATE, type AutoscalerState, type AutoscalingConfig, type MetricSample } from './autoscaler.js';
+import { stallMessage, type LatencySample } from './latency-slo.js';
 import { Dispatcher, type DispatcherHooks, type DispatchOptions } from '../dataplane/dispatcher.js';
 import { LlmDispatcher } from '../dataplane/openai/llm-dispatcher.js';
 import { llmReplicas } from './llm-serving.js';
@@ -18,6 +19,8 @@ import type { ObservedRevision, Phase } from '../control/reconcile.js';
 
 /** How often the autoscaler samples load and decides (Ray's controller loop is 0.1 s). */
 const AUTOSCALE_LOOP_S = 0.5;
+/** Most request latencies kept for target_p99_ms (the newest). */
+const MAX_LATENCIES = 20_000;
 
 /** What a runtime records: replicas, the deployment's state, its signature, events. */
 export interface RuntimeStore {
@@ -80,6 +83,8 @@ export class Runtime implements ServingTarget {
   private autoscaling: AutoscalingConfig | null;
   private options: DispatchOptions;
   private samples: MetricSample[] = [];
+  /** Finished requests' queue + compute times, while target_p99_ms is set. */
+  private latencies: LatencySample[] = [];
   private scaler: AutoscalerState = INITIAL_AUTOSCALER_STATE;
   private loop: NodeJS.Timeout | null = null;
   private scaling = false;
@@ -149,7 +154,13 @@ export class Runtime implements ServingTarget {
     );
     const hooks: DispatcherHooks = {
       onNoReplica: () => this.coldStart(),
-      onBatch: (size, computeMs, queueMs) => deps.metrics?.observeBatch(row.name, size, computeMs, queueMs),
+      onBatch: (size, computeMs, queueMs) => {
+        deps.metrics?.observeBatch(row.name, size, computeMs, queueMs);
+        if (this.autoscaling?.target_p99_ms == null) return;
+        const t = performance.now() / 1000;
+        for (const q of queueMs) this.latencies.push({ t, ms: q + computeMs });
+        if (this.latencies.length > MAX_LATENCIES) this.latencies.splice(0, this.latencies.length - MAX_LATENCIES);
+      },
       header: kind.batchHeader ? (inputs, rows) => kind.batchHeader!(inputs, rows) : undefined,
       onRequestTimeout: (link, silentMs, budgetMs) => this.set.requestTimedOut(link, silentMs, budgetMs),
     };
@@ -341,17 +352,19 @@ export class Runtime implements ServingTarget {
     if (!cfg || this.scaling) return;
     const now = performance.now() / 1000;
     const snap = this.dispatcher.snapshot() as ReturnType<Dispatcher['snapshot']> & { llm?: { queuedTokens: number } };
-    this.samples.push({ t: now, ongoing: snap.inflight + snap.queued, ...(snap.llm ? { queuedTokens: snap.llm.queuedTokens } : {}) });
+    this.samples.push({ t: now, ongoing: snap.inflight + snap.queued, queued: snap.queued, ...(snap.llm ? { queuedTokens: snap.llm.queuedTokens } : {}) });
     this.samples = this.samples.filter((s) => s.t > now - cfg.look_back_period_s);
+    const slo = cfg.target_p99_ms == null ? undefined : { latencies: (this.latencies = this.latencies.filter((s) => s.t > now - cfg.look_back_period_s)), readyReplicas: this.set.ready().length };
     const current = this.set.active().length;
     const room = this.row.settings.gpus ? this.deps.gpus.room(this.row.settings.gpus) : undefined;
-    const d = decide(cfg, this.scaler, this.samples, now, current, room, AUTOSCALE_LOOP_S);
+    const d = decide(cfg, this.scaler, this.samples, now, current, room, AUTOSCALE_LOOP_S, slo);
     this.scaler = d.state;
+    if (d.sloStall) this.deps.store.addEvent('autoscaler-slo-stalled', this.row.name, stallMessage(this.row.name, d.sloStall), d.sloStall);
     if (d.target === current) return;
     this.scaling = true;
     try {
       await this.scaleTo(d.target, `autoscaler: ${d.reason}`, { inputs: d.inputs });
-      this.scaler = INITIAL_AUTOSCALER_STATE;
+      this.scaler = { ...this.scaler, decisionCounter: 0 }; // the latency signal remembers the step
     } finally {
       this.scaling = false;
     }
