@@ -18,7 +18,7 @@
 //                SLO_MIN_IMPROVEMENT (10 %) better than before the previous one, that step did not
 //                help; after SLO_STALL_STEPS (2) such steps in a row the latency signal adds no more
 //                replicas (Ray's queue policy still may) and the decision reports it once (the
-//                daemon's `autoscaler-slo-stalled` event). It clears when p99 is back under the target
+//                daemon's `slo-stalled` event). It clears when p99 is back under the target
 //                or the replica count goes down.
 
 /** A downscale needs p99 under this fraction of the target (a margin against flapping). */

@@ -359,7 +359,7 @@ export class Runtime implements ServingTarget {
     const room = this.row.settings.gpus ? this.deps.gpus.room(this.row.settings.gpus) : undefined;
     const d = decide(cfg, this.scaler, this.samples, now, current, room, AUTOSCALE_LOOP_S, slo);
     this.scaler = d.state;
-    if (d.sloStall) this.deps.store.addEvent('autoscaler-slo-stalled', this.row.name, stallMessage(this.row.name, d.sloStall), d.sloStall);
+    if (d.sloStall) this.deps.store.addEvent('slo-stalled', this.row.name, stallMessage(this.row.name, d.sloStall), d.sloStall);
     if (d.target === current) return;
     this.scaling = true;
     try {
