@@ -70,6 +70,8 @@ describe('latency-SLO autoscaling (--target-p99)', () => {
       }
     };
     const load = Promise.all(Array.from({ length: CLIENTS }, client));
+    let lastP99 = 0;
+    let lastReplicas = 0;
     const recentP99 = (windowMs: number) => {
       const now = performance.now();
       const xs = done.filter((x) => x.at > now - windowMs).map((x) => x.ms);
@@ -94,6 +96,8 @@ describe('latency-SLO autoscaling (--target-p99)', () => {
       expect(settled.replicas, JSON.stringify(settled)).toBeGreaterThanOrEqual(2);
       expect(settled.p99, JSON.stringify(settled)).not.toBeNull();
       expect(settled.p99!, JSON.stringify(settled)).toBeLessThan(TARGET_MS);
+      lastP99 = settled.p99!;
+      lastReplicas = settled.replicas;
     } finally {
       stop = true;
       await load;
@@ -114,5 +118,6 @@ describe('latency-SLO autoscaling (--target-p99)', () => {
     const downs = ((await d.cli(['events', name, '-n', '500', '--json'])).json as any[]).filter((e) => e.kind === 'scaled' && e.data?.to < e.data?.from);
     expect(downs.length).toBeGreaterThan(0);
     expect(downs.at(-1).data.to).toBe(1);
+    console.info(`latency autoscaling: p99 ${Math.round(p99(done.filter((x) => x.replicas === 1).map((x) => x.ms)))} ms on 1 replica; ${[...ups, ...downs].map((e) => `${e.data.from} -> ${e.data.to}`).join(', ')}; client p99 ${Math.round(lastP99)} ms on ${lastReplicas} replicas`);
   }, 300_000);
 });
