@@ -118,6 +118,19 @@ describe('latency-SLO autoscaling (--target-p99)', () => {
     const downs = ((await d.cli(['events', name, '-n', '500', '--json'])).json as any[]).filter((e) => e.kind === 'scaled' && e.data?.to < e.data?.from);
     expect(downs.length).toBeGreaterThan(0);
     expect(downs.at(-1).data.to).toBe(1);
+
+    // The target changes in place (no replica restarts), and `off` removes it.
+    const pid = after.replicas[0].pid;
+    const set = await d.cli(['scale', name, '--target-p99', '0.3s']);
+    expect(set.exitCode, set.stderr).toBe(0);
+    expect(set.stdout).toContain('p99 under 300 ms');
+    const off = await d.cli(['scale', name, '--target-p99', 'off', '--json']);
+    expect(off.exitCode, off.stderr).toBe(0);
+    expect(off.json.settings.autoscaling).toMatchObject({ target_p99_ms: null, max_replicas: 4 });
+    const now = await until(() => dep(name), (x) => x.settings.autoscaling.target_p99_ms === null);
+    expect(now.replicas.map((rr: any) => rr.pid)).toEqual([pid]);
+    const notes = ((await d.cli(['events', name, '-n', '500', '--json'])).json as any[]).filter((e) => e.kind === 'autoscaling').map((e) => e.message);
+    expect(notes.some((m: string) => m.includes('p99 under 300 ms (in place)'))).toBe(true);
     console.info(`latency autoscaling: p99 ${Math.round(p99(done.filter((x) => x.replicas === 1).map((x) => x.ms)))} ms on 1 replica; ${[...ups, ...downs].map((e) => `${e.data.from} -> ${e.data.to}`).join(', ')}; client p99 ${Math.round(lastP99)} ms on ${lastReplicas} replicas`);
   }, 300_000);
 });

@@ -157,6 +157,9 @@ describe('plan', () => {
     const p = plan(file(auto('min_replicas: 1, max_replicas: 8')), state(0));
     expect(rows(p.actions)).toEqual([['scale', 'a', 'a-v1', 'autoscaling_config.min_replicas 0 -> 1; autoscaling_config.max_replicas 4 -> 8; autoscaling_config.upscale_delay_s 5 -> 30']]);
     expect(rows(plan(file(yaml(app('a', 'model: /m/a.onnx', 'num_replicas: 2'))), state(0)).actions)).toEqual([['scale', 'a', 'a-v1', 'autoscaling_config -> num_replicas 2']]);
+    // The latency SLO is an autoscaling field too: set, changed and removed in place.
+    const slo = plan(file(auto('min_replicas: 0, max_replicas: 4, upscale_delay_s: 5, target_p99_ms: 250')), state(2));
+    expect(rows(slo.actions)).toEqual([['scale', 'a', 'a-v1', 'autoscaling_config.target_p99_ms null -> 250']]);
   });
 
   it('compares GPU shares as the allocator does (to two decimals)', () => {
