@@ -102,6 +102,7 @@ describe('latency-SLO autoscaling (--target-p99)', () => {
       stop = true;
       await load;
     }
+    const loadEnded = Date.now();
 
     const ev = (await d.cli(['events', name, '-n', '500', '--json'])).json as any[];
     const ups = ev.filter((e) => e.kind === 'scaled' && e.data?.to > e.data?.from);
@@ -118,6 +119,8 @@ describe('latency-SLO autoscaling (--target-p99)', () => {
     const downs = ((await d.cli(['events', name, '-n', '500', '--json'])).json as any[]).filter((e) => e.kind === 'scaled' && e.data?.to < e.data?.from);
     expect(downs.length).toBeGreaterThan(0);
     expect(downs.at(-1).data.to).toBe(1);
+    // None while the load lasted: p99 on fewer replicas would have been over the target again.
+    expect(downs.filter((e) => e.ts < loadEnded).map((e) => e.message)).toEqual([]);
 
     // The target changes in place (no replica restarts), and `off` removes it.
     const pid = after.replicas[0].pid;

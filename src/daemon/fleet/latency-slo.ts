@@ -12,8 +12,10 @@
 //                (aggregated `queued` > 0, i.e. ongoing > what the replicas hold): proposes
 //                ceil(cur + factor * (min(2, p99 / target) * cur - cur)), at least cur + 1.
 //                The larger of this and Ray's desired count wins; the upscale delay applies as usual.
-//   down       : only when Ray's policy wants it AND p99 is under SLO_DOWNSCALE_BELOW (0.8) x target
-//                (or no request finished in the window: idle), and no replica added is still loading.
+//   down       : only when Ray's policy wants it, no replica added is still loading, and p99 as it
+//                would be on fewer replicas (scaled as queueing scales: p99 x cur / n) stays under
+//                SLO_DOWNSCALE_BELOW (0.8) x target: down to the fewest n where it does (at most to
+//                Ray's count); no request finished in the window (idle) lets Ray's count stand.
 //   stop adding: each upscale records the p99 before it. When the next upscale is due and p99 is not
 //                SLO_MIN_IMPROVEMENT (10 %) better than before the previous one, that step did not
 //                help; after SLO_STALL_STEPS (2) such steps in a row the latency signal adds no more
@@ -127,8 +129,14 @@ export function sloDesired(
   }
   if (desired < current) {
     if (state.settling) return { desired: current, note: 'downscale held: replicas just added are still loading' };
-    if (p99Ms !== null && p99Ms >= SLO_DOWNSCALE_BELOW * t) {
-      return { desired: current, note: `downscale held: p99 ${ms(p99Ms)} not under ${SLO_DOWNSCALE_BELOW} x target ${ms(t)}` };
+    if (p99Ms !== null) {
+      // Fewest replicas n whose p99, scaled as queueing scales (p99 x current / n), stays under the margin.
+      const fewest = Math.floor((p99Ms * current) / (SLO_DOWNSCALE_BELOW * t) + 1e-9) + 1;
+      const guess = (n: number) => `p99 ${ms(p99Ms)} on ${current} would be about ${ms((p99Ms * current) / n)} on ${n}`;
+      if (fewest >= current) {
+        return { desired: current, note: `downscale held: ${guess(current - 1)}, not under ${SLO_DOWNSCALE_BELOW} x target ${ms(t)}` };
+      }
+      if (fewest > desired) return { desired: fewest, note: `downscale limited to ${fewest}: ${guess(fewest - 1)}, not under ${SLO_DOWNSCALE_BELOW} x target ${ms(t)}` };
     }
   }
   return { desired, note };

@@ -131,7 +131,8 @@ describe('one decision: the latency signal beside Ray\'s', () => {
     ['Ray wants more than the latency signal: Ray wins', {}, { ongoing: 8, queued: 6, latencyMs: many(300) }, 8],
     ['Ray wants down, p99 over target: held', {}, { ongoing: 1, queued: 0, latencyMs: many(300) }, 2],
     [`Ray wants down, p99 under target but over ${SLO_DOWNSCALE_BELOW} x: held`, {}, { ongoing: 1, queued: 0, latencyMs: many(220) }, 2],
-    [`Ray wants down, p99 under ${SLO_DOWNSCALE_BELOW} x target: down`, {}, { ongoing: 1, queued: 0, latencyMs: many(150) }, 1],
+    [`Ray wants down, p99 150 ms on 2 would be 300 ms on 1, over ${SLO_DOWNSCALE_BELOW} x target: held`, {}, { ongoing: 1, queued: 0, latencyMs: many(150) }, 2],
+    [`Ray wants down, p99 90 ms on 2 would be 180 ms on 1, under ${SLO_DOWNSCALE_BELOW} x target: down`, {}, { ongoing: 1, queued: 0, latencyMs: many(90) }, 1],
     ['Ray wants down, no request finished in the window (idle): down', {}, { ongoing: 1, queued: 0, latencyMs: [] }, 1],
     ['target_p99_ms null: Ray alone (down)', { target_p99_ms: null }, { ongoing: 1, queued: 0, latencyMs: many(300) }, 1],
     ['target_p99_ms null: Ray alone (no upscale on latency)', { target_p99_ms: null }, { ongoing: 2, queued: 3, latencyMs: many(600) }, 2],
@@ -168,7 +169,16 @@ describe('one decision: the latency signal beside Ray\'s', () => {
     const d = at({}, { ongoing: 2, queued: 3, latencyMs: many(600) });
     expect(d.reason).toBe('scaling up 2 -> 4: 2 ongoing requests (mean over 3 s) / target 1 wants 2; p99 600 ms over target 250 ms with 3 queued wants 4, decided once in a row (upscale_delay_s 0)');
     expect(d.inputs).toMatchObject({ p99Ms: 600, latencySamples: 20 });
-    expect(at({}, { ongoing: 1, queued: 0, latencyMs: many(220) }).reason).toMatch(/downscale held: p99 220 ms not under 0.8 x target 250 ms$/);
+    expect(at({}, { ongoing: 1, queued: 0, latencyMs: many(220) }).reason).toMatch(/downscale held: p99 220 ms on 2 would be about 440 ms on 1, not under 0.8 x target 250 ms$/);
+  });
+
+  it('scales down only as far as p99 (scaled by replicas) stays under the margin', () => {
+    // 4 replicas, Ray wants 1; p99 100 ms would be 133 ms on 3, 200 ms on 2 (not under 0.8 x 250): down to 3.
+    const c = cfg({ target_ongoing_requests: 1, downscale_delay_s: 0 });
+    const lat = Array.from({ length: 20 }, (_, i) => ({ t: 10 - i * 0.01, ms: 100 }));
+    const d = decide(c, { decisionCounter: 0 }, [{ t: 10, ongoing: 1, queued: 0 }], 10, 4, undefined, 0.5, { latencies: lat, readyReplicas: 4 });
+    expect(d.target).toBe(3);
+    expect(d.reason).toMatch(/downscale limited to 3: p99 100 ms on 4 would be about 200 ms on 2, not under 0.8 x target 250 ms/);
   });
 });
 
@@ -190,6 +200,15 @@ describe('on recorded traces', () => {
     expect(r.stalls).toEqual([]);
     // Ray's queue policy alone (target_ongoing_requests 100) would never have moved.
     expect(simulate(cfg({ target_p99_ms: null }), world, { start: 1, seconds: 120 }).changes).toEqual([]);
+  });
+
+  it('a load 2 replicas serve just under the target: 1 -> 2 and no flapping back to 1 while it lasts', () => {
+    // 6 clients, 100 ms each: 600 ms on 1 replica, 300 ms on 2 (under 400, and over 0.8 x 400 only
+    // as 600 ms on 1 would be): a rule that looked at p99 alone would go 2 -> 1 -> 2 -> ...
+    const world: World = { clients: (t) => (t < 300 ? 6 : 0), latencyMs: queueing(100, 0.1) };
+    const r = simulate(cfg({ target_p99_ms: 400 }), world, { start: 1, seconds: 330 });
+    expect(during(r, 0, 300).map((c) => [c.from, c.to])).toEqual([[1, 2]]);
+    expect(during(r, 300, 400).map((c) => [c.from, c.to])).toEqual([[2, 1]]);
   });
 
   it('slow drift: load creeping up over 4 minutes is followed, only upwards, and p99 ends under target', () => {
