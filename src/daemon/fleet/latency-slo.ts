@@ -4,10 +4,10 @@
 //   latency    : per request, its time in the daemon's queue plus the replica's compute time (ms),
 //                recorded when it finishes. Language models do not record it (their latency is the
 //                length of the answer; target_queued_tokens is their signal).
-//   p99        : nearest-rank 99th percentile of the latencies finished in
-//                (max(now - look_back_period_s, since), now], where `since` is when the replica
-//                count last settled (every replica ready after the last change): a step is judged
-//                on what came after it.
+//   p99        : nearest-rank 99th percentile of the latencies of requests finished in
+//                (now - look_back_period_s, now] that arrived after `since`, when the replica count
+//                last settled (every replica ready after the last change): a step is judged on the
+//                requests that came after it, not on the queue left from before.
 //   up         : p99 > target, at least SLO_MIN_SAMPLES latencies, and requests wait in the queue
 //                (aggregated `queued` > 0, i.e. ongoing > what the replicas hold): proposes
 //                ceil(cur + factor * (min(2, p99 / target) * cur - cur)), at least cur + 1.
@@ -91,8 +91,9 @@ export function observeSlo(prev: SloState, input: SloInputs, now: number, lookBa
   if (state.settling && (input.readyReplicas >= current || now - state.since > SLO_SETTLE_MAX_S)) {
     state = { ...state, settling: false, since: now };
   }
-  const from = Math.max(now - lookBackS, state.since);
-  const values = input.latencies.filter((s) => s.t > from && s.t <= now).map((s) => s.ms);
+  // Requests that came after the count settled: one queued before it tells of the old count.
+  const from = now - lookBackS;
+  const values = input.latencies.filter((s) => s.t > from && s.t <= now && s.t - s.ms / 1000 >= state.since).map((s) => s.ms);
   const p = p99(values);
   // Back under the target: the run of upscales is over, and so is a stall.
   if (p !== null && values.length >= SLO_MIN_SAMPLES && p <= targetMs && (state.lastUp || state.stalled || state.flat)) {

@@ -165,6 +165,18 @@ describe('one decision: the latency signal beside Ray\'s', () => {
     expect(decide(c, { decisionCounter: 0, slo }, [{ t: 10, ongoing: 1, queued: 0 }], 10, 2, undefined, 0.5, { latencies: [], readyReplicas: 2 }).target).toBe(1);
   });
 
+  it('judges a step on requests that arrived after the count settled, not on the queue left from before', () => {
+    const c = cfg({ target_ongoing_requests: 1, upscale_delay_s: 0 });
+    const slo = { since: 10, settling: false, lastUp: { from: 1, to: 2, p99Ms: 1200 }, chainFrom: 1, flat: 0, stalled: null };
+    // Finished at 10.5-10.7 after 1200 ms: they arrived before 10, when there was one replica.
+    const stale = Array.from({ length: 20 }, (_, i) => ({ t: 10.5 + i * 0.01, ms: 1200 }));
+    const fresh = Array.from({ length: 20 }, (_, i) => ({ t: 10.6 + i * 0.01, ms: 200 }));
+    const at = (latencies: LatencySample[]) => decide(c, { decisionCounter: 0, slo }, [{ t: 10.8, ongoing: 2, queued: 2 }], 10.8, 2, undefined, 0.5, { latencies, readyReplicas: 2 });
+    expect(at(stale).inputs).toMatchObject({ p99Ms: null, latencySamples: 0 });
+    expect(at(stale).target).toBe(2);
+    expect(at([...stale, ...fresh]).inputs).toMatchObject({ p99Ms: 200, latencySamples: 20 });
+  });
+
   it('explains itself and reports p99 in the inputs', () => {
     const d = at({}, { ongoing: 2, queued: 3, latencyMs: many(600) });
     expect(d.reason).toBe('scaling up 2 -> 4: 2 ongoing requests (mean over 3 s) / target 1 wants 2; p99 600 ms over target 250 ms with 3 queued wants 4, decided once in a row (upscale_delay_s 0)');
