@@ -1,9 +1,10 @@
 // Latency-SLO autoscaling (mlserve's `target_p99_ms`, beside Ray's ongoing-requests policy): the
 // signal `decide` (autoscaler.ts) consults when the field is set. PURE.
 //
-//   latency    : per request, its time in the daemon's queue plus the replica's compute time (ms),
-//                recorded when it finishes. Language models do not record it (their latency is the
-//                length of the answer; target_queued_tokens is their signal).
+//   latency    : per answered request, the time from its arrival at the ingress to its answer (ms),
+//                as mlserve_request_duration_seconds records it (what clients see, less the network).
+//                Language models' OpenAI routes do not record it (their latency is the length of
+//                the answer; target_queued_tokens is their signal).
 //   p99        : nearest-rank 99th percentile of the latencies of requests finished in
 //                (now - look_back_period_s, now] that arrived after `since`, when the replica count
 //                last settled (every replica ready after the last change): a step is judged on the

@@ -19,8 +19,6 @@ import type { ObservedRevision, Phase } from '../control/reconcile.js';
 
 /** How often the autoscaler samples load and decides (Ray's controller loop is 0.1 s). */
 const AUTOSCALE_LOOP_S = 0.5;
-/** Most request latencies kept for target_p99_ms (the newest). */
-const MAX_LATENCIES = 20_000;
 
 /** What a runtime records: replicas, the deployment's state, its signature, events. */
 export interface RuntimeStore {
@@ -35,6 +33,9 @@ export interface RuntimeStore {
 export interface RuntimeMetrics {
   observeBatch(deployment: string, size: number, computeMs: number, queueMs: number[]): void;
   observeLoad(deployment: string, seconds: number): void;
+  /** Request latencies as the ingress answered them (for target_p99_ms): start or stop keeping them, read them. */
+  keepLatencies?(deployment: string, holder: string, on: boolean): void;
+  latencies?(deployment: string): readonly LatencySample[];
 }
 
 export interface RuntimeDeps {
@@ -83,8 +84,6 @@ export class Runtime implements ServingTarget {
   private autoscaling: AutoscalingConfig | null;
   private options: DispatchOptions;
   private samples: MetricSample[] = [];
-  /** Finished requests' queue + compute times, while target_p99_ms is set. */
-  private latencies: LatencySample[] = [];
   private scaler: AutoscalerState = INITIAL_AUTOSCALER_STATE;
   private loop: NodeJS.Timeout | null = null;
   private scaling = false;
@@ -154,13 +153,7 @@ export class Runtime implements ServingTarget {
     );
     const hooks: DispatcherHooks = {
       onNoReplica: () => this.coldStart(),
-      onBatch: (size, computeMs, queueMs) => {
-        deps.metrics?.observeBatch(row.name, size, computeMs, queueMs);
-        if (this.autoscaling?.target_p99_ms == null) return;
-        const t = performance.now() / 1000;
-        for (const q of queueMs) this.latencies.push({ t, ms: q + computeMs });
-        if (this.latencies.length > MAX_LATENCIES) this.latencies.splice(0, this.latencies.length - MAX_LATENCIES);
-      },
+      onBatch: (size, computeMs, queueMs) => deps.metrics?.observeBatch(row.name, size, computeMs, queueMs),
       header: kind.batchHeader ? (inputs, rows) => kind.batchHeader!(inputs, rows) : undefined,
       onRequestTimeout: (link, silentMs, budgetMs) => this.set.requestTimedOut(link, silentMs, budgetMs),
     };
@@ -324,6 +317,7 @@ export class Runtime implements ServingTarget {
   setAutoscaling(cfg: AutoscalingConfig | null, replicas: number): void {
     const was = this.autoscaling;
     this.autoscaling = cfg;
+    this.deps.metrics?.keepLatencies?.(this.row.name, this.revision, cfg?.target_p99_ms != null);
     if (this.loop) clearInterval(this.loop);
     this.loop = null;
     this.scaler = INITIAL_AUTOSCALER_STATE;
@@ -354,7 +348,7 @@ export class Runtime implements ServingTarget {
     const snap = this.dispatcher.snapshot() as ReturnType<Dispatcher['snapshot']> & { llm?: { queuedTokens: number } };
     this.samples.push({ t: now, ongoing: snap.inflight + snap.queued, queued: snap.queued, ...(snap.llm ? { queuedTokens: snap.llm.queuedTokens } : {}) });
     this.samples = this.samples.filter((s) => s.t > now - cfg.look_back_period_s);
-    const slo = cfg.target_p99_ms == null ? undefined : { latencies: (this.latencies = this.latencies.filter((s) => s.t > now - cfg.look_back_period_s)), readyReplicas: this.set.ready().length };
+    const slo = cfg.target_p99_ms == null ? undefined : { latencies: this.deps.metrics?.latencies?.(this.row.name) ?? [], readyReplicas: this.set.ready().length };
     const current = this.set.active().length;
     const room = this.row.settings.gpus ? this.deps.gpus.room(this.row.settings.gpus) : undefined;
     const d = decide(cfg, this.scaler, this.samples, now, current, room, AUTOSCALE_LOOP_S, slo);
@@ -379,6 +373,7 @@ export class Runtime implements ServingTarget {
       this.deps.gpus.release(this.key(r.idx));
       if (forget) this.deps.store.deleteReplica(this.row.name, r.idx);
     }
+    this.deps.metrics?.keepLatencies?.(this.row.name, this.revision, false);
     this.deps.onRelease();
   }
 }
