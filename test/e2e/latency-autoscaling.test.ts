@@ -138,7 +138,6 @@ describe('latency-SLO autoscaling (--target-p99)', () => {
     expect(now.replicas.map((rr: any) => rr.pid)).toEqual([pid]);
     const notes = ((await d.cli(['events', name, '-n', '500', '--json'])).json as any[]).filter((e) => e.kind === 'autoscaling').map((e) => e.message);
     expect(notes.some((m: string) => m.includes('p99 under 300 ms (in place)'))).toBe(true);
-    if (process.env.SLO_EVENTS) console.info(ups.map((e) => e.message).join("\n"));
     console.info(`latency autoscaling: p99 ${Math.round(p99(done.filter((x) => x.replicas === 1).map((x) => x.ms)))} ms on 1 replica; ${[...ups, ...downs].map((e) => `${e.data.from} -> ${e.data.to}`).join(', ')}; client p99 ${Math.round(lastP99)} ms on ${lastReplicas} replicas`);
   }, 300_000);
 });

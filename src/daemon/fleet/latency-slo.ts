@@ -3,8 +3,8 @@
 //
 //   latency    : per answered request, the time from its arrival at the ingress to its answer (ms),
 //                as mlserve_request_duration_seconds records it (what clients see, less the network).
-//                Language models' OpenAI routes do not record it (their latency is the length of
-//                the answer; target_queued_tokens is their signal).
+//                For language models it is the whole answer's time, which grows with its length
+//                (target_queued_tokens usually suits them better).
 //   p99        : nearest-rank 99th percentile of the latencies of requests finished in
 //                (now - look_back_period_s, now] that arrived after `since`, when the replica count
 //                last settled (every replica ready after the last change): a step is judged on the
