@@ -56,7 +56,7 @@ export interface AutoscalingConfig {
   aggregation_function: AggregationFunction;
   /** mlserve, LLM deployments: prompt tokens waiting per replica to aim for (null: requests only). */
   target_queued_tokens: number | null;
-  /** mlserve: a latency SLO, the p99 (ms) of queue + compute time to keep under (null: off). */
+  /** mlserve: a latency SLO, the p99 (ms) of request latency (arrival to answer) to keep under (null: off). */
   target_p99_ms: number | null;
 }
 
