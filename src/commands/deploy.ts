@@ -5,6 +5,7 @@ import type { DeploymentRow } from '../daemon/control/store.js';
 import { MLFLOW_CLIENT_ENV } from '../mlflow/rest-config.js';
 import { ProgressBar } from '../cli/progress.js';
 import { parseWeight } from '../daemon/rollout/canary.js';
+import { parseLatencyTarget } from '../daemon/fleet/latency-slo.js';
 
 
 export type DeploymentStatus = DeploymentRow & { replicas: { idx: number; state: string; pid: number | null }[] };
@@ -48,6 +49,7 @@ export default class Deploy extends BaseCommand {
     'target-ongoing-requests': Flags.string({ description: 'autoscaling: ongoing + queued requests per replica to aim for (default 2)' }),
     'upscale-delay-s': Flags.string({ description: 'autoscaling: load must stay high this long before scaling up (default 30)' }),
     'downscale-delay-s': Flags.string({ description: 'autoscaling: load must stay low this long before scaling down (default 600)' }),
+    'target-p99': Flags.string({ description: 'autoscaling: a latency SLO (target_p99_ms), e.g. 200ms or 0.5s: add replicas while p99 is over it with requests queued, never scale down while it is not comfortably under it' }),
     'autoscaling-config': Flags.string({ description: "Ray Serve's autoscaling_config as JSON (any of its fields)" }),
     'health-check-period-s': Flags.integer({ description: 'seconds between replica health checks (default 10); 3 misses replace a replica', min: 1 }),
     'health-check-timeout-s': Flags.integer({ description: 'seconds a health check may take (default 30)', min: 1 }),
@@ -71,6 +73,13 @@ export default class Deploy extends BaseCommand {
       ['upscale-delay-s', 'upscale_delay_s'], ['downscale-delay-s', 'downscale_delay_s'],
     ];
     for (const [flag, field] of map) if (flags[flag] !== undefined) cfg[field] = Number(flags[flag]);
+    if (typeof flags['target-p99'] === 'string') {
+      try {
+        cfg.target_p99_ms = parseLatencyTarget(flags['target-p99']);
+      } catch (err) {
+        this.fail('USAGE', `--target-p99: ${(err as Error).message}`);
+      }
+    }
     return Object.keys(cfg).length ? cfg : undefined;
   }
 

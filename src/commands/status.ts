@@ -76,7 +76,7 @@ export default class Status extends BaseCommand {
       const b = d.dispatch;
       if (d.settings.autoscaling) {
         const a = d.settings.autoscaling;
-        this.say(`  autoscaling: ${a.min_replicas}..${a.max_replicas} replicas, target ${a.target_ongoing_requests} ongoing, delays up ${a.upscale_delay_s}s / down ${a.downscale_delay_s}s`);
+        this.say(`  autoscaling: ${a.min_replicas}..${a.max_replicas} replicas, target ${a.target_ongoing_requests} ongoing, delays up ${a.upscale_delay_s}s / down ${a.downscale_delay_s}s${a.target_p99_ms != null ? `, p99 target ${a.target_p99_ms} ms` : ''}`);
       }
       if (d.settings.gpus) this.say(`  gpus: ${d.settings.gpus} per replica`);
       if (d.threads) this.say(`  threads: ${d.threads.threads} per replica (${d.threads.reason})`);

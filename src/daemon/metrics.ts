@@ -18,6 +18,8 @@ export interface MetricsSource {
 /** Buckets that resolve sub-millisecond latencies (100 us) up to 30 s. */
 export const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 export const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
+/** Most recent request latencies kept per deployment for its latency SLO (target_p99_ms). */
+const KEPT_LATENCIES = 20_000;
 
 export class Metrics {
   readonly registry = new client.Registry();
@@ -33,6 +35,8 @@ export class Metrics {
   readonly itl: client.Histogram<'endpoint' | 'deployment'>;
   readonly promptTokens: client.Counter<'endpoint' | 'deployment' | 'version'>;
   readonly completionTokens: client.Counter<'endpoint' | 'deployment' | 'version'>;
+  /** Answered requests' latencies of the deployments that asked (keepLatencies): t in performance.now() s. */
+  private readonly kept = new Map<string, { holders: Set<string>; samples: Array<{ t: number; ms: number }> }>();
 
   constructor(src: MetricsSource) {
     const registers = [this.registry];
@@ -136,6 +140,28 @@ export class Metrics {
     // 499: the client left before its answer (nginx's code): its own doing, not an error rate to alert or gate on.
     if (status >= 400 && status !== 499) this.errors.inc({ ...labels, code });
     if (status < 400) this.duration.observe(labels, seconds);
+    const kept = status < 400 ? this.kept.get(labels.deployment)?.samples : undefined;
+    if (kept) {
+      kept.push({ t: performance.now() / 1000, ms: seconds * 1000 });
+      if (kept.length > KEPT_LATENCIES) kept.splice(0, kept.length - KEPT_LATENCIES);
+    }
+  }
+
+  /**
+   * Keep a deployment's request latencies, as observeRequest sees them, for its latency SLO while
+   * any `holder` (a revision of it) wants them.
+   */
+  keepLatencies(deployment: string, holder: string, on: boolean): void {
+    const k = this.kept.get(deployment) ?? { holders: new Set<string>(), samples: [] };
+    if (on) k.holders.add(holder);
+    else k.holders.delete(holder);
+    if (k.holders.size > 0) this.kept.set(deployment, k);
+    else this.kept.delete(deployment);
+  }
+
+  /** The latencies kept for a deployment (oldest first), with `t` in performance.now() seconds. */
+  latencies(deployment: string): ReadonlyArray<{ t: number; ms: number }> {
+    return this.kept.get(deployment)?.samples ?? [];
   }
 
   observeLoad(deployment: string, seconds: number): void {

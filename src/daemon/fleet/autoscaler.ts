@@ -17,8 +17,14 @@
 //   cold start : 0 replicas and any request => max(ceil(1 * upscaling_factor), ...) at once.
 // mlserve adds: the result never exceeds current + gpuRoom when gpuRoom is given; and for language
 // models `target_queued_tokens` (not Ray's): desired = max(total / target_ongoing_requests,
-// queued prompt tokens / target_queued_tokens), so long prompts piling up scale out too.
+// queued prompt tokens / target_queued_tokens), so long prompts piling up scale out too; and
+// `target_p99_ms` (not Ray's), a latency SLO: see latency-slo.ts (up when p99 is over it with
+// requests queued, no downscale while p99 is not comfortably under it, stop adding when it does
+// not help).
 import { MlserveError } from '../../errors.js';
+import {
+  afterChange, beforeUpscale, INITIAL_SLO_STATE, observeSlo, sloDesired, type SloInputs, type SloStall, type SloState,
+} from './latency-slo.js';
 
 /** Ray Serve's CONTROL_LOOP_INTERVAL_S: how often the decision runs. */
 export const CONTROL_LOOP_PERIOD_S = 0.1;
@@ -50,6 +56,8 @@ export interface AutoscalingConfig {
   aggregation_function: AggregationFunction;
   /** mlserve, LLM deployments: prompt tokens waiting per replica to aim for (null: requests only). */
   target_queued_tokens: number | null;
+  /** mlserve: a latency SLO, the p99 (ms) of request latency (arrival to answer) to keep under (null: off). */
+  target_p99_ms: number | null;
 }
 
 export const AUTOSCALING_DEFAULTS: Readonly<AutoscalingConfig> = Object.freeze({
@@ -68,6 +76,7 @@ export const AUTOSCALING_DEFAULTS: Readonly<AutoscalingConfig> = Object.freeze({
   look_back_period_s: 30,
   metrics_interval_s: 10,
   target_queued_tokens: null,
+  target_p99_ms: null,
   aggregation_function: 'mean',
 });
 
@@ -88,6 +97,7 @@ const FIELDS: Record<Exclude<keyof AutoscalingConfig, 'aggregation_function'>, {
   look_back_period_s: { kind: 'pos', nullable: false },
   metrics_interval_s: { kind: 'pos', nullable: false },
   target_queued_tokens: { kind: 'pos', nullable: true },
+  target_p99_ms: { kind: 'pos', nullable: true },
 };
 const KIND_TEXT: Record<Kind, string> = {
   'int>=0': 'a whole number, 0 or more',
@@ -153,6 +163,8 @@ export const initialReplicas = (c: AutoscalingConfig): number => c.initial_repli
 /** Carried between decisions: > 0 consecutive "want up" decisions, < 0 consecutive "want down". */
 export interface AutoscalerState {
   decisionCounter: number;
+  /** The latency signal's memory (target_p99_ms); absent until it is used. */
+  slo?: SloState;
 }
 export const INITIAL_AUTOSCALER_STATE: Readonly<AutoscalerState> = Object.freeze({ decisionCounter: 0 });
 
@@ -162,6 +174,8 @@ export interface MetricSample {
   ongoing: number;
   /** LLM deployments: estimated prompt tokens of the requests waiting. */
   queuedTokens?: number;
+  /** Requests waiting in the daemon's queue (all replicas at capacity), for target_p99_ms. */
+  queued?: number;
 }
 
 export interface DecisionInputs {
@@ -183,6 +197,9 @@ export interface DecisionInputs {
   decisionsNeeded: number | null;
   loopPeriodS: number;
   gpuRoom: number | null;
+  /** With target_p99_ms: p99 (ms) of the latencies judged, and how many there were. */
+  p99Ms?: number | null;
+  latencySamples?: number;
 }
 
 export interface Decision {
@@ -190,6 +207,8 @@ export interface Decision {
   state: AutoscalerState;
   reason: string;
   inputs: DecisionInputs;
+  /** Set on the one decision where the latency signal stopped adding replicas (report it once). */
+  sloStall?: SloStall;
 }
 
 // A float like 2.0000000000000004 (from averaging) must not ceil to 3.
@@ -210,7 +229,8 @@ function aggregate(fn: AggregationFunction, xs: number[]): number {
  * caller runs decide: the delays count consecutive decisions, floor(delay_s / loopPeriodS).
  * `gpuRoom`, when given, is how many more replicas fit on the GPUs: the target never exceeds
  * currentReplicas + gpuRoom (a scale-up it cuts short keeps its counter, so the rest follows as
- * soon as room appears).
+ * soon as room appears). `slo`, with target_p99_ms set, carries the request latencies and how many
+ * replicas are ready (see latency-slo.ts); without it the latency signal is off.
  */
 export function decide(
   config: AutoscalingConfig,
@@ -220,6 +240,7 @@ export function decide(
   currentReplicas: number,
   gpuRoom?: number,
   loopPeriodS: number = CONTROL_LOOP_PERIOD_S,
+  slo?: SloInputs,
 ): Decision {
   if (!(loopPeriodS > 0)) throw new Error(`loopPeriodS must be above 0 (got ${loopPeriodS})`);
   const cur = currentReplicas;
@@ -236,6 +257,10 @@ export function decide(
   let decision = cur;
   let why: string;
   let fired = false;
+  const targetMs = slo ? (config.target_p99_ms ?? null) : null;
+  let sloState = state.slo ?? INITIAL_SLO_STATE;
+  let p99Now: number | null = null;
+  let sloStall: SloStall | undefined;
 
   if (windowed.length === 0) {
     why = `no metrics in the last ${num(config.look_back_period_s)} s: holding ${cur}`;
@@ -269,6 +294,19 @@ export function decide(
       let scaled = ceil(cur + factor * (raw - cur));
       if (ceil(raw) < cur && scaled === cur) scaled = cur - 1; // stuck because of a small downscaling factor
       let desired = clamp(scaled);
+      const rayDesired = desired;
+      let view: ReturnType<typeof observeSlo> | null = null;
+      let note: string | null = null;
+      if (targetMs !== null) {
+        view = observeSlo(sloState, slo!, now, config.look_back_period_s, cur, targetMs);
+        sloState = view.state;
+        p99Now = view.p99Ms;
+        const recent = windowed.filter((s) => s.t > view!.state.since);
+        const queued = recent.length ? aggregate(config.aggregation_function, recent.map((s) => s.queued ?? 0)) : 0;
+        ({ desired, note } = sloDesired({ targetMs, factor: upscalingFactor(config), lo, hi }, view, queued, cur, desired));
+        inputs.p99Ms = view.p99Ms;
+        inputs.latencySamples = view.count;
+      }
       let delayS = desired > cur ? config.upscale_delay_s : config.downscale_delay_s;
       let zeroStep = false;
       if (desired < cur && desired === 0 && config.downscale_to_zero_delay_s !== null) {
@@ -283,14 +321,24 @@ export function decide(
       inputs.factor = factor;
       inputs.desired = desired;
       inputs.decisionsNeeded = desired === cur ? null : needed;
-      const wants = `${load} wants ${desired}`;
+      const wants = `${load} wants ${rayDesired}${note ? `; ${note}` : ''}`;
       if (desired > cur) {
         counter = Math.max(counter, 0) + 1;
-        if (counter > needed) {
-          decision = desired;
+        let to = desired;
+        if (counter > needed && view) {
+          const b = beforeUpscale({ ...view, state: sloState }, cur, desired, rayDesired, targetMs!);
+          sloState = b.state;
+          to = b.to;
+          if (b.stall) sloStall = b.stall;
+        }
+        if (counter > needed && to > cur) {
+          decision = to;
           fired = true;
           counter = 0;
-          why = `scaling up ${cur} -> ${desired}: ${wants}, decided ${times(needed + 1)} in a row (upscale_delay_s ${num(delayS)})`;
+          why = `scaling up ${cur} -> ${to}: ${wants}, decided ${times(needed + 1)} in a row (upscale_delay_s ${num(delayS)})`;
+        } else if (counter > needed) {
+          counter = 0;
+          why = `holding ${cur}: ${wants}; p99 did not improve after scaling ${sloState.stalled!.from} -> ${sloState.stalled!.to}, so no more replicas for latency`;
         } else {
           why = `holding ${cur}: ${wants}; upscale decision ${counter} of ${needed + 1} (upscale_delay_s ${num(delayS)})`;
         }
@@ -324,5 +372,8 @@ export function decide(
     // The demand has held for the delay already: act on the rest as soon as room appears.
     if (fired && cur > 0) counter = periods(config.upscale_delay_s, loopPeriodS) + 1;
   }
-  return { target, state: { decisionCounter: counter }, reason: why, inputs };
+  if (targetMs !== null && target !== cur) sloState = afterChange(sloState, p99Now, cur, target, now);
+  return {
+    target, state: { decisionCounter: counter, ...(targetMs !== null ? { slo: sloState } : {}) }, reason: why, inputs, ...(sloStall ? { sloStall } : {}),
+  };
 }

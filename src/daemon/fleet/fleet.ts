@@ -169,7 +169,7 @@ export class Fleet {
     if (!rt) return;
     rt.setAutoscaling(config, replicas);
     this.deps.store.addEvent('autoscaling', name, config
-      ? `autoscaling min ${config.min_replicas}, max ${config.max_replicas}, target ${config.target_ongoing_requests} ongoing requests per replica (in place)`
+      ? `autoscaling min ${config.min_replicas}, max ${config.max_replicas}, target ${config.target_ongoing_requests} ongoing requests per replica${config.target_p99_ms != null ? `, p99 under ${config.target_p99_ms} ms` : ''} (in place)`
       : `autoscaling off: fixed at ${replicas} replica(s)`, { autoscaling: config });
   }
 

@@ -3,6 +3,7 @@
 // narrow store interface; the fleet creates, promotes and retires it on the reconcile loop's word.
 import type { Signature } from '../../tensor.js';
 import { decide, INITIAL_AUTOSCALER_STATE, type AutoscalerState, type AutoscalingConfig, type MetricSample } from './autoscaler.js';
+import { stallMessage, type LatencySample } from './latency-slo.js';
 import { Dispatcher, type DispatcherHooks, type DispatchOptions } from '../dataplane/dispatcher.js';
 import { LlmDispatcher } from '../dataplane/openai/llm-dispatcher.js';
 import { llmReplicas } from './llm-serving.js';
@@ -32,6 +33,9 @@ export interface RuntimeStore {
 export interface RuntimeMetrics {
   observeBatch(deployment: string, size: number, computeMs: number, queueMs: number[]): void;
   observeLoad(deployment: string, seconds: number): void;
+  /** Request latencies as the ingress answered them (for target_p99_ms): start or stop keeping them, read them. */
+  keepLatencies?(deployment: string, holder: string, on: boolean): void;
+  latencies?(deployment: string): readonly LatencySample[];
 }
 
 export interface RuntimeDeps {
@@ -313,6 +317,7 @@ export class Runtime implements ServingTarget {
   setAutoscaling(cfg: AutoscalingConfig | null, replicas: number): void {
     const was = this.autoscaling;
     this.autoscaling = cfg;
+    this.deps.metrics?.keepLatencies?.(this.row.name, this.revision, cfg?.target_p99_ms != null);
     if (this.loop) clearInterval(this.loop);
     this.loop = null;
     this.scaler = INITIAL_AUTOSCALER_STATE;
@@ -341,17 +346,19 @@ export class Runtime implements ServingTarget {
     if (!cfg || this.scaling) return;
     const now = performance.now() / 1000;
     const snap = this.dispatcher.snapshot() as ReturnType<Dispatcher['snapshot']> & { llm?: { queuedTokens: number } };
-    this.samples.push({ t: now, ongoing: snap.inflight + snap.queued, ...(snap.llm ? { queuedTokens: snap.llm.queuedTokens } : {}) });
+    this.samples.push({ t: now, ongoing: snap.inflight + snap.queued, queued: snap.queued, ...(snap.llm ? { queuedTokens: snap.llm.queuedTokens } : {}) });
     this.samples = this.samples.filter((s) => s.t > now - cfg.look_back_period_s);
+    const slo = cfg.target_p99_ms == null ? undefined : { latencies: this.deps.metrics?.latencies?.(this.row.name) ?? [], readyReplicas: this.set.ready().length };
     const current = this.set.active().length;
     const room = this.row.settings.gpus ? this.deps.gpus.room(this.row.settings.gpus) : undefined;
-    const d = decide(cfg, this.scaler, this.samples, now, current, room, AUTOSCALE_LOOP_S);
+    const d = decide(cfg, this.scaler, this.samples, now, current, room, AUTOSCALE_LOOP_S, slo);
     this.scaler = d.state;
+    if (d.sloStall) this.deps.store.addEvent('slo-stalled', this.row.name, stallMessage(this.row.name, d.sloStall), d.sloStall);
     if (d.target === current) return;
     this.scaling = true;
     try {
       await this.scaleTo(d.target, `autoscaler: ${d.reason}`, { inputs: d.inputs });
-      this.scaler = INITIAL_AUTOSCALER_STATE;
+      this.scaler = { ...this.scaler, decisionCounter: 0 }; // the latency signal remembers the step
     } finally {
       this.scaling = false;
     }
@@ -366,6 +373,7 @@ export class Runtime implements ServingTarget {
       this.deps.gpus.release(this.key(r.idx));
       if (forget) this.deps.store.deleteReplica(this.row.name, r.idx);
     }
+    this.deps.metrics?.keepLatencies?.(this.row.name, this.revision, false);
     this.deps.onRelease();
   }
 }

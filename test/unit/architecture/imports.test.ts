@@ -104,7 +104,7 @@ describe('architecture', () => {
     'daemon/control/reconcile.ts', 'daemon/control/settings.ts', 'daemon/dataplane/batcher.ts', 'daemon/dataplane/dispatch-rules.ts',
     'daemon/dataplane/router.ts', 'daemon/fleet/allocator.ts', 'daemon/fleet/autoscaler.ts', 'daemon/rollout/canary.ts',
     'daemon/rollout/canary-analysis.ts', 'daemon/rollout/canary-policy.ts', 'daemon/fleet/kinds/kind.ts', 'config/plan.ts', 'config/desired.ts',
-    'daemon/fleet/python-env-spec.ts', 'daemon/fleet/python-env-check.ts', 'daemon/fleet/outlier.ts', 'daemon/logging/rate-limit.ts',
+    'daemon/fleet/python-env-spec.ts', 'daemon/fleet/python-env-check.ts', 'daemon/fleet/latency-slo.ts', 'daemon/fleet/outlier.ts', 'daemon/logging/rate-limit.ts',
     'daemon/dataplane/openai/validate.ts', 'daemon/dataplane/openai/sse.ts', 'daemon/dataplane/openai/chunks.ts', 'daemon/dataplane/openai/errors.ts',
     'daemon/dataplane/openai/llm-router.ts', 'daemon/fleet/kinds/command-line.ts', 'runtime/llm/text-stream.ts', 'models/gguf.ts', 'cli/tui/llm-view.ts',
     'daemon/capture/settings.ts', 'daemon/capture/rows.ts', 'daemon/capture/retention.ts', 'daemon/capture/parquet.ts', 'daemon/capture/cloudevents.ts',

@@ -157,6 +157,9 @@ describe('plan', () => {
     const p = plan(file(auto('min_replicas: 1, max_replicas: 8')), state(0));
     expect(rows(p.actions)).toEqual([['scale', 'a', 'a-v1', 'autoscaling_config.min_replicas 0 -> 1; autoscaling_config.max_replicas 4 -> 8; autoscaling_config.upscale_delay_s 5 -> 30']]);
     expect(rows(plan(file(yaml(app('a', 'model: /m/a.onnx', 'num_replicas: 2'))), state(0)).actions)).toEqual([['scale', 'a', 'a-v1', 'autoscaling_config -> num_replicas 2']]);
+    // The latency SLO is an autoscaling field too: set, changed and removed in place.
+    const slo = plan(file(auto('min_replicas: 0, max_replicas: 4, upscale_delay_s: 5, target_p99_ms: 250')), state(2));
+    expect(rows(slo.actions)).toEqual([['scale', 'a', 'a-v1', 'autoscaling_config.target_p99_ms null -> 250']]);
   });
 
   it('compares GPU shares as the allocator does (to two decimals)', () => {
@@ -177,7 +180,7 @@ function randomState(r: () => number): CurrentState {
     const s: Record<string, unknown> = {};
     if (r() < 0.2) s.envManager = pick(['local', 'virtualenv', 'uv']);
     if (r() < 0.2) s.warmup = false;
-    if (r() < 0.3) s.autoscaling = { min_replicas: pick([0, 1]), max_replicas: pick([2, 5]), ...(r() < 0.5 ? { upscale_delay_s: pick([1, 5, 30]) } : {}) };
+    if (r() < 0.3) s.autoscaling = { min_replicas: pick([0, 1]), max_replicas: pick([2, 5]), ...(r() < 0.5 ? { upscale_delay_s: pick([1, 5, 30]) } : {}), ...(r() < 0.5 ? { target_p99_ms: pick([200, 1500]) } : {}) };
     else s.replicas = pick([1, 2, 3, 8]);
     for (const [k, vals] of [['threads', [1, 2, 4]], ['maxBatchSize', [1, 8, 32]], ['batchWaitMs', [0, 2, 5]], ['maxConcurrentBatches', [1, 2]],
       ['maxOngoingRequests', [4, 64]], ['maxQueuedRequests', [10, 1000]], ['requestTimeoutMs', [250, 1500, 30_000]], ['healthCheckPeriodS', [2, 10]],
@@ -214,8 +217,9 @@ function randomState(r: () => number): CurrentState {
 }
 
 describe('mlserve config | mlserve apply -f - --dry-run', () => {
-  it('plans nothing for any state the daemon can be in (500 generated states: canaries, shadows, replacements, policies, tracking, warm-up off)', () => {
+  it('plans nothing for any state the daemon can be in (500 generated states: canaries, shadows, replacements, policies, tracking, warm-up off, latency targets)', () => {
     let warmupOff = 0;
+    let sloTargets = 0;
     for (let seed = 1; seed <= 500; seed++) {
       const state = randomState(prng(seed));
       const printed = renderConfig(stateToDesired(state), ['mlserve config']);
@@ -224,8 +228,10 @@ describe('mlserve config | mlserve apply -f - --dry-run', () => {
       expect(back.desired, `seed ${seed}`).toEqual(stateToDesired(state));
       expect(plan(back.desired, state, { prune: true }).actions, `seed ${seed}:\n${printed}`).toEqual([]);
       if (printed.includes('warmup: false')) warmupOff++;
+      if (printed.includes('target_p99_ms:')) sloTargets++;
     }
     expect(warmupOff).toBeGreaterThan(20);
+    expect(sloTargets).toBeGreaterThan(20);
   });
 
   it('plans nothing with a canary at 25% (the issue\'s bar), and the printed file names every deployment', () => {
