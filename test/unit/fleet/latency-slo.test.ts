@@ -9,6 +9,7 @@ import {
   p99, parseLatencyTarget, stallMessage, SLO_DOWNSCALE_BELOW, type LatencySample, type SloStall,
 } from '../../../src/daemon/fleet/latency-slo.js';
 import { MlserveError } from '../../../src/errors.js';
+import { mulberry32 } from '../../../src/models/zoo.js';
 
 /** Fast delays so a trace is a few minutes; target_ongoing_requests high so Ray's queue policy alone stays put. */
 const cfg = (over: Record<string, unknown> = {}): AutoscalingConfig =>
@@ -17,16 +18,7 @@ const cfg = (over: Record<string, unknown> = {}): AutoscalingConfig =>
     look_back_period_s: 3, metrics_interval_s: 0.5, target_p99_ms: 250, ...over,
   });
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 interface World {
   /** Clients with a request in flight (closed loop) at t. */
