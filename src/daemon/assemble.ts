@@ -20,10 +20,9 @@ import { CanaryCommands } from './rollout/canary-commands.js';
 import { CanaryStats } from './rollout/canary-stats.js';
 import { TrackingLoop } from './rollout/tracking.js';
 import { SecretFiles } from './control/secrets.js';
-import { Capture } from './capture/capture.js';
+import { Capture, onWorker } from './capture/capture.js';
 import { CaptureCommands } from './capture/commands.js';
 import type { CaptureSettings } from './capture/settings.js';
-import { canaryDrift } from '../monitor/canary-drift.js';
 import { DriftScheduler, type DriftSchedule } from './monitor/drift-schedule.js';
 import { DriftCommands } from './monitor/drift-commands.js';
 import { envRotation, rotateIfFull } from './logging/log-file.js';
@@ -111,13 +110,13 @@ export function assemble(
   });
   tracking = new TrackingLoop({ store, secrets: new SecretFiles(dirs.secretsDir), deploy: (req) => commands.deploy(req), startRollout: (policy, endpoint) => canary.startRollout(policy, endpoint) });
   const capture = new Capture({
-    dir: dirs.captureDir, registry: metrics.registry, event: (k, subj, msg, data) => store.addEvent(k, subj, msg, data),
+    writer: onWorker(dirs.captureDir), registry: metrics.registry, event: (k, subj, msg, data) => store.addEvent(k, subj, msg, data),
     load: () => store.listCapture().map((c) => ({ endpoint: c.endpoint, settings: c.settings as CaptureSettings })),
   });
   const captureCommands = new CaptureCommands({ store, capture, dir: dirs.captureDir });
   const driftScheduler = new DriftScheduler({ home: dirs.home, registry: metrics.registry, load: () => store.listDriftSchedules() as DriftSchedule[], event: (k, subj, msg, data) => store.addEvent(k, subj, msg, data) });
   const drift = new DriftCommands({ store, scheduler: driftScheduler });
-  const analysis = new AnalysisLoop(store, canary, (d) => canaryStats.counters(d), (primary, canaryName, since) => canaryDrift(capture.recent(primary, since), capture.recent(canaryName, since)));
+  const analysis = new AnalysisLoop(store, canary, (d) => canaryStats.counters(d), (primary, canaryName, since) => capture.drift(primary, canaryName, since));
   const snapshotSource = {
     deployments: () => store.listDeployments(),
     endpoints: () => store.listEndpoints(),

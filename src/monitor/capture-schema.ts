@@ -60,3 +60,18 @@ export function captureFileTime(name: string): Date | null {
   const t = Date.UTC(+s.slice(0, 4), +s.slice(4, 6) - 1, +s.slice(6, 8), +s.slice(9, 11), +s.slice(11, 13), +s.slice(13, 15), +s.slice(15, 18));
   return Number.isNaN(t) ? null : new Date(t);
 }
+
+/**
+ * A 32-bit float read from a FLOAT column (FP32 and FP16 tensors are captured as FLOAT) as the
+ * shortest decimal that is the same float, as numpy prints it: the 5.1 a client sent is
+ * 5.099999904632568 as a double, and a reference file says 5.1, so comparing the raw doubles would
+ * shift every value a little (and drift tests would see it).
+ */
+export function float32Decimal(v: number): number {
+  if (!Number.isFinite(v)) return v;
+  for (let p = 6; p <= 9; p++) {
+    const x = Number(v.toPrecision(p));
+    if (Math.fround(x) === v) return x;
+  }
+  return v;
+}

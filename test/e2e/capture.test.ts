@@ -81,7 +81,7 @@ describe('payload capture (ONNX model)', () => {
     expect(got.ids).toHaveLength(45); // the 5 /invocations got ids of their own
     expect(got.dtypes).toMatchObject({
       timestamp: 'datetime64[ms, UTC]', row: 'int32', latency_ms: 'float64',
-      'input.x_0': 'float64', 'input.x_3': 'float64', 'output.y_0': 'float64', 'output.y_2': 'float64', 'output.label': 'float64',
+      'input.x_0': 'float32', 'input.x_3': 'float32', 'output.y_0': 'float32', 'output.y_2': 'float32', 'output.label': 'float64',
     });
     expect(['str', 'object', 'string']).toContain(got.dtypes.request_id);
     const q2 = got.records.filter((r) => r.request_id === 'q2');

@@ -1,34 +1,23 @@
 // Payload capture, off the request path: the ingress offers each answered request; a sampled share
-// goes into a bounded queue (full: the record is dropped and counted, the request never waits). A
-// timer drains the queue into rows, writes each endpoint's rows as a Parquet file every few seconds
-// (tmp + rename, so a reader never sees half a file), applies retention, and sends CloudEvents to the
-// endpoint's sink with a few requests in flight. A write or send that fails drops those records,
-// counts them, and says so in an event (at most once a minute per endpoint and cause); serving goes on.
+// goes into a bounded queue (full: the record is dropped and counted, the request never waits). Every
+// few seconds the queue is handed to the writer on a worker thread (writer.ts: rows, Parquet files,
+// retention, CloudEvents), so that work never takes the ingress's event loop; what it reports back
+// (written, sent, dropped and why) becomes counters, `capture status` and events (at most one a
+// minute per endpoint and cause). Serving goes on whatever happens to capture.
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import client from 'prom-client';
-import { request } from 'undici';
 import type { Tensor } from '../../tensor.js';
-import { CAPTURE_FILE_RE, captureFileName } from '../../monitor/capture-schema.js';
-import { VERSION } from '../../version.js';
-import { cloudEvents, type OutgoingEvent } from './cloudevents.js';
-import { parquetBytes } from './parquet.js';
-import { filesToRemove } from './retention.js';
-import { captureRows, type CaptureRecord, type Row } from './rows.js';
+import type { CanaryDrift } from '../../monitor/canary-drift.js';
+import type { CaptureRecord } from './rows.js';
 import type { CaptureSettings } from './settings.js';
+import { CaptureWriter, type Batch, type DropReason, type EndpointOutcome } from './writer.js';
+
+export { RECENT_ROWS, type DropReason } from './writer.js';
 
 /** Records waiting to be written: at most this many, holding at most QUEUE_MAX_BYTES of tensors. */
 export const QUEUE_MAX_RECORDS = 10_000;
 export const QUEUE_MAX_BYTES = 64 * 1024 ** 2;
-/** Events waiting for the sink, and how many are sent at once. */
-const SINK_QUEUE_MAX = 2_000;
-const SINK_CONCURRENCY = 4;
-const SINK_TIMEOUT_MS = 5_000;
-/** Recent rows kept in memory per deployment, for the canary's drift check. */
-export const RECENT_ROWS = 5_000;
-
-export type DropReason = 'queue-full' | 'write-error' | 'send-error' | 'sink-full';
 
 export interface CaptureStatus {
   endpoint: string;
@@ -43,8 +32,65 @@ export interface CaptureStatus {
   skipped: string[];
 }
 
+/** The writer's interface, whether it runs on a worker thread or (tests) in this one. */
+export interface WriterPort {
+  process(b: Batch): Promise<Record<string, EndpointOutcome>>;
+  files(endpoint: string): Promise<Array<{ name: string; bytes: number; ts: number }>>;
+  drift(primary: string, canary: string, sinceMs: number): Promise<CanaryDrift>;
+  settled(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The writer in this thread (tests, and tools that capture nothing on a hot path). */
+export function inThread(dir: string): WriterPort {
+  const w = new CaptureWriter(dir);
+  return {
+    process: (b) => w.process(b), files: (e) => w.files(e), drift: async (p, c, s) => w.drift(p, c, s),
+    settled: () => w.settled(), close: async () => undefined,
+  };
+}
+
+/** The writer on a worker thread; a worker that dies fails its pending calls and is started again on the next. */
+export function onWorker(dir: string, url = new URL('./capture-worker.js', import.meta.url)): WriterPort {
+  let worker: Worker | null = null;
+  let next = 0;
+  const pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
+  const fail = (err: Error) => {
+    for (const p of pending.values()) p.reject(err);
+    pending.clear();
+    worker = null;
+  };
+  const call = <T>(op: string, ...args: unknown[]): Promise<T> => {
+    if (!worker) {
+      const w = new Worker(url, { workerData: { dir } });
+      w.unref();
+      w.on('message', (m: { id: number; result?: unknown; error?: string }) => {
+        const p = pending.get(m.id);
+        pending.delete(m.id);
+        if (m.error !== undefined) p?.reject(new Error(m.error));
+        else p?.resolve(m.result);
+      });
+      w.on('error', (err) => fail(err));
+      w.on('exit', (code) => fail(new Error(`the capture worker exited (code ${code})`)));
+      worker = w;
+    }
+    const id = next++;
+    return new Promise<T>((resolve, reject) => {
+      pending.set(id, { resolve, reject });
+      worker!.postMessage({ id, op, args });
+    });
+  };
+  return {
+    process: (b) => call('process', b), files: (e) => call('files', e), drift: (p, c, s) => call('drift', p, c, s),
+    settled: () => call('settled'),
+    close: async () => {
+      await worker?.terminate();
+    },
+  };
+}
+
 export interface CaptureDeps {
-  dir: string;
+  writer: WriterPort;
   registry: client.Registry;
   event: (kind: string, subject: string, message: string, data?: unknown) => void;
   /** The saved settings per endpoint (re-read on each flush, so an undeployed endpoint stops). */
@@ -55,21 +101,21 @@ export interface CaptureDeps {
 }
 
 type Served = { endpoint: string; name: string; version: string };
+type Stats = Omit<CaptureStatus, 'endpoint' | 'settings' | 'files' | 'bytes'>;
 
 const sizeOf = (x: Tensor[] | { mlflowJson: string }) =>
   Array.isArray(x) ? x.reduce((s, t) => s + (Array.isArray(t.data) ? t.data.reduce((a, v) => a + v.length, 0) : t.data.byteLength), 0) : x.mlflowJson.length;
 
+/** Tensors whose data owns its memory: a view into a big request buffer would be copied whole to the worker. */
+const compact = (x: Tensor[] | { mlflowJson: string }) => (Array.isArray(x) ? x.map((t) => ({ ...t, data: Array.isArray(t.data) ? t.data : t.data.slice() })) : x);
+
 export class Capture {
   private settings = new Map<string, CaptureSettings>();
-  private readonly queue: CaptureRecord[] = [];
+  private queue: CaptureRecord[] = [];
   private queuedBytes = 0;
-  private readonly stats = new Map<string, Omit<CaptureStatus, 'endpoint' | 'settings' | 'files' | 'bytes'>>();
-  private readonly sink: Array<{ url: string; ev: OutgoingEvent; endpoint: string }> = [];
-  private sending = 0;
+  private readonly stats = new Map<string, Stats>();
   private readonly lastEvent = new Map<string, number>();
-  private readonly recentRows = new Map<string, Row[]>();
   private readonly timer: NodeJS.Timeout;
-  private seq = 0;
   private flushing: Promise<void> = Promise.resolve();
   private readonly rand: () => number;
   private readonly now: () => number;
@@ -92,7 +138,7 @@ export class Capture {
     this.settings = new Map(this.deps.load().map((c) => [c.endpoint, c.settings]));
   }
 
-  private stat(endpoint: string) {
+  private stat(endpoint: string): Stats {
     let s = this.stats.get(endpoint);
     if (!s) this.stats.set(endpoint, (s = { sampled: 0, written: 0, sent: 0, dropped: {}, lastError: null, skipped: [] }));
     return s;
@@ -128,7 +174,7 @@ export class Capture {
     this.queuedBytes += bytes;
   }
 
-  /** Write what is queued (one file per endpoint) and apply retention. Runs one at a time. */
+  /** Hand what is queued to the writer and take in what it reports. Runs one at a time. */
   flush(): Promise<void> {
     this.flushing = this.flushing.then(() => this.drain()).catch((err) => console.error(`capture: ${(err as Error).stack}`));
     return this.flushing;
@@ -136,112 +182,49 @@ export class Capture {
 
   private async drain(): Promise<void> {
     this.reload();
-    const batch = this.queue.splice(0);
+    const batch = this.queue;
+    this.queue = [];
     this.queuedBytes = 0;
-    const rows = new Map<string, { rows: Row[]; skipped: Set<string>; records: number }>();
-    for (const rec of batch) {
-      const s = this.settings.get(rec.endpoint);
-      if (!s) continue; // turned off since
-      if (s.url) this.enqueueEvents(rec, s);
-      const r = captureRows(rec, s.dropInputs);
-      this.remember(rec.deployment, r.rows);
-      if (!s.files) continue;
-      const acc = rows.get(rec.endpoint) ?? { rows: [], skipped: new Set<string>(), records: 0 };
-      acc.rows.push(...r.rows);
-      acc.records++;
-      for (const x of r.skipped) acc.skipped.add(x);
-      rows.set(rec.endpoint, acc);
-    }
-    for (const [endpoint, acc] of rows) await this.write(endpoint, acc.rows, acc.records, [...acc.skipped]);
-    for (const [endpoint, s] of this.settings) if (s.files) await this.retain(endpoint, s).catch(() => undefined);
-  }
-
-  private remember(deployment: string, rows: Row[]): void {
-    const kept = this.recentRows.get(deployment) ?? [];
-    kept.push(...rows);
-    if (kept.length > RECENT_ROWS) kept.splice(0, kept.length - RECENT_ROWS);
-    this.recentRows.set(deployment, kept);
-  }
-
-  /** The deployment's captured rows since `sinceMs` (the last RECENT_ROWS at most), for the canary's drift check. */
-  recent(deployment: string, sinceMs: number): Row[] {
-    return (this.recentRows.get(deployment) ?? []).filter((r) => (r.timestamp as number) >= sinceMs);
-  }
-
-  private async write(endpoint: string, rows: Row[], records: number, skipped: string[]): Promise<void> {
-    const dir = join(this.deps.dir, endpoint);
-    const name = captureFileName(new Date(this.now()), this.seq++);
+    if (this.settings.size === 0 && batch.length === 0) return;
+    const records = batch.map((r) => ({ ...r, inputs: compact(r.inputs), outputs: compact(r.outputs) }));
+    let outcomes: Record<string, EndpointOutcome>;
     try {
-      const bytes = parquetBytes(rows, { 'mlserve.version': VERSION, 'mlserve.endpoint': endpoint, 'mlserve.skipped': skipped.join('; ') });
-      await mkdir(dir, { recursive: true, mode: 0o700 });
-      await writeFile(join(dir, `.${name}.tmp`), bytes, { mode: 0o600 });
-      await rename(join(dir, `.${name}.tmp`), join(dir, name));
-      const s = this.stat(endpoint);
-      s.written += records;
-      s.skipped = skipped;
-      this.records.inc({ endpoint }, records);
+      outcomes = await this.deps.writer.process({ records, settings: [...this.settings] });
     } catch (err) {
-      await rm(join(dir, `.${name}.tmp`), { force: true }).catch(() => undefined);
-      this.drop(endpoint, 'write-error', records, `cannot write ${join(dir, name)}: ${(err as Error).message}`);
+      const by = new Map<string, number>();
+      for (const r of batch) by.set(r.endpoint, (by.get(r.endpoint) ?? 0) + 1);
+      for (const [endpoint, n] of by) this.drop(endpoint, 'write-error', n, `the capture writer failed: ${(err as Error).message}`);
+      return;
+    }
+    for (const [endpoint, o] of Object.entries(outcomes)) {
+      const s = this.stat(endpoint);
+      s.written += o.written;
+      s.sent += o.sent;
+      if (o.skipped) s.skipped = o.skipped;
+      if (o.written + o.sentOnly > 0) this.records.inc({ endpoint }, o.written + o.sentOnly);
+      for (const [reason, n] of Object.entries(o.dropped) as Array<[DropReason, number]>) this.drop(endpoint, reason, n, o.errors[reason]);
     }
   }
 
-  private async files(endpoint: string) {
-    const dir = join(this.deps.dir, endpoint);
-    const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => CAPTURE_FILE_RE.test(n));
-    return Promise.all(names.map(async (name) => {
-      const st = await stat(join(dir, name));
-      return { name, bytes: st.size, ts: st.mtimeMs };
-    }));
-  }
-
-  private async retain(endpoint: string, s: CaptureSettings): Promise<void> {
-    const files = await this.files(endpoint);
-    for (const name of filesToRemove(files, s, this.now())) await rm(join(this.deps.dir, endpoint, name), { force: true });
-  }
-
-  private enqueueEvents(rec: CaptureRecord, s: CaptureSettings): void {
-    for (const ev of cloudEvents(rec, `mlserve://${rec.endpoint}`, s.dropInputs)) {
-      if (this.sink.length >= SINK_QUEUE_MAX) {
-        this.drop(rec.endpoint, 'sink-full', 1, `the sink ${s.url} does not keep up (${SINK_QUEUE_MAX} events waiting)`);
-        continue;
-      }
-      this.sink.push({ url: s.url!, ev, endpoint: rec.endpoint });
-    }
-    this.pump();
-  }
-
-  private pump(): void {
-    while (this.sending < SINK_CONCURRENCY && this.sink.length > 0) {
-      const { url, ev, endpoint } = this.sink.shift()!;
-      this.sending++;
-      request(url, { method: 'POST', headers: ev.headers, body: ev.body, headersTimeout: SINK_TIMEOUT_MS, bodyTimeout: SINK_TIMEOUT_MS })
-        .then(async (r) => {
-          await r.body.dump();
-          if (r.statusCode >= 300) throw new Error(`the sink answered ${r.statusCode}`);
-          if (!ev.headers['ce-type']!.endsWith('.request')) return;
-          this.stat(endpoint).sent++;
-          if (this.settings.get(endpoint)?.files === false) this.records.inc({ endpoint });
-        })
-        .catch((err: Error) => this.drop(endpoint, 'send-error', 1, `CloudEvent to ${url}: ${err.message}`))
-        .finally(() => {
-          this.sending--;
-          this.pump();
-        });
-    }
+  /** The canary's captured rows against the primary's since `sinceMs` (the writer keeps the recent rows). */
+  drift(primary: string, canary: string, sinceMs: number): Promise<CanaryDrift> {
+    return this.deps.writer.drift(primary, canary, sinceMs);
   }
 
   async status(): Promise<CaptureStatus[]> {
-    this.reload();
+    await this.flush(); // counters of what the writer did meanwhile
     return Promise.all([...this.settings].map(async ([endpoint, settings]) => {
-      const files = await this.files(endpoint);
+      const files = await this.deps.writer.files(endpoint).catch(() => []);
       return { endpoint, settings, ...this.stat(endpoint), files: files.length, bytes: files.reduce((a, f) => a + f.bytes, 0) };
     }));
   }
 
-  /** Write what is left (daemon stop). */
+  /** Write what is left, let the sink finish, stop the worker (daemon stop). */
   async close(): Promise<void> {
     clearInterval(this.timer);
     await this.flush();
+    await this.deps.writer.settled().catch(() => undefined);
+    await this.flush();
+    await this.deps.writer.close();
   }
 }

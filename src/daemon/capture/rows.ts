@@ -30,22 +30,20 @@ export interface CaptureRecord {
 
 export interface Rows {
   rows: Row[];
+  /** Columns of 32- or 16-bit floats: written as Parquet FLOAT (pandas shows float32's 5.1 as 5.1). */
+  float32: string[];
   /** Inputs and outputs left out: too many values per row, rows that do not line up, JSON that does not parse. */
   skipped: string[];
 }
 
-/**
- * A 32-bit (or 16-bit) float as the shortest decimal that reads back as the same float, as numpy
- * prints it: 5.1 sent as FP32 is 5.099999904632568 in a double, and a reference file says 5.1, so
- * comparing the raw doubles would shift every value (and drift tests would see it).
- */
-export function shortestFloat(v: number): number {
-  if (!Number.isFinite(v)) return v;
-  for (let p = 6; p <= 9; p++) {
-    const x = Number(v.toPrecision(p));
-    if (Math.fround(x) === v) return x;
-  }
-  return v;
+/** The same, column by column: how the writer takes it (row objects of many keys are slow to build and read). */
+export interface Cols {
+  /** Rows of the request. */
+  n: number;
+  /** Feature and output columns, each `n` long, in order. */
+  columns: Array<[string, Cell[]]>;
+  float32: string[];
+  skipped: string[];
 }
 
 function cell(t: Tensor, i: number): Cell {
@@ -54,8 +52,20 @@ function cell(t: Tensor, i: number): Cell {
   const v = d[i];
   if (v === undefined) return null;
   if (typeof v === 'bigint') return Number(v);
-  if (t.datatype === 'FP16') return shortestFloat(halfToFloat(v));
-  return t.datatype === 'FP32' ? shortestFloat(v) : v;
+  return t.datatype === 'FP16' ? halfToFloat(v) : v;
+}
+
+/** Column names per (tensor, values per row), made once: a capture of many rows names them once. */
+const NAMES = new Map<string, string[]>();
+function columnNames(name: string, k: number, column: (f: string) => string): string[] {
+  const key = `${column('')}${name}\0${k}`;
+  let names = NAMES.get(key);
+  if (!names) {
+    if (NAMES.size > 10_000) NAMES.clear();
+    names = k === 1 ? [column(name)] : Array.from({ length: k }, (_, j) => column(`${name}_${j}`));
+    NAMES.set(key, names);
+  }
+  return names;
 }
 
 /** Columns of one tensor, row by row; null when it cannot be split into `rows` rows of few values. */
@@ -65,7 +75,7 @@ function tensorColumns(t: Tensor, rows: number, column: (f: string) => string): 
   if (first !== rows || rows === 0) return null;
   const k = total / rows;
   if (k > MAX_VALUES_PER_ROW || !Number.isInteger(k)) return null;
-  const names = k === 1 ? [column(t.name)] : Array.from({ length: k }, (_, j) => column(`${t.name}_${j}`));
+  const names = columnNames(t.name, k, column);
   const out: Array<Record<string, Cell>> = [];
   for (let r = 0; r < rows; r++) {
     const row: Record<string, Cell> = {};
@@ -133,9 +143,54 @@ function parse(s: string): unknown {
 const prefixed = (rows: Array<Record<string, Cell>>, column: (f: string) => string) =>
   rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [column(k), v])));
 
+/** One tensor's columns over `rows` rows; null when it cannot be split into rows of few values. */
+function tensorColumnArrays(t: Tensor, rows: number, column: (f: string) => string): Array<[string, Cell[]]> | null {
+  const total = t.shape.reduce((a, b) => a * b, 1);
+  const first = t.shape.length === 0 ? 1 : t.shape[0]!;
+  if (first !== rows || rows === 0) return null;
+  const k = total / rows;
+  if (k > MAX_VALUES_PER_ROW || !Number.isInteger(k)) return null;
+  const names = columnNames(t.name, k, column);
+  return names.map((name, j) => {
+    const values: Cell[] = new Array(rows);
+    for (let r = 0; r < rows; r++) values[r] = cell(t, r * k + j);
+    return [name, values];
+  });
+}
+
+/** The record column by column; `drop` names inputs (tensors or columns) never recorded. */
+export function captureColumns(rec: CaptureRecord, drop: readonly string[] = []): Cols {
+  if (!Array.isArray(rec.inputs) || !Array.isArray(rec.outputs)) {
+    const r = captureRows(rec, drop); // MLflow JSON: parsed as rows, then turned
+    const names = new Set<string>();
+    for (const row of r.rows) for (const k in row) names.add(k);
+    const meta = new Set(['timestamp', 'request_id', 'row', 'endpoint', 'deployment', 'model_version', 'latency_ms']);
+    const columns = [...names].filter((k) => !meta.has(k)).map((k): [string, Cell[]] => [k, r.rows.map((row) => row[k] ?? null)]);
+    return { n: r.rows.length, columns, float32: r.float32, skipped: r.skipped };
+  }
+  const skipped: string[] = [];
+  const float32: string[] = [];
+  const columns: Array<[string, Cell[]]> = [];
+  const tensors = rec.inputs.filter((t) => !drop.includes(t.name));
+  const n = tensors.length ? (tensors[0]!.shape.length === 0 ? 1 : tensors[0]!.shape[0]!) : 1;
+  for (const [list, column, what] of [[tensors, inputColumn, 'input'], [rec.outputs, outputColumn, 'output']] as const) {
+    for (const t of list) {
+      const cols = tensorColumnArrays(t, n, column);
+      if (!cols) {
+        skipped.push(`${what} ${t.name} [${t.shape.join(',')}]`);
+        continue;
+      }
+      columns.push(...cols);
+      if (t.datatype === 'FP32' || t.datatype === 'FP16') float32.push(...cols.map(([name]) => name));
+    }
+  }
+  return { n, columns, float32, skipped };
+}
+
 /** The record as rows; `drop` names inputs (tensors or columns) never recorded. */
 export function captureRows(rec: CaptureRecord, drop: readonly string[] = []): Rows {
   const skipped: string[] = [];
+  const float32: string[] = [];
   const dropped = new Set(drop);
   let inputs: Array<Record<string, Cell>>;
   let outputs: Array<Record<string, Cell>> | null;
@@ -146,7 +201,10 @@ export function captureRows(rec: CaptureRecord, drop: readonly string[] = []): R
     for (const t of tensors) {
       const cols = tensorColumns(t, n, inputColumn);
       if (!cols) skipped.push(`input ${t.name} [${t.shape.join(',')}]`);
-      else cols.forEach((c, r) => Object.assign(inputs[r]!, c));
+      else {
+        cols.forEach((c, r) => Object.assign(inputs[r]!, c));
+        if (t.datatype === 'FP32' || t.datatype === 'FP16') float32.push(...Object.keys(cols[0] ?? {}));
+      }
     }
   } else {
     const parsed = mlflowRequestRows(parse(rec.inputs.mlflowJson));
@@ -158,7 +216,10 @@ export function captureRows(rec: CaptureRecord, drop: readonly string[] = []): R
     for (const t of rec.outputs) {
       const cols = tensorColumns(t, inputs.length, outputColumn);
       if (!cols) skipped.push(`output ${t.name} [${t.shape.join(',')}]`);
-      else cols.forEach((c, r) => Object.assign(outputs![r]!, c));
+      else {
+        cols.forEach((c, r) => Object.assign(outputs![r]!, c));
+        if (t.datatype === 'FP32' || t.datatype === 'FP16') float32.push(...Object.keys(cols[0] ?? {}));
+      }
     }
   } else {
     const parsed = mlflowAnswerRows(parse(rec.outputs.mlflowJson));
@@ -169,5 +230,5 @@ export function captureRows(rec: CaptureRecord, drop: readonly string[] = []): R
     timestamp: rec.ts, request_id: rec.requestId, row: r, endpoint: rec.endpoint, deployment: rec.deployment,
     model_version: rec.version, latency_ms: rec.latencyMs, ...features, ...(outputs?.[r] ?? {}),
   }));
-  return { rows, skipped };
+  return { rows, skipped, float32 };
 }

@@ -15,7 +15,7 @@ export class AnalysisLoop {
     private readonly canary: CanaryCommands,
     private readonly counters: (deployment: string) => Promise<CanaryCounters>,
     /** Canary vs primary on captured rows since a time (ms); only asked when a policy has maxDriftPsi. */
-    private readonly drift: (primary: string, canary: string, sinceMs: number) => DriftWindow | null = () => null,
+    private readonly drift: (primary: string, canary: string, sinceMs: number) => Promise<DriftWindow | null> = async () => null,
   ) {}
 
   start(periodMs = 1000): void {
@@ -36,7 +36,7 @@ export class AnalysisLoop {
         const r = e.rollout as { policy: AnalysisPolicy; state: AnalysisState } | null;
         if (!r?.state || r.state.status !== 'running' || !e.canary) continue;
         try {
-          const drift = r.policy.maxDriftPsi !== undefined ? this.drift(e.primary, e.canary, r.state.stepStartedAt) : null;
+          const drift = r.policy.maxDriftPsi !== undefined ? await this.drift(e.primary, e.canary, r.state.stepStartedAt) : null;
           const v = analyze(r.policy, r.state, await this.counters(e.canary), Date.now(), drift);
           if (v.action === 'wait') continue;
           this.store.setRollout(e.name, { policy: r.policy, state: v.state });

@@ -6,14 +6,17 @@ import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetS
 import { MlserveError } from '../../errors.js';
 import { parseCsv } from './csv.js';
 import { toColumn, type Table } from './table.js';
+import { float32Decimal } from '../capture-schema.js';
 
 /** Every row of a Parquet file as a Table (the columns in file order). Throws what hyparquet says. */
 export async function readParquetTable(path: string): Promise<Table> {
   const file = await asyncBufferFromFile(path);
   const metadata = await parquetMetadataAsync(file);
-  const names = parquetSchema(metadata).children.map((c) => c.element.name);
+  const children = parquetSchema(metadata).children.map((c) => c.element);
   const rows = (await parquetReadObjects({ file, metadata })) as Array<Record<string, unknown>>;
-  return { rows: rows.length, columns: names.map((n) => toColumn(n, rows.map((r) => r[n]))) };
+  // FLOAT (32-bit) values as the decimals they were written from (capture-schema.ts).
+  const value = (float: boolean) => (v: unknown) => (float && typeof v === 'number' ? float32Decimal(v) : v);
+  return { rows: rows.length, columns: children.map((c) => toColumn(c.name, rows.map((r) => r[c.name]).map(value(c.type === 'FLOAT')))) };
 }
 
 /** The reference file (.csv, or .parquet/.pq; other names are read by their first bytes). */

@@ -8,12 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import client from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Capture, QUEUE_MAX_RECORDS } from '../../../src/daemon/capture/capture.js';
+import { Capture, onWorker, QUEUE_MAX_RECORDS } from '../../../src/daemon/capture/capture.js';
 import { parseCaptureSettings, type CaptureSettings } from '../../../src/daemon/capture/settings.js';
 import type { Tensor } from '../../../src/tensor.js';
 
 const x = (v: number): Tensor[] => [{ name: 'x', datatype: 'FP32', shape: [1, 2], data: Float32Array.from([v, v + 1]) }];
 const served = { endpoint: 'iris', name: 'iris-v1', version: '1' };
+const WORKER = new URL('../../../dist/daemon/capture/capture-worker.js', import.meta.url);
 let open: Capture[] = [];
 afterEach(async () => {
   for (const c of open) await c.close();
@@ -24,7 +25,8 @@ function capture(settings: CaptureSettings) {
   const dir = mkdtempSync(join(tmpdir(), 'mlserve-capture-'));
   const events: string[] = [];
   const registry = new client.Registry();
-  const c = new Capture({ dir, registry, event: (_k, _s, m) => events.push(m), load: () => [{ endpoint: 'iris', settings }], flushMs: 60_000 });
+  // The writer on its worker thread, as the daemon runs it (the built file: npm test builds first).
+  const c = new Capture({ writer: onWorker(dir, WORKER), registry, event: (_k, _s, m) => events.push(m), load: () => [{ endpoint: 'iris', settings }], flushMs: 60_000 });
   open.push(c);
   return { c, dir, events, registry };
 }

@@ -9,8 +9,9 @@ import { parseCaptureSettings, parseMaxAge, parseMaxBytes, parseSample } from '.
 import { captureRows, mlflowAnswerRows, mlflowRequestRows, type CaptureRecord } from '../../../src/daemon/capture/rows.js';
 import { filesToRemove } from '../../../src/daemon/capture/retention.js';
 import { columnTypes, parquetBytes } from '../../../src/daemon/capture/parquet.js';
+import { readParquetTable } from '../../../src/monitor/drift/reference.js';
 import { cloudEvents, REQUEST_EVENT, RESPONSE_EVENT } from '../../../src/daemon/capture/cloudevents.js';
-import { captureFileName, CAPTURE_FILE_RE } from '../../../src/monitor/capture-schema.js';
+import { captureFileName, CAPTURE_FILE_RE, float32Decimal } from '../../../src/monitor/capture-schema.js';
 import type { Tensor } from '../../../src/tensor.js';
 
 describe('settings', () => {
@@ -63,13 +64,18 @@ describe('a request as rows', () => {
     ['a body that is not JSON: meta only, said why', rec({ mlflowJson: 'nope' }, { mlflowJson: '{"predictions":[1]}' }),
       [{ ...META, row: 0, 'output.predictions': 1 }], ["the request body (not one of MLflow's JSON forms)"]],
   ] as [string, CaptureRecord, unknown[], string[]][])('%s', (_n, r, rows, skipped) => {
-    expect(captureRows(r)).toEqual({ rows, skipped });
+    const got = captureRows(r);
+    expect({ rows: got.rows, skipped: got.skipped }).toEqual({ rows, skipped });
+  });
+
+  it('names the columns of FP32 and FP16 tensors, which are written as FLOAT', () => {
+    const got = captureRows(rec([t('x', 'FP32', [1, 2], Float32Array.from([1, 2])), t('k', 'INT32', [1], Int32Array.from([1]))], [t('h', 'FP16', [1], Uint16Array.from([0x3c00]))]));
+    expect(got.float32).toEqual(['input.x_0', 'input.x_1', 'output.h']);
   });
 
   it.each([[Math.fround(5.1), 5.1], [Math.fround(0.2), 0.2], [Math.fround(1 / 3), 0.33333334], [Math.fround(1e-8), 1e-8], [16777216, 16777216], [NaN, NaN]])(
-    'an FP32 value %s is captured as the shortest decimal that is the same float: %s', (f, want) => {
-      const r = captureRows(rec([t('x', 'FP32', [1], Float32Array.from([f]))], [])).rows[0]!;
-      expect(r['input.x']).toBe(want);
+    'a FLOAT value %s reads back as the shortest decimal that is the same float: %s', (f, want) => {
+      expect(float32Decimal(f)).toBe(want);
       if (Number.isFinite(want)) expect(Math.fround(want)).toBe(f);
     });
 
@@ -136,6 +142,14 @@ describe('files', () => {
     writeFileSync(file, parquetBytes(rows, { 'mlserve.endpoint': 'iris' }));
     const back = await parquetReadObjects({ file: await asyncBufferFromFile(file) });
     expect(back.map((r) => ({ ...r, timestamp: (r.timestamp as Date).getTime() }))).toEqual(rows);
+  });
+
+  it('FP32 columns are FLOAT in the file, and a drift reference reads them as the decimals sent', async () => {
+    const r = captureRows(rec([t('x', 'FP32', [2], Float32Array.from([5.1, 0.2]))], []));
+    const file = join(mkdtempSync(join(tmpdir(), 'cap-')), 'f.parquet');
+    writeFileSync(file, parquetBytes(r.rows, {}, new Set(r.float32)));
+    const table = await readParquetTable(file);
+    expect(table.columns.find((c) => c.name === 'input.x')!.values).toEqual([5.1, 0.2]);
   });
 });
 

@@ -3,7 +3,7 @@
 // and from shifted distributions.
 import { describe, expect, it } from 'vitest';
 import { analyze, initialState, MIN_DRIFT_ROWS, validatePolicy, type CanaryCounters, type DriftWindow } from '../../../src/daemon/rollout/canary-analysis.js';
-import { canaryDrift } from '../../../src/monitor/canary-drift.js';
+import { canaryDrift as driftOf, fromRows } from '../../../src/monitor/canary-drift.js';
 
 const LE = [0.01, 0.1, 1, Infinity];
 const counters = (requests: number): CanaryCounters => ({ requests, errors: 0, latency: { le: LE, counts: [requests, requests, requests, requests] } });
@@ -42,6 +42,7 @@ function normal(n: number, mean: number, seed: number): number[] {
   const u = () => ((s = (s * 1_103_515_245 + 12_345) % 2 ** 31) + 1) / (2 ** 31 + 1);
   return Array.from({ length: n }, () => mean + Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u()));
 }
+const canaryDrift = (a: Array<Record<string, number | string | null>>, b: Array<Record<string, number | string | null>>) => driftOf(fromRows(a), fromRows(b));
 const rows = (xs: number[], label: (x: number) => string) => xs.map((x) => ({ 'input.x_0': x, 'output.label': label(x), request_id: 'r' }));
 
 describe('canaryDrift', () => {
