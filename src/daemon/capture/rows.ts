@@ -70,19 +70,8 @@ function columnNames(name: string, k: number, column: (f: string) => string): st
 
 /** Columns of one tensor, row by row; null when it cannot be split into `rows` rows of few values. */
 function tensorColumns(t: Tensor, rows: number, column: (f: string) => string): Array<Record<string, Cell>> | null {
-  const total = t.shape.reduce((a, b) => a * b, 1);
-  const first = t.shape.length === 0 ? 1 : t.shape[0]!;
-  if (first !== rows || rows === 0) return null;
-  const k = total / rows;
-  if (k > MAX_VALUES_PER_ROW || !Number.isInteger(k)) return null;
-  const names = columnNames(t.name, k, column);
-  const out: Array<Record<string, Cell>> = [];
-  for (let r = 0; r < rows; r++) {
-    const row: Record<string, Cell> = {};
-    for (let j = 0; j < k; j++) row[names[j]!] = cell(t, r * k + j);
-    out.push(row);
-  }
-  return out;
+  const cols = tensorColumnArrays(t, rows, column);
+  return cols && Array.from({ length: rows }, (_, r) => Object.fromEntries(cols.map(([name, values]) => [name, values[r]!])));
 }
 
 const scalar = (v: unknown): Cell =>
