@@ -107,13 +107,15 @@ export interface SuiteArgs {
   onnx: boolean;
   python: boolean;
   llm: boolean;
+  /** Payload capture's cost (capture.ts, its own BENCH.md section). */
+  capture: boolean;
 }
 
-export const SUITE_USAGE = 'usage: node dist/bench/suite.js [--quick] [--no-python] [--no-llm] [--only onnx|python|llm]';
+export const SUITE_USAGE = 'usage: node dist/bench/suite.js [--quick] [--no-python] [--no-llm] [--only onnx|python|llm|capture]';
 
 /** `npm run bench` flags: --quick, --no-python, --only onnx|python (or --only=python). Throws on anything else. */
 export function parseSuiteArgs(argv: string[]): SuiteArgs {
-  const out: SuiteArgs = { quick: false, onnx: true, python: true, llm: true };
+  const out: SuiteArgs = { quick: false, onnx: true, python: true, llm: true, capture: true };
   let only: string | undefined;
   let noPython = false;
   let noLlm = false;
@@ -125,13 +127,14 @@ export function parseSuiteArgs(argv: string[]): SuiteArgs {
     else if (a === '--only' || a.startsWith('--only=')) {
       if (only !== undefined) throw new Error(`--only given twice\n${SUITE_USAGE}`);
       only = a === '--only' ? argv[++i] : a.slice('--only='.length);
-      if (only !== 'onnx' && only !== 'python' && only !== 'llm') throw new Error(`--only takes onnx, python or llm (got ${only === undefined ? 'nothing' : `'${only}'`})\n${SUITE_USAGE}`);
+      if (only !== 'onnx' && only !== 'python' && only !== 'llm' && only !== 'capture') throw new Error(`--only takes onnx, python, llm or capture (got ${only === undefined ? 'nothing' : `'${only}'`})\n${SUITE_USAGE}`);
     } else throw new Error(`unknown argument '${a}'\n${SUITE_USAGE}`);
   }
   if (only === 'python' && noPython) throw new Error(`--only python and --no-python leave nothing to run\n${SUITE_USAGE}`);
   if (only === 'llm' && noLlm) throw new Error(`--only llm and --no-llm leave nothing to run\n${SUITE_USAGE}`);
-  if (only === 'python' || only === 'llm') out.onnx = false;
-  if (only === 'onnx' || only === 'llm' || noPython) out.python = false;
-  if (only === 'onnx' || only === 'python' || noLlm) out.llm = false;
+  if (only !== undefined && only !== 'onnx') out.onnx = false;
+  if ((only !== undefined && only !== 'python') || noPython) out.python = false;
+  if ((only !== undefined && only !== 'llm') || noLlm) out.llm = false;
+  if (only !== undefined && only !== 'capture') out.capture = false;
   return out;
 }

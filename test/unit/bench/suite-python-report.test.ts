@@ -134,16 +134,17 @@ describe('pythonAnalysis and the BENCH.md section', () => {
 
 describe('parseSuiteArgs', () => {
   it('runs every section by default; --no-python, --no-llm and --only pick', () => {
-    expect(parseSuiteArgs([])).toEqual({ quick: false, onnx: true, python: true, llm: true });
-    expect(parseSuiteArgs(['--quick', '--no-python'])).toEqual({ quick: true, onnx: true, python: false, llm: true });
-    expect(parseSuiteArgs(['--only', 'python'])).toEqual({ quick: false, onnx: false, python: true, llm: false });
-    expect(parseSuiteArgs(['--only=onnx', '--quick'])).toEqual({ quick: true, onnx: true, python: false, llm: false });
-    expect(parseSuiteArgs(['--only', 'llm'])).toEqual({ quick: false, onnx: false, python: false, llm: true });
-    expect(parseSuiteArgs(['--no-llm'])).toEqual({ quick: false, onnx: true, python: true, llm: false });
+    expect(parseSuiteArgs([])).toEqual({ quick: false, onnx: true, python: true, llm: true, capture: true });
+    expect(parseSuiteArgs(['--quick', '--no-python'])).toEqual({ quick: true, onnx: true, python: false, llm: true, capture: true });
+    expect(parseSuiteArgs(['--only', 'python'])).toEqual({ quick: false, onnx: false, python: true, llm: false, capture: false });
+    expect(parseSuiteArgs(['--only=onnx', '--quick'])).toEqual({ quick: true, onnx: true, python: false, llm: false, capture: false });
+    expect(parseSuiteArgs(['--only', 'llm'])).toEqual({ quick: false, onnx: false, python: false, llm: true, capture: false });
+    expect(parseSuiteArgs(['--no-llm'])).toEqual({ quick: false, onnx: true, python: true, llm: false, capture: true });
+    expect(parseSuiteArgs(['--only', 'capture'])).toEqual({ quick: false, onnx: false, python: false, llm: false, capture: true });
   });
   it.each([
     [['--fast'], /unknown argument '--fast'/],
-    [['--only'], /--only takes onnx, python or llm \(got nothing\)/],
+    [['--only'], /--only takes onnx, python, llm or capture \(got nothing\)/],
     [['--only', 'llm', '--no-llm'], /leave nothing to run/],
     [['--only', 'tf'], /got 'tf'/],
     [['--only', 'python', '--no-python'], /leave nothing to run/],
