@@ -69,6 +69,8 @@ export function driftGauges(r: DriftReport): Array<[string, string, number]> {
 export class DriftScheduler {
   private readonly lastRun = new Map<string, DriftRun>();
   private readonly references = new Map<string, { mtimeMs: number; table: Table }>();
+  /** The gauge series each endpoint has (so a schedule's series can be removed without touching the others'). */
+  private readonly series = new Map<string, Array<[string, string]>>();
   private readonly feature: client.Gauge<'endpoint' | 'feature' | 'metric'>;
   private readonly dataset: client.Gauge<'endpoint'>;
   private timer: NodeJS.Timeout | null = null;
@@ -102,8 +104,18 @@ export class DriftScheduler {
   /** Forget a schedule's gauges (it was removed). */
   forget(endpoint: string): void {
     this.lastRun.delete(endpoint);
-    this.feature.reset(); // prom-client cannot remove by partial labels: the others are set again on their next run
+    this.setSeries(endpoint, []);
     this.dataset.remove({ endpoint });
+  }
+
+  /** Set an endpoint's feature gauges to these values, removing the series it had that are not among them. */
+  private setSeries(endpoint: string, values: Array<[string, string, number]>): void {
+    const keep = new Set(values.map(([f, m]) => `${f}\0${m}`));
+    for (const [feature, metric] of this.series.get(endpoint) ?? []) {
+      if (!keep.has(`${feature}\0${metric}`)) this.feature.remove({ endpoint, feature, metric });
+    }
+    for (const [feature, metric, value] of values) this.feature.set({ endpoint, feature, metric }, value);
+    this.series.set(endpoint, values.map(([f, m]) => [f, m]));
   }
 
   /** Run every schedule whose period has passed. */
@@ -141,7 +153,7 @@ export class DriftScheduler {
       const captured = await readCapturedRows({ home: this.deps.home, endpoint: s.endpoint, from: now - s.windowMs, to: now });
       if (captured.table.rows === 0) throw new Error(`no captured rows of ${s.endpoint} in the window; is capture on (mlserve capture status)?`);
       const r = driftReport(reference, captured.table, { endpoint: s.endpoint, target: s.target });
-      for (const [feature, metric, value] of driftGauges(r)) this.feature.set({ endpoint: s.endpoint, feature, metric }, value);
+      this.setSeries(s.endpoint, driftGauges(r));
       this.dataset.set({ endpoint: s.endpoint }, r.columns ? r.drifted / r.columns : 0);
       run = {
         endpoint: s.endpoint, at: now, ok: true, rows: r.rows, drifted: r.drifted, columns: r.columns, datasetDrift: r.datasetDrift,
