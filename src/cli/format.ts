@@ -1,10 +1,10 @@
 // Small PURE helpers for human output: sizes, durations, and tables that fit 80 columns.
 
 export function parseSize(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(b|kb|k|kib|mb|m|mib|gb|g|gib)?$/i.exec(s.trim());
+  const m = /^(\d+(?:\.\d+)?)\s*(b|kb|k|kib|mb|m|mib|gb|g|gib|tb|t|tib)?$/i.exec(s.trim());
   if (!m) throw new Error(`'${s}' is not a size; use e.g. 64mb, 512kb, 1gb`);
   const unit = (m[2] ?? 'b').toLowerCase();
-  const mult = unit.startsWith('k') ? 1024 : unit.startsWith('m') ? 1024 ** 2 : unit.startsWith('g') ? 1024 ** 3 : 1;
+  const mult = ({ k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 } as Record<string, number>)[unit[0]!] ?? 1;
   return Math.round(Number(m[1]) * mult);
 }
 

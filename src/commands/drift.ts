@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
-import { NAME_RE } from '../config/checker.js';
+import { NAME_RE, NAME_TEXT as NAME_RULE } from '../config/checker.js';
 import { MlserveError } from '../errors.js';
 import { homePaths } from '../home.js';
 import { captureDir } from '../monitor/capture-schema.js';
@@ -14,7 +14,6 @@ import { reportText } from '../monitor/drift/report-text.js';
 import { parseWindow } from '../monitor/drift/window.js';
 import type { DriftRun, DriftSchedule } from '../daemon/monitor/drift-schedule.js';
 
-const NAME_RULE = "lowercase letters, digits, '.', '_' and '-', starting with a letter or digit, at most 63 characters";
 
 export default class DriftCommand extends BaseCommand {
   static override description =

@@ -18,7 +18,7 @@ export interface MetricsSource {
 /** Buckets that resolve sub-millisecond latencies (100 us) up to 30 s. */
 export const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 export const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
-/** Most recent request latencies kept per deployment for its latency SLO (target_p99_ms). */
+/** Most recent request latencies kept per deployment for its latency SLO (target_p99_ms), at least. */
 const KEPT_LATENCIES = 20_000;
 
 export class Metrics {
@@ -143,7 +143,8 @@ export class Metrics {
     const kept = status < 400 ? this.kept.get(labels.deployment)?.samples : undefined;
     if (kept) {
       kept.push({ t: performance.now() / 1000, ms: seconds * 1000 });
-      if (kept.length > KEPT_LATENCIES) kept.splice(0, kept.length - KEPT_LATENCIES);
+      // Trimmed in bulk (at twice the size, back to KEPT_LATENCIES): one splice per 20,000 requests, not one per request.
+      if (kept.length >= 2 * KEPT_LATENCIES) kept.splice(0, kept.length - KEPT_LATENCIES);
     }
   }
 
@@ -161,7 +162,9 @@ export class Metrics {
 
   /** The latencies kept for a deployment (oldest first), with `t` in performance.now() seconds. */
   latencies(deployment: string): ReadonlyArray<{ t: number; ms: number }> {
-    return this.kept.get(deployment)?.samples ?? [];
+    const kept = this.kept.get(deployment)?.samples ?? [];
+    if (kept.length > KEPT_LATENCIES) kept.splice(0, kept.length - KEPT_LATENCIES); // here, not per request
+    return kept;
   }
 
   observeLoad(deployment: string, seconds: number): void {

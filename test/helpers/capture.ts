@@ -4,6 +4,7 @@ import { mkdirSync, renameSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { parquetWriteFile } from 'hyparquet-writer';
 import { captureDir, captureFileName, inputColumn, META_COLUMNS, outputColumn } from '../../src/monitor/capture-schema.js';
+import { mulberry32 } from '../../src/models/zoo.js';
 
 export interface CaptureRows {
   /** One time per row (ms since the epoch). */
@@ -47,14 +48,7 @@ export function writeCaptureFile(home: string, endpoint: string, rows: CaptureRo
 
 /** A seeded RNG (mulberry32) and normal draws (Box-Muller). */
 export function rng(seed: number): { uniform: () => number; normal: (mean?: number, sd?: number) => number } {
-  let a = seed >>> 0;
-  const uniform = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const uniform = mulberry32(seed);
   const normal = (mean = 0, sd = 1) => mean + sd * Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
   return { uniform, normal };
 }

@@ -106,8 +106,13 @@ type Stats = Omit<CaptureStatus, 'endpoint' | 'settings' | 'files' | 'bytes'>;
 const sizeOf = (x: Tensor[] | { mlflowJson: string }) =>
   Array.isArray(x) ? x.reduce((s, t) => s + (Array.isArray(t.data) ? t.data.reduce((a, v) => a + v.length, 0) : t.data.byteLength), 0) : x.mlflowJson.length;
 
-/** Tensors whose data owns its memory: a view into a big request buffer would be copied whole to the worker. */
-const compact = (x: Tensor[] | { mlflowJson: string }) => (Array.isArray(x) ? x.map((t) => ({ ...t, data: Array.isArray(t.data) ? t.data : t.data.slice() })) : x);
+/**
+ * Tensors whose data owns its memory: posting a view into a bigger buffer (a request body, a replica's
+ * frame) would copy that whole buffer to the worker, so only such views are copied first.
+ */
+const compact = (x: Tensor[] | { mlflowJson: string }) => (Array.isArray(x)
+  ? x.map((t) => (Array.isArray(t.data) || t.data.byteLength === t.data.buffer.byteLength ? t : { ...t, data: t.data.slice() }))
+  : x);
 
 export class Capture {
   private settings = new Map<string, CaptureSettings>();

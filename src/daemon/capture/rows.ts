@@ -1,4 +1,4 @@
-// A captured request as table rows: one row per input row (a request of 3 rows gives 3 rows that share
+// A captured request as table columns (and, for tests and readers, rows): one row per input row (a request of 3 rows gives 3 rows that share
 // its request id), meta columns first, then one column per input feature (`input.<feature>`) and per
 // output (`output.<name>`). A tensor with one value per row is the column `<name>`; with k values per
 // row, `<name>_0` .. `<name>_{k-1}`; a tensor with more than MAX_VALUES_PER_ROW values per row (an
@@ -68,12 +68,6 @@ function columnNames(name: string, k: number, column: (f: string) => string): st
   return names;
 }
 
-/** Columns of one tensor, row by row; null when it cannot be split into `rows` rows of few values. */
-function tensorColumns(t: Tensor, rows: number, column: (f: string) => string): Array<Record<string, Cell>> | null {
-  const cols = tensorColumnArrays(t, rows, column);
-  return cols && Array.from({ length: rows }, (_, r) => Object.fromEntries(cols.map(([name, values]) => [name, values[r]!])));
-}
-
 const scalar = (v: unknown): Cell =>
   v === null || v === undefined ? null : typeof v === 'number' ? v : typeof v === 'boolean' ? Number(v) : typeof v === 'string' ? v : JSON.stringify(v);
 
@@ -129,9 +123,6 @@ function parse(s: string): unknown {
   }
 }
 
-const prefixed = (rows: Array<Record<string, Cell>>, column: (f: string) => string) =>
-  rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [column(k), v])));
-
 /** One tensor's columns over `rows` rows; null when it cannot be split into rows of few values. */
 function tensorColumnArrays(t: Tensor, rows: number, column: (f: string) => string): Array<[string, Cell[]]> | null {
   const total = t.shape.reduce((a, b) => a * b, 1);
@@ -147,22 +138,20 @@ function tensorColumnArrays(t: Tensor, rows: number, column: (f: string) => stri
   });
 }
 
+/** Rows of named cells -> columns prefixed by `column`, in first-seen order (null where a row has none). */
+function rowsToColumns(rows: Array<Record<string, Cell>>, column: (f: string) => string): Array<[string, Cell[]]> {
+  const names = new Set<string>();
+  for (const r of rows) for (const k in r) names.add(k);
+  return [...names].map((k) => [column(k), rows.map((r) => r[k] ?? null)]);
+}
+
 /** The record column by column; `drop` names inputs (tensors or columns) never recorded. */
 export function captureColumns(rec: CaptureRecord, drop: readonly string[] = []): Cols {
-  if (!Array.isArray(rec.inputs) || !Array.isArray(rec.outputs)) {
-    const r = captureRows(rec, drop); // MLflow JSON: parsed as rows, then turned
-    const names = new Set<string>();
-    for (const row of r.rows) for (const k in row) names.add(k);
-    const meta = new Set(['timestamp', 'request_id', 'row', 'endpoint', 'deployment', 'model_version', 'latency_ms']);
-    const columns = [...names].filter((k) => !meta.has(k)).map((k): [string, Cell[]] => [k, r.rows.map((row) => row[k] ?? null)]);
-    return { n: r.rows.length, columns, float32: r.float32, skipped: r.skipped };
-  }
   const skipped: string[] = [];
   const float32: string[] = [];
   const columns: Array<[string, Cell[]]> = [];
-  const tensors = rec.inputs.filter((t) => !drop.includes(t.name));
-  const n = tensors.length ? (tensors[0]!.shape.length === 0 ? 1 : tensors[0]!.shape[0]!) : 1;
-  for (const [list, column, what] of [[tensors, inputColumn, 'input'], [rec.outputs, outputColumn, 'output']] as const) {
+  const dropped = new Set(drop);
+  const addTensors = (list: readonly Tensor[], n: number, column: (f: string) => string, what: string) => {
     for (const t of list) {
       const cols = tensorColumnArrays(t, n, column);
       if (!cols) {
@@ -172,52 +161,38 @@ export function captureColumns(rec: CaptureRecord, drop: readonly string[] = [])
       columns.push(...cols);
       if (t.datatype === 'FP32' || t.datatype === 'FP16') float32.push(...cols.map(([name]) => name));
     }
+  };
+  let n: number;
+  if (Array.isArray(rec.inputs)) {
+    const tensors = rec.inputs.filter((t) => !dropped.has(t.name));
+    n = tensors.length ? (tensors[0]!.shape.length === 0 ? 1 : tensors[0]!.shape[0]!) : 1;
+    addTensors(tensors, n, inputColumn, 'input');
+  } else {
+    const parsed = mlflowRequestRows(parse(rec.inputs.mlflowJson));
+    if (!parsed) skipped.push('the request body (not one of MLflow\'s JSON forms)');
+    const rows = (parsed ?? [{}]).map((r) => Object.fromEntries(Object.entries(r).filter(([k]) => !dropped.has(k))));
+    n = rows.length;
+    columns.push(...rowsToColumns(rows, inputColumn));
+  }
+  if (Array.isArray(rec.outputs)) addTensors(rec.outputs, n, outputColumn, 'output');
+  else {
+    const parsed = mlflowAnswerRows(parse(rec.outputs.mlflowJson));
+    if (parsed && parsed.length === n) columns.push(...rowsToColumns(parsed, outputColumn));
+    else skipped.push('the predictions (not one per input row)');
   }
   return { n, columns, float32, skipped };
 }
 
-/** The record as rows; `drop` names inputs (tensors or columns) never recorded. */
+/** The record as rows (meta columns, then its columns): for tests and readers that want rows. */
 export function captureRows(rec: CaptureRecord, drop: readonly string[] = []): Rows {
-  const skipped: string[] = [];
-  const float32: string[] = [];
-  const dropped = new Set(drop);
-  let inputs: Array<Record<string, Cell>>;
-  let outputs: Array<Record<string, Cell>> | null;
-  if (Array.isArray(rec.inputs)) {
-    const tensors = rec.inputs.filter((t) => !dropped.has(t.name));
-    const n = tensors.length ? (tensors[0]!.shape.length === 0 ? 1 : tensors[0]!.shape[0]!) : 1;
-    inputs = Array.from({ length: n }, () => ({}));
-    for (const t of tensors) {
-      const cols = tensorColumns(t, n, inputColumn);
-      if (!cols) skipped.push(`input ${t.name} [${t.shape.join(',')}]`);
-      else {
-        cols.forEach((c, r) => Object.assign(inputs[r]!, c));
-        if (t.datatype === 'FP32' || t.datatype === 'FP16') float32.push(...Object.keys(cols[0] ?? {}));
-      }
-    }
-  } else {
-    const parsed = mlflowRequestRows(parse(rec.inputs.mlflowJson));
-    if (!parsed) skipped.push('the request body (not one of MLflow\'s JSON forms)');
-    inputs = prefixed((parsed ?? [{}]).map((r) => Object.fromEntries(Object.entries(r).filter(([k]) => !dropped.has(k)))), inputColumn);
-  }
-  if (Array.isArray(rec.outputs)) {
-    outputs = inputs.map(() => ({}));
-    for (const t of rec.outputs) {
-      const cols = tensorColumns(t, inputs.length, outputColumn);
-      if (!cols) skipped.push(`output ${t.name} [${t.shape.join(',')}]`);
-      else {
-        cols.forEach((c, r) => Object.assign(outputs![r]!, c));
-        if (t.datatype === 'FP32' || t.datatype === 'FP16') float32.push(...Object.keys(cols[0] ?? {}));
-      }
-    }
-  } else {
-    const parsed = mlflowAnswerRows(parse(rec.outputs.mlflowJson));
-    outputs = parsed && parsed.length === inputs.length ? prefixed(parsed, outputColumn) : null;
-    if (!outputs) skipped.push('the predictions (not one per input row)');
-  }
-  const rows = inputs.map((features, r) => ({
-    timestamp: rec.ts, request_id: rec.requestId, row: r, endpoint: rec.endpoint, deployment: rec.deployment,
-    model_version: rec.version, latency_ms: rec.latencyMs, ...features, ...(outputs?.[r] ?? {}),
-  }));
-  return { rows, skipped, float32 };
+  const c = captureColumns(rec, drop);
+  const rows = Array.from({ length: c.n }, (_, r) => {
+    const row: Row = {
+      timestamp: rec.ts, request_id: rec.requestId, row: r, endpoint: rec.endpoint, deployment: rec.deployment,
+      model_version: rec.version, latency_ms: rec.latencyMs,
+    };
+    for (const [k, values] of c.columns) row[k] = values[r] ?? null;
+    return row;
+  });
+  return { rows, skipped: c.skipped, float32: c.float32 };
 }

@@ -2,6 +2,7 @@
 // requests recorded, where they go (Parquet files under $MLSERVE_HOME/capture/<endpoint>/, CloudEvents
 // to a URL, or both), retention by size and age, and inputs never recorded. The control API takes the
 // values as the operator typed them ("5%", "1gb", "7d"); this module reads and checks them. PURE.
+import { parseSize } from '../../cli/format.js';
 import { MlserveError } from '../../errors.js';
 
 export interface CaptureSettings {
@@ -43,10 +44,12 @@ export function parseSample(v: unknown): number {
 /** "512kb", "64mb", "1gb", "2048" (bytes) -> bytes; at least 1 MiB (one file must fit). */
 export function parseMaxBytes(v: unknown): number {
   const s = String(v ?? '').trim();
-  const m = /^(\d+(?:\.\d+)?)\s*(b|kb|k|kib|mb|m|mib|gb|g|gib|tb|t|tib)?$/i.exec(s);
-  if (!m) throw bad(`--max-bytes '${s}' is not a size; use e.g. 500mb, 1gb, 20gb`);
-  const unit = (m[2] ?? 'b').toLowerCase()[0];
-  const n = Math.round(Number(m[1]) * ({ k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[unit as 'k'] ?? 1));
+  let n: number;
+  try {
+    n = parseSize(s);
+  } catch {
+    throw bad(`--max-bytes '${s}' is not a size; use e.g. 500mb, 1gb, 20gb`);
+  }
   if (n < 1024 ** 2) throw bad(`--max-bytes ${s} is below 1 MiB; a capture file of a few thousand rows would not fit`);
   return n;
 }

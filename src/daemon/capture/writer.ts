@@ -18,6 +18,8 @@ import type { CaptureSettings } from './settings.js';
 const SINK_QUEUE_MAX = 2_000;
 const SINK_CONCURRENCY = 4;
 const SINK_TIMEOUT_MS = 5_000;
+/** How often retention runs per endpoint. */
+const RETENTION_EVERY_MS = 60_000;
 /** Recent rows kept per deployment (at least), for the canary's drift check. */
 export const RECENT_ROWS = 5_000;
 
@@ -46,6 +48,7 @@ export class CaptureWriter {
   private readonly sink: Array<{ url: string; ev: OutgoingEvent; endpoint: string; filesOff: boolean }> = [];
   private sending = 0;
   private seq = 0;
+  private readonly retained = new Map<string, number>();
 
   constructor(private readonly dir: string, private readonly now: () => number = Date.now) {}
 
@@ -83,7 +86,12 @@ export class CaptureWriter {
       t.add(rec, c);
     }
     for (const [endpoint, t] of tables) await this.write(endpoint, t);
-    for (const [endpoint, s] of settings) if (s.files) await this.retain(endpoint, s).catch(() => undefined);
+    for (const [endpoint, s] of settings) {
+      // Retention reads every file's size and time: once a minute per endpoint is enough (files come every 2 s).
+      if (!s.files || this.now() - (this.retained.get(endpoint) ?? -Infinity) < RETENTION_EVERY_MS) continue;
+      this.retained.set(endpoint, this.now());
+      await this.retain(endpoint, s).catch(() => undefined);
+    }
     return this.take();
   }
 

@@ -10,13 +10,14 @@ import type { ModelSourceResolver, ResolvedSource } from './model-source.js';
 import { deploySettings, requestedRuntime, type DeployRequest } from './settings.js';
 import type { DeploymentRow, DeploymentSettings } from './state.js';
 import type { Store } from './store.js';
+import { NAME_RE, NAME_TEXT } from '../../config/checker.js';
 
 export type { DeployRequest } from './settings.js';
 export type DeployProgress = (p: { file: string; bytes: number; totalBytes: number; files: number; totalFiles: number }) => void;
 
-/** Endpoint and deployment names become URL paths and KServe resource names. */
-export const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
-export const NAME_RULE = "lowercase letters, digits, '.', '_' and '-', starting with a letter or digit, at most 63 characters (names become URL paths and KServe resource names)";
+/** Endpoint and deployment names become URL paths and KServe resource names (one rule, the config file's). */
+export { NAME_RE };
+export const NAME_RULE = `${NAME_TEXT} (names become URL paths and KServe resource names)`;
 
 /** Prepares the Python a pyfunc model's replicas run (env manager: local, virtualenv, uv); returns its interpreter. */
 export type PythonEnvFor = (

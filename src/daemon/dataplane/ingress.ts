@@ -52,13 +52,12 @@ export function createIngress(given: IngressDeps, opts: IngressOptions): Ingress
   const env = environment(opts);
   const deps = { ...given, openai: given.openai ?? openAiRoutes({ routes: given.routes, maxBodyBytes: env.limits.maxJsonBodyBytes, readBody, metrics: opts.metrics }) };
   const server = createLimitedServer(env.limits, env.security.tls, (req, res) => {
-    const started = performance.now();
-    const ctx: Ctx = { gone: clientGone(res), started };
+    const ctx: Ctx = { gone: clientGone(res), started: performance.now() };
     const done = (status: number) => {
       if (ctx.infer && ctx.rt && env.metrics) {
         const rt = ctx.rt;
         // A client that left before its answer is a 499 (nginx's), whatever became of the request.
-        env.metrics.observeRequest({ endpoint: rt.endpoint, deployment: rt.name, version: rt.version }, ctx.gone.aborted ? 499 : status, (performance.now() - started) / 1000);
+        env.metrics.observeRequest({ endpoint: rt.endpoint, deployment: rt.name, version: rt.version }, ctx.gone.aborted ? 499 : status, (performance.now() - ctx.started) / 1000);
       }
     };
     handle(env, deps, req, res, ctx).then(

@@ -36,8 +36,11 @@ export class AnalysisLoop {
         const r = e.rollout as { policy: AnalysisPolicy; state: AnalysisState } | null;
         if (!r?.state || r.state.status !== 'running' || !e.canary) continue;
         try {
-          const drift = r.policy.maxDriftPsi !== undefined ? await this.drift(e.primary, e.canary, r.state.stepStartedAt) : null;
-          const v = analyze(r.policy, r.state, await this.counters(e.canary), Date.now(), drift);
+          const now = Date.now();
+          // Drift is judged only when a step ends: not computed on every tick.
+          const stepEnded = now - r.state.stepStartedAt >= r.policy.intervalS * 1000;
+          const drift = r.policy.maxDriftPsi !== undefined && stepEnded ? await this.drift(e.primary, e.canary, r.state.stepStartedAt) : null;
+          const v = analyze(r.policy, r.state, await this.counters(e.canary), now, drift);
           if (v.action === 'wait') continue;
           this.store.setRollout(e.name, { policy: r.policy, state: v.state });
           this.store.addEvent(`rollout-${v.action}`, e.name, v.reason, { metrics: v.metrics });

@@ -1,7 +1,7 @@
 // The capture shell with real files and a real HTTP sink: a flood beyond the queue drops (counted,
 // never blocking the caller), a folder that cannot be written drops with a counter and one event,
 // and CloudEvents reach the sink.
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -71,6 +71,22 @@ describe('the capture queue', () => {
     await c.flush();
     [s] = await c.status();
     expect(s!.written).toBe(1);
+  });
+
+  it('retention removes capture files older than --max-age (and leaves other files alone)', async () => {
+    const { c, dir } = capture(parseCaptureSettings({ sample: '100%', maxAge: '1h' }));
+    mkdirSync(join(dir, 'iris'), { recursive: true });
+    const old = join(dir, 'iris', 'capture-20260101T000000000-1.parquet');
+    writeFileSync(old, 'old');
+    writeFileSync(join(dir, 'iris', 'notes.txt'), 'mine');
+    const twoHoursAgo = (Date.now() - 2 * 3_600_000) / 1000;
+    utimesSync(old, twoHoursAgo, twoHoursAgo);
+    c.offer(served, x(1), x(1), performance.now());
+    await c.flush();
+    const left = readdirSync(join(dir, 'iris'));
+    expect(left).not.toContain('capture-20260101T000000000-1.parquet');
+    expect(left).toContain('notes.txt');
+    expect(left.filter((f) => f.endsWith('.parquet'))).toHaveLength(1); // the new one
   });
 
   it('CloudEvents reach the sink; a sink that fails is counted as send errors', async () => {
