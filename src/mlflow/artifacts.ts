@@ -9,7 +9,8 @@ import { statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { MlserveError } from '../errors.js';
 import { copyLocal, safeJoin } from './cache.js';
-import type { DownloadLimit, MlflowRestClient } from './client.js';
+import type { DownloadLimit } from './body-to-file.js';
+import type { MlflowRestClient } from './client.js';
 import { fileUriToPath, uriScheme } from './uri.js';
 
 export interface FetchProgress {

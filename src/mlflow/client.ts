@@ -1,9 +1,8 @@
 // The HTTP side of MLflow's REST API (undici): auth headers, TLS options, MLflow's retry policy
 // with Retry-After, a total time budget, and errors that say what to do.
-import { rmSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
 import { Agent, request, type Dispatcher } from 'undici';
 import { MlserveError } from '../errors.js';
+import { writeBodyToFile, type BodyError, type DownloadLimit } from './body-to-file.js';
 import { FS_ERRORS } from './cache.js';
 import { backoffMs, RETRY_STATUSES, type RestConfig } from './rest-config.js';
 
@@ -198,78 +197,13 @@ export class MlflowRestClient {
       } catch { /* not JSON */ }
       throw new MlserveError('MODEL_SOURCE', `downloading ${url.split('?')[0]} failed with HTTP ${res.statusCode}: ${msg}`);
     }
-    let written = 0;
-    let over: Error | undefined;
-    // Small chunks are gathered into writes of WRITE_BATCH bytes: a server that sends a file in
-    // pieces of a few hundred bytes (MLflow 2's gunicorn does) must not cost one write each.
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
-    let file: FileHandle | undefined;
     try {
-      file = await open(dest, 'w', 0o600);
-      const flush = async () => {
-        if (pendingBytes === 0) return;
-        const buf = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
-        pending = [];
-        pendingBytes = 0;
-        await file!.write(buf);
-      };
-      const body = res.body;
-      // 'data' events (not for-await, which joins what is buffered): each chunk is checked against
-      // the limit as it arrives, so the transfer stops within one chunk of the bound.
-      await new Promise<void>((resolve, reject) => {
-        let failed = false;
-        const fail = (err: Error) => {
-          if (failed) return;
-          failed = true;
-          reject(err);
-        };
-        body.on('data', (chunk: Buffer) => {
-          if (failed) return;
-          if (limit && written + chunk.length > limit.maxBytes) {
-            over = limit.exceeded(written + chunk.length);
-            fail(over);
-            return;
-          }
-          written += chunk.length;
-          onBytes(chunk.length);
-          pending.push(chunk);
-          pendingBytes += chunk.length;
-          if (pendingBytes >= WRITE_BATCH) {
-            body.pause();
-            flush().then(() => body.resume(), fail);
-          }
-        });
-        let ended = false;
-        body.on('end', () => {
-          ended = true;
-          flush().then(resolve, fail);
-        });
-        body.on('error', fail);
-        body.on('close', () => {
-          if (!ended) fail(new Error('the connection closed before the end of the file'));
-        });
-      });
-      await file.close();
-      file = undefined;
-    } catch (err) {
-      // Stopping early (the limit, a write error) aborts the HTTP body.
-      res.body.destroy();
-      await file?.close().catch(() => {});
-      rmSync(dest, { force: true });
-      if (over) throw over;
+      return await writeBodyToFile(res.body, dest, onBytes, limit);
+    } catch (e) {
+      const { reason: err, written, overLimit } = e as BodyError;
+      if (overLimit) throw err;
       if (err instanceof MlserveError || FS_ERRORS.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
-      throw new MlserveError('MLFLOW_UNAVAILABLE', `download of ${url.split('?')[0]} broke off after ${written} bytes: ${(err as Error).message}; deploy again to retry`);
+      throw new MlserveError('MLFLOW_UNAVAILABLE', `download of ${url.split('?')[0]} broke off after ${written} bytes: ${err.message}; deploy again to retry`);
     }
-    return written;
   }
-}
-
-/** Bytes gathered before one write to the file. */
-const WRITE_BATCH = 1 << 20;
-
-/** The most a download may bring, and the error once it brings more. */
-export interface DownloadLimit {
-  maxBytes: number;
-  exceeded: (bytesReceived: number) => Error;
 }
