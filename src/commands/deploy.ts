@@ -6,6 +6,7 @@ import { MLFLOW_CLIENT_ENV } from '../mlflow/rest-config.js';
 import { ProgressBar } from '../cli/progress.js';
 import { parseWeight } from '../daemon/rollout/canary.js';
 import { parseLatencyTarget } from '../daemon/fleet/latency-slo.js';
+import { stageFromFlag } from '../pipeline/spec.js';
 
 
 export type DeploymentStatus = DeploymentRow & { replicas: { idx: number; state: string; pid: number | null }[] };
@@ -18,6 +19,7 @@ export default class Deploy extends BaseCommand {
     '<%= config.bin %> deploy ./model.onnx --threads 2',
     '<%= config.bin %> deploy ./tiny.gguf --endpoint chat --ctx-size 4096 --slots 4',
     "<%= config.bin %> deploy ./Llama-3.1-8B-Instruct --runtime openai --engine vllm --gpus 0.5 --endpoint chat",
+    '<%= config.bin %> deploy ./resnet50 --pre image:resize=256,crop=224 --post softmax --post topk:k=5 --post labels:file=labels.txt',
   ];
   static override args = { source: Args.string({ description: 'model source', required: true }) };
   static override flags = {
@@ -54,6 +56,8 @@ export default class Deploy extends BaseCommand {
     'health-check-period-s': Flags.integer({ description: 'seconds between replica health checks (default 10); 3 misses replace a replica', min: 1 }),
     'health-check-timeout-s': Flags.integer({ description: 'seconds a health check may take (default 30)', min: 1 }),
     warmup: Flags.boolean({ description: 'each replica runs one request built from the signature before it reports ready, so the first request does not pay the slow first run (--no-warmup skips it)', default: true, allowNo: true }),
+    pre: Flags.string({ description: 'pipeline: pre-processing before the model, for POST /v2/models/<endpoint>/predict: image[:resize=256,crop=224,mean=r/g/b,std=r/g/b,scale=,layout=NCHW|NHWC,dtype=FP32|UINT8,size=h/w,input=,max_pixels=]', multiple: true }),
+    post: Flags.string({ description: 'pipeline: post-processing of the model output, in order: softmax, topk[:k=5], argmax, threshold:value=0.5, labels:file=<file in the model dir> or labels:list=a/b/c', multiple: true }),
     wait: Flags.boolean({ description: 'wait until the replicas are ready', default: true, allowNo: true }),
     timeout: Flags.integer({ description: 'seconds to wait for readiness', default: 120 }),
   };
@@ -92,8 +96,10 @@ export default class Deploy extends BaseCommand {
     }
     const autoscaling = this.autoscaling(flags);
     let canary: number | undefined;
+    let pipeline: unknown;
     try {
       canary = flags.canary === undefined ? undefined : parseWeight(flags.canary);
+      if (flags.pre || flags.post) pipeline = { pre: (flags.pre ?? []).map(stageFromFlag), post: (flags.post ?? []).map(stageFromFlag) };
     } catch (err) {
       return this.fail('USAGE', (err as Error).message);
     }
@@ -109,7 +115,7 @@ export default class Deploy extends BaseCommand {
         maxBatchSize: flags['max-batch-size'], batchWaitMs: flags['batch-wait-ms'], maxConcurrentBatches: flags['max-concurrent-batches'],
         maxOngoingRequests: flags['max-ongoing-requests'], maxQueuedRequests: flags['max-queued-requests'], requestTimeoutMs: flags['request-timeout-ms'],
         healthCheckPeriodS: flags['health-check-period-s'], healthCheckTimeoutS: flags['health-check-timeout-s'], autoscaling, canary, replace: flags.replace || undefined,
-        trackIntervalS: flags.track ? flags['track-interval'] : undefined, warmup: flags.warmup ? undefined : false,
+        trackIntervalS: flags.track ? flags['track-interval'] : undefined, warmup: flags.warmup ? undefined : false, pipeline,
         llm: { ctxSize: flags['ctx-size'], slots: flags.slots, engine: flags.engine, engineCmd: flags['engine-cmd'], readyTimeoutS: flags['engine-ready-timeout'] },
       }, (line) => {
         const p = line.progress as { message?: string } | undefined;

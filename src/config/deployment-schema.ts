@@ -5,6 +5,7 @@ import { validateAutoscaling, AUTOSCALING_DEFAULTS, type AutoscalingConfig } fro
 import { normalizeFraction } from '../daemon/fleet/allocator.js';
 import { KIND_NAMES } from '../daemon/fleet/kinds/index.js';
 import { parseModelSource } from '../mlflow/uri.js';
+import { parsePipeline } from '../pipeline/spec.js';
 import { got, num, type Checker, type Range } from './checker.js';
 import type { DesiredDeployment, DesiredSettings } from './desired.js';
 
@@ -28,7 +29,7 @@ export const SECONDS: Record<string, { to: keyof DesiredSettings } & Range> = {
 export const DEPLOYMENT_KEYS = [
   'name', 'model', 'runtime', 'env_manager', 'num_replicas', 'autoscaling_config', 'ray_actor_options', 'gpus', 'threads', 'max_batch_size',
   'batch_wait_timeout_s', 'batch_wait_ms', 'max_concurrent_batches', 'max_ongoing_requests', 'max_queued_requests',
-  'request_timeout_s', 'health_check_period_s', 'health_check_timeout_s', 'track_interval_s', 'canary_weight', 'warmup',
+  'request_timeout_s', 'health_check_period_s', 'health_check_timeout_s', 'track_interval_s', 'canary_weight', 'warmup', 'pipeline',
 ];
 
 export function deployment(
@@ -109,6 +110,12 @@ export function deployment(
       const v = c.scalar(value);
       if (typeof v !== 'boolean') c.at(keyNode, `warmup must be true or false (got ${got(value)}): whether each replica runs one request built from the signature before it reports ready`);
       else if (!v) request.warmup = false;
+    } else if (key === 'pipeline') {
+      try {
+        request.pipeline = parsePipeline((value as Node | null)?.toJSON?.() ?? value);
+      } catch (err) {
+        c.at(keyNode, (err as Error).message);
+      }
     } else if (key === 'canary_weight') {
       const w = c.number(keyNode, value, key, { min: 0, max: 100 }, false, 'a number from 0 to 100');
       if (w !== undefined && w !== 0) c.at(keyNode, `canary_weight ${w}: a canary is the application's canary: mapping (model:, weight:, shadow:), beside deployments:`);

@@ -94,6 +94,7 @@ export function currentToDesired(c: CurrentDeployment): DesiredDeployment {
     if (v !== undefined && v !== null) request[f.key] = v;
   }
   if (s.track) request.trackIntervalS = s.track.intervalS;
+  if (s.pipeline) request.pipeline = s.pipeline;
   return { name: c.name, source: currentSource(c), request };
 }
 

@@ -72,6 +72,8 @@ function revisionChanges(want: DesiredSettings, have: DesiredSettings): string[]
   if (want.envManager !== undefined && want.envManager !== have.envManager) out.push(`env_manager ${have.envManager ?? 'auto'} -> ${want.envManager}`);
   const warm = (s: DesiredSettings) => (s.warmup === false ? 'off' : 'on');
   if (warm(want) !== warm(have)) out.push(`warmup ${warm(have)} -> ${warm(want)}`);
+  const pipe = (s: DesiredSettings) => (s.pipeline ? JSON.stringify(s.pipeline) : 'none');
+  if (pipe(want) !== pipe(have)) out.push(want.pipeline ? (have.pipeline ? 'pipeline changed' : 'pipeline added') : 'pipeline removed');
   for (const f of FIELDS) {
     if (norm(f, want[f.key]) !== norm(f, have[f.key])) out.push(`${f.label} ${show(f, have[f.key])} -> ${show(f, want[f.key])}`);
   }
@@ -105,6 +107,7 @@ export function summary(d: DesiredDeployment): string[] {
   if (r.runtime) out.push(`runtime ${r.runtime}`);
   for (const f of FIELDS) if (r[f.key] !== undefined) out.push(`${f.label} ${show(f, r[f.key])}`);
   if (r.warmup === false) out.push('warmup off');
+  if (r.pipeline) out.push(`pipeline ${[...r.pipeline.pre, ...r.pipeline.post].map((s) => s.kind).join(' > ')}`);
   if (r.trackIntervalS !== undefined) out.push(`track_interval_s ${r.trackIntervalS}`);
   return out;
 }

@@ -3,6 +3,7 @@
 import { stringify } from 'yaml';
 import { AUTOSCALING_DEFAULTS, type AutoscalingConfig } from '../daemon/fleet/autoscaler.js';
 import type { AnalysisPolicy } from '../daemon/rollout/canary-analysis.js';
+import { toFilePipeline } from '../pipeline/spec.js';
 import { INTS } from './deployment-schema.js';
 import type { DesiredDeployment, DesiredEndpoint } from './desired.js';
 
@@ -30,6 +31,7 @@ export function toFileDeployment(d: DesiredDeployment): Record<string, unknown> 
   if (r.requestTimeoutMs !== undefined) out.request_timeout_s = r.requestTimeoutMs / 1000;
   if (r.trackIntervalS !== undefined) out.track_interval_s = r.trackIntervalS;
   if (r.warmup === false) out.warmup = false;
+  if (r.pipeline) out.pipeline = toFilePipeline(r.pipeline);
   return out;
 }
 

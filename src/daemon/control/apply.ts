@@ -5,6 +5,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { asMlserveError, MlserveError } from '../../errors.js';
+import { checkPipeline } from '../../pipeline/pipeline.js';
 import { changesOf, plan, type DeploymentOp, type EndpointPlan, type Plan } from '../../config/plan.js';
 import type { CurrentState, DesiredDeployment, DesiredEndpoint, DesiredSettings } from '../../config/desired.js';
 import { readMlflowModel } from '../../mlflow/mlmodel.js';
@@ -134,6 +135,22 @@ export async function applyConfig(req: ApplyRequest, deps: ApplyDeps): Promise<A
             ? await runtimeSettings({ runtime: forced, modelDir: row.modelDir }, { ...op.want.request, env }, deps.pythonEnv)
             : keep);
         }
+      } catch (err) {
+        const x = asMlserveError(err);
+        throw new MlserveError(x.code, `${e.endpoint}: ${x.message}; nothing was applied`);
+      }
+    }
+  }
+  // Pipelines against the model each deployment will serve (its labels file, its inputs and outputs).
+  for (const e of p.endpoints) {
+    for (const op of [e.primary, e.canary]) {
+      if (!('want' in op) || !op.want.request.pipeline) continue;
+      const r = resolved.get(op.want);
+      const row = op.op === 'update' ? store.getDeployment(op.current) : undefined;
+      const model = r ?? (row ? { modelDir: row.modelDir, signature: row.signature } : undefined);
+      if (!model) continue;
+      try {
+        checkPipeline(settingsOf(op.want).pipeline!, model.modelDir, model.signature);
       } catch (err) {
         const x = asMlserveError(err);
         throw new MlserveError(x.code, `${e.endpoint}: ${x.message}; nothing was applied`);

@@ -2,6 +2,7 @@
 // only I/O before the write), write the desired state in one SQLite transaction, and hand over to
 // the reconcile loop (kick). Nothing here starts or stops a process.
 import { MlserveError, notFound } from '../../errors.js';
+import { checkPipeline } from '../../pipeline/pipeline.js';
 import { validateAutoscaling, type AutoscalingConfig } from '../fleet/autoscaler.js';
 import { inventoryProblem } from '../fleet/gpu-fit.js';
 import { requireCudaProvider } from '../fleet/gpu-inventory.js';
@@ -97,6 +98,7 @@ export class Commands {
     if (req.name !== undefined) checkName(req.name, 'deployment', '--name');
     if (req.canary !== undefined && (!(req.canary >= 0) || req.canary > 100)) throw new MlserveError('BAD_REQUEST', `--canary weight must be 0..100% (got ${req.canary})`);
     const model = await this.deps.resolver.resolve(req.source, { env: req.env ?? {}, cwd: req.cwd ?? process.cwd(), onProgress, runtime: requestedRuntime(req) });
+    if (settings.pipeline) checkPipeline(settings.pipeline, model.modelDir, model.signature);
     const endpoint = req.endpoint ?? model.defaultEndpoint;
     Object.assign(settings, await runtimeSettings(model, { ...req, subject: endpoint }, this.deps.pythonEnv, onProgress ? (message) => onProgress({ message } as never) : undefined));
     checkName(endpoint, 'endpoint', '--endpoint');

@@ -9,9 +9,10 @@ import type { DispatchOptions } from '../dataplane/dispatcher.js';
 import { checkEngineCommand } from '../fleet/kinds/command-line.js';
 import type { LlmSettings } from '../fleet/kinds/kind.js';
 import type { DeploymentRow, DeploymentSettings } from './state.js';
+import { parsePipeline } from '../../pipeline/spec.js';
 
 /** What a deploy asks for: a source, names, and any deployment setting (see store.ts). */
-export interface DeployRequest extends Partial<Omit<DeploymentSettings, 'autoscaling' | 'runtime' | 'envManager' | 'python' | 'warmup'>> {
+export interface DeployRequest extends Partial<Omit<DeploymentSettings, 'autoscaling' | 'runtime' | 'envManager' | 'python' | 'warmup' | 'pipeline'>> {
   source: string;
   endpoint?: string;
   name?: string;
@@ -32,6 +33,8 @@ export interface DeployRequest extends Partial<Omit<DeploymentSettings, 'autosca
   python?: string;
   /** Run one request built from the signature in each replica before it reports ready (default true; --no-warmup). */
   warmup?: boolean;
+  /** Pre- and post-processing stages (--pre/--post, the file's pipeline:), checked by parsePipeline. */
+  pipeline?: unknown;
   /** The CLI's MLflow environment (tracking URI, auth, ...) and working directory. */
   env?: Record<string, string>;
   cwd?: string;
@@ -117,6 +120,7 @@ export function deploySettings(req: DeployRequest): DeploymentSettings {
     throw new MlserveError('BAD_REQUEST', `--warmup must be true or false (got ${String(req.warmup)})`);
   }
   if (req.warmup === false) out.warmup = false;
+  if (req.pipeline !== undefined && req.pipeline !== null) out.pipeline = parsePipeline(req.pipeline);
   if (req.trackIntervalS !== undefined) {
     if (!(req.trackIntervalS >= 1 && req.trackIntervalS <= 86_400)) throw new MlserveError('BAD_REQUEST', `--track-interval must be 1..86400 seconds (got ${req.trackIntervalS})`);
     // Only where the registry is, never credentials (a URI's userinfo is dropped; secrets live in a 0600 file).
@@ -153,7 +157,7 @@ export function dispatchOptions(s: DeploymentSettings, spec: Signature | null, b
 /** Settings that need new replica processes (or a new queue) when they change; the rest change in place. */
 const REVISION_SETTINGS = [
   'runtime', 'llm', 'python', 'envManager', 'threads', 'gpus', 'maxBatchSize', 'batchWaitMs', 'maxConcurrentBatches', 'maxOngoingRequests',
-  'maxQueuedRequests', 'requestTimeoutMs', 'healthCheckPeriodS', 'healthCheckTimeoutS', 'warmup',
+  'maxQueuedRequests', 'requestTimeoutMs', 'healthCheckPeriodS', 'healthCheckTimeoutS', 'warmup', 'pipeline',
 ] as const satisfies ReadonlyArray<keyof DeploymentSettings>;
 
 /**

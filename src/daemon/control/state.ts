@@ -3,6 +3,7 @@
 import type { Signature } from '../../tensor.js';
 import type { AutoscalingConfig } from '../fleet/autoscaler.js';
 import type { LlmSettings } from '../fleet/kinds/kind.js';
+import type { PipelineSpec } from '../../pipeline/spec.js';
 
 export interface DeploymentSettings {
   replicas: number;
@@ -32,6 +33,8 @@ export interface DeploymentSettings {
   warmup?: false;
   /** Ray Serve's autoscaling_config, when load decides the replica count. */
   autoscaling?: AutoscalingConfig;
+  /** Pre- and post-processing around the model (POST /v2/models/<endpoint>/predict). */
+  pipeline?: PipelineSpec;
   /** Follow the registry: re-resolve the URI every intervalS (tracking/registry URIs only, no secrets). */
   track?: { intervalS: number; env: Record<string, string>; cwd: string };
 }

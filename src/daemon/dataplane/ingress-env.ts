@@ -9,6 +9,7 @@ import type { ClientGone } from './dispatcher.js';
 import { beforeEarlyReply, createLimitedServer, holdOff, refusalBackoffMs, type IngressServer } from './http-limits.js';
 import { DEFAULT_LIMITS, DEFAULT_SECURITY, type IngressLimits, type IngressSecurity } from './ingress-settings.js';
 import { JsonPool, type JsonPoolOptions } from './json-pool.js';
+import { ImagePool } from '../../pipeline/image-pool.js';
 import type { ServingTarget } from './routes.js';
 
 export interface IngressOptions {
@@ -46,6 +47,8 @@ export interface Env {
   authOk: ((authorization: string | undefined) => boolean) | null;
   listEndpoints: boolean;
   pool: JsonPool;
+  /** Worker threads that decode and resize /predict images. */
+  images: ImagePool;
   metrics?: Metrics;
   serveMetrics: boolean;
   strictReadiness: boolean;
@@ -71,6 +74,7 @@ export function environment(opts: IngressOptions): Env {
     listEndpoints: listsEndpoints(security),
     // Big JSON bodies in flight at once: room for four of the largest allowed, at least 256 MiB.
     pool: new JsonPool({ maxBytes: Math.max(256 * 2 ** 20, 4 * limits.maxJsonBodyBytes), ...opts.jsonPool }),
+    images: new ImagePool(),
     metrics: opts.metrics,
     serveMetrics: opts.serveMetrics ?? false,
     strictReadiness: opts.strictReadiness ?? true,

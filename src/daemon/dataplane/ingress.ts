@@ -24,6 +24,8 @@ import type { ShadowMirror } from './shadow.js';
 import { repositoryRoute } from './repository.js';
 import { mlflowWebhook, type WebhookOptions } from './webhook.js';
 import { openAiRoutes, type OpenAiHandler } from './openai/handler.js';
+import { runPredict } from '../../pipeline/pipeline.js';
+import type { ImageStage } from '../../pipeline/spec.js';
 
 export { readBody } from './body.js';
 export { createMetricsServer, type IngressOptions } from './ingress-env.js';
@@ -73,7 +75,10 @@ export function createIngress(given: IngressDeps, opts: IngressOptions): Ingress
       },
     );
   });
-  server.on('close', () => void env.pool.close());
+  server.on('close', () => {
+    void env.pool.close();
+    void env.images.close();
+  });
   return server;
 }
 
@@ -172,6 +177,12 @@ async function handle(env: Env, deps: IngressDeps, req: http.IncomingMessage, re
         if (method !== 'POST') throw new MlserveError('METHOD_NOT_ALLOWED', `use POST for ${path}`);
         ctx.infer = true;
         return inferOip(env, deps, rt, req, ctx);
+      }
+      if (rest.length === 1 && rest[0] === 'predict') {
+        if (method !== 'POST') throw new MlserveError('METHOD_NOT_ALLOWED', `use POST for ${path}`);
+        if (!rt.pipeline) throw notFound(`endpoint ${rt.endpoint} has no pipeline, so no /predict; deploy it with --pre/--post (or pipeline: in mlserve.yaml), or send tensors to /v2/models/${rt.endpoint}/infer`);
+        ctx.infer = true;
+        return predict(env, deps, rt, req, ctx);
       }
     }
     throw notFound(`no route ${method} ${path}; see the Open Inference Protocol v2 paths under /v2`);
@@ -292,6 +303,19 @@ async function inferOip(env: Env, deps: IngressDeps, rt: Runtime, req: http.Inco
     }),
     servedBy(rt),
   );
+}
+
+/** A pipeline endpoint: an image (or OIP JSON) in, pre-processing, the model's queue, post-processing, a JSON answer. */
+async function predict(env: Env, deps: IngressDeps, rt: Runtime, req: http.IncomingMessage, ctx: Ctx): Promise<Reply> {
+  const read = await admitAndRead(env, rt, req, ctx, rt.pipeline!.spec.pre.length ? 'binary' : 'json');
+  if (rt.pipeline!.spec.pre.length) read.release?.();
+  const target = { spec: read.spec, submit: (inputs: Tensor[], outputs: string[] | undefined) => rt.dispatcher.submit(inputs, outputs, ctx.gone) };
+  const decode = async () => (await decodeJson(env, 'oip', read, ctx)).inputs;
+  const toTensor = (bytes: Buffer, stage: ImageStage, input: string, batched: boolean) => env.images.toTensor(bytes, stage, input, batched, ctx.gone);
+  const { answer, inputs, outputs } = await runPredict(rt.pipeline!, target, { contentType: req.headers['content-type'], body: read.body, decodeTensors: decode, toTensor });
+  deps.shadow.mirror(deps.routes.get(rt.endpoint), rt, inputs, undefined, outputs);
+  deps.capture?.offer(rt, inputs, outputs, ctx.started);
+  return json(200, answer, servedBy(rt));
 }
 
 async function invocations(env: Env, deps: IngressDeps, rt: Runtime, req: http.IncomingMessage, ctx: Ctx): Promise<Reply> {

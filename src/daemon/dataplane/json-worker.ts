@@ -2,9 +2,9 @@
 // the tensors back with their typed arrays transferred (no copy, no structured clone of numbers).
 import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
-import { MlserveError } from '../../errors.js';
 import type { Signature } from '../../tensor.js';
 import { decodeJsonBody, type JsonRoute } from './codecs/json-body.js';
+import { serveJobs } from './thread-pool.js';
 
 export interface JsonJob {
   id: number;
@@ -21,14 +21,8 @@ try {
   /* not allowed here: parse at normal priority */
 }
 
-parentPort!.on('message', (job: JsonJob) => {
-  try {
-    const decoded = decodeJsonBody(job.route, job.body, job.spec);
-    const buffers = new Set<ArrayBuffer>();
-    for (const t of decoded.inputs) if (ArrayBuffer.isView(t.data)) buffers.add(t.data.buffer as ArrayBuffer);
-    parentPort!.postMessage({ id: job.id, decoded }, [...buffers]);
-  } catch (err) {
-    const e = err instanceof MlserveError ? err : null;
-    parentPort!.postMessage({ id: job.id, error: { code: e?.code ?? 'INTERNAL', message: err instanceof Error ? err.message : String(err) } });
-  }
+serveJobs(parentPort!, (job: JsonJob) => decodeJsonBody(job.route, job.body, job.spec), (decoded) => {
+  const buffers = new Set<ArrayBuffer>();
+  for (const t of decoded.inputs) if (ArrayBuffer.isView(t.data)) buffers.add(t.data.buffer as ArrayBuffer);
+  return [...buffers];
 });

@@ -5,6 +5,7 @@ import { notFound } from '../../errors.js';
 import type { Signature } from '../../tensor.js';
 import { toCanary } from '../rollout/canary.js';
 import type { DispatchOptions, Dispatcher } from './dispatcher.js';
+import type { PreparedPipeline } from '../../pipeline/pipeline.js';
 
 /** What the ingress needs of one serving deployment revision. */
 export interface ServingTarget {
@@ -23,6 +24,8 @@ export interface ServingTarget {
   /** Where it stands ('starting', 'ready', 'pending', 'failed', ...) and why it failed (repository index). */
   phase?(): string;
   readonly failed?: string | null;
+  /** Pre- and post-processing for /predict, when the deployment declares a pipeline. */
+  readonly pipeline?: PreparedPipeline | null;
 }
 
 export interface Route {

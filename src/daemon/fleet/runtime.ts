@@ -14,6 +14,7 @@ import type { GpuBook } from './placement.js';
 import { ReplicaSet, type Replica } from './replica-set.js';
 import { operatorPaths } from './source-path.js';
 import { dispatchOptions } from '../control/settings.js';
+import { preparePipeline, type PreparedPipeline } from '../../pipeline/pipeline.js';
 import type { DeploymentRow, DeploymentState, ReplicaRow } from '../control/state.js';
 import type { ObservedRevision, Phase } from '../control/reconcile.js';
 
@@ -79,6 +80,8 @@ export class Runtime implements ServingTarget {
   failed: string | null = null;
   /** What the first ready replica said about itself beyond its inputs and outputs (python: versions, signature form). */
   about: Record<string, unknown> | null = null;
+  /** Its pipeline with the labels loaded (POST .../predict), or null. */
+  readonly pipeline: PreparedPipeline | null;
   private crashLooping = false;
   private target: number;
   private autoscaling: AutoscalingConfig | null;
@@ -95,6 +98,7 @@ export class Runtime implements ServingTarget {
     this.revision = start.revision;
     this.role = start.role;
     this.spec = row.signature;
+    this.pipeline = row.settings.pipeline ? preparePipeline(row.settings.pipeline, row.modelDir) : null;
     this.autoscaling = row.settings.autoscaling ?? null;
     this.target = row.settings.replicas;
     this.options = dispatchOptions(row.settings, null, kind.batchable);
