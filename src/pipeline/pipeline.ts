@@ -124,6 +124,16 @@ export async function runPredict(p: PreparedPipeline, target: PredictTarget, req
   return { answer: answers.length === 1 ? answers[0]! : { predictions: answers }, inputs, outputs: result.outputs };
 }
 
+/** Why a pipeline does not fit the signature a replica reported, or null when it fits. */
+export function pipelineMisfit(spec: PipelineSpec, sig: Signature): string | null {
+  try {
+    checkAgainstSignature(spec, sig);
+    return null;
+  } catch (err) {
+    return `the pipeline does not fit the model: ${(err as Error).message}`;
+  }
+}
+
 /** A deploy's pipeline against its model: the labels load, the stages fit the signature (when known). */
 export function checkPipeline(spec: PipelineSpec, modelDir: string, sig: Signature | null): void {
   preparePipeline(spec, modelDir);

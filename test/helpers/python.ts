@@ -140,30 +140,56 @@ async function withLock<T>(lockDir: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-let models: Promise<PythonModels> | undefined;
+const made = new Map<string, Promise<string>>();
 
 /**
- * The test models, made once by make_models.py (with the `pyfunc` env) into
- * .cache/fixtures/<hash of the script and the env>/, and its parsed models.json.
+ * Run a fixture script once with an env's python into .cache/fixtures/<hash of the script and the
+ * python>/ (which it fills, writing `resultFile` last); returns that folder. Reused across runs and
+ * processes (a lock folder serialises makers; a half-made folder from a killed run is made again).
  */
-export function makePythonModels(): Promise<PythonModels> {
-  models ??= (async () => {
-    const python = await pythonEnv('pyfunc');
-    const hash = createHash('sha256').update(readFileSync(MAKE_MODELS)).update('\0').update(python).digest('hex').slice(0, 12);
-    const root = join(REPO, '.cache', 'fixtures');
-    const dir = join(root, hash);
-    const file = join(dir, 'models.json');
-    const load = (): PythonModels => ({ ...(JSON.parse(readFileSync(file, 'utf8')) as Omit<PythonModels, 'dir'>), dir });
-    if (existsSync(file)) return load();
-    mkdirSync(root, { recursive: true });
-    return withLock(`${dir}.lock`, async () => {
-      if (existsSync(file)) return load();
-      rmSync(dir, { recursive: true, force: true }); // a half-made folder from a killed run
-      await run(python, [MAKE_MODELS, dir]);
-      return load();
-    });
-  })();
-  return models;
+export function makeFixtures(script: string, env: string, resultFile: string): Promise<string> {
+  let p = made.get(script);
+  if (!p) {
+    p = (async () => {
+      const python = await pythonEnv(env);
+      const hash = createHash('sha256').update(readFileSync(script)).update('\0').update(python).digest('hex').slice(0, 12);
+      const root = join(REPO, '.cache', 'fixtures');
+      const dir = join(root, hash);
+      if (existsSync(join(dir, resultFile))) return dir;
+      mkdirSync(root, { recursive: true });
+      return withLock(`${dir}.lock`, async () => {
+        if (existsSync(join(dir, resultFile))) return dir;
+        rmSync(dir, { recursive: true, force: true });
+        await run(python, [script, dir]);
+        return dir;
+      });
+    })();
+    made.set(script, p);
+  }
+  return p;
+}
+
+/** The test models made by make_models.py (with the `pyfunc` env), and its parsed models.json. */
+export async function makePythonModels(): Promise<PythonModels> {
+  const dir = await makeFixtures(MAKE_MODELS, 'pyfunc', 'models.json');
+  return { ...(JSON.parse(readFileSync(join(dir, 'models.json'), 'utf8')) as Omit<PythonModels, 'dir'>), dir };
+}
+
+export interface VisionFixtures {
+  torch: string;
+  torchvision: string;
+  pillow: string;
+  /** A model directory: model.onnx (torchvision's resnet50, random weights) and labels.txt. */
+  model_dir: string;
+  resize: number;
+  crop: number;
+  images: Record<string, { path: string; tensor: string; top5: number[]; labels: string[]; scores: number[]; gap56: number }>;
+}
+
+/** The image-pipeline fixtures of make_vision_models.py: a ResNet-50, images, torchvision's answers. */
+export async function makeVisionModels(): Promise<VisionFixtures> {
+  const dir = await makeFixtures(join(REPO, 'test', 'fixtures', 'python', 'make_vision_models.py'), 'pyfunc', 'reference.json');
+  return JSON.parse(readFileSync(join(dir, 'reference.json'), 'utf8')) as VisionFixtures;
 }
 
 /** A Python replica process with its framed pipe on fd 3, as src/daemon/supervisor.ts starts one. */

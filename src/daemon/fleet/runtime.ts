@@ -14,7 +14,7 @@ import type { GpuBook } from './placement.js';
 import { ReplicaSet, type Replica } from './replica-set.js';
 import { operatorPaths } from './source-path.js';
 import { dispatchOptions } from '../control/settings.js';
-import { preparePipeline, type PreparedPipeline } from '../../pipeline/pipeline.js';
+import { pipelineMisfit, preparePipeline, type PreparedPipeline } from '../../pipeline/pipeline.js';
 import type { DeploymentRow, DeploymentState, ReplicaRow } from '../control/state.js';
 import type { ObservedRevision, Phase } from '../control/reconcile.js';
 
@@ -122,6 +122,12 @@ export class Runtime implements ServingTarget {
           this.about ??= about && Object.keys(about).length ? about : null;
           this.options = dispatchOptions(row.settings, this.spec, kind.batchable);
           if (!row.signature) deps.store.setSignature(row.name, this.spec);
+          // A model whose signature was unknown at deploy (a bare .onnx) is checked against its pipeline now.
+          const misfit = this.pipeline && pipelineMisfit(this.pipeline.spec, this.spec);
+          if (misfit) {
+            this.failed = misfit;
+            deps.store.addEvent('load-failed', `${row.name}/${idx}`, misfit);
+          }
           const warm = typeof about?.warmupMs === 'number' ? `, warm-up run ${about.warmupMs.toFixed(0)} ms` : '';
           deps.store.addEvent('replica-ready', `${row.name}/${idx}`, `replica ${idx} loaded the model in ${loadMs.toFixed(0)} ms${warm}${this.role === 'next' ? ' (new revision)' : ''}`, { loadMs, ...(warm ? { warmupMs: about!.warmupMs } : {}) });
           deps.metrics?.observeLoad(row.name, loadMs / 1000);
