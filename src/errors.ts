@@ -63,7 +63,10 @@ export const ERRORS = {
   PAYLOAD_TOO_LARGE: {
     status: 413, exit: 1, meaning: 'a request body over the limit', remedy: 'send less per request, or start the daemon with a larger --max-body-size',
   },
-  UNSUPPORTED_MEDIA_TYPE: { status: 415, exit: 1, meaning: 'the wrong content type on /invocations', remedy: 'send content-type: application/json' },
+  UNSUPPORTED_MEDIA_TYPE: {
+    status: 415, exit: 1, meaning: 'the wrong content type, or a /predict image that is not JPEG, PNG or WebP',
+    remedy: 'send what the message names (application/json on /invocations; an image on /predict)',
+  },
   MODEL_SOURCE: {
     status: 400, exit: 1, meaning: 'a model source that cannot be resolved or read',
     remedy: 'check the path or models:/ URI (mlserve models show NAME lists versions, stages and aliases)',

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestDaemon } from '../helpers/daemon.js';
-import { makeVisionModels, type VisionFixtures } from '../helpers/python.js';
+import { makeVisionModels, REPO, type VisionFixtures } from '../helpers/python.js';
 
 let fx: VisionFixtures;
 let d: TestDaemon;
@@ -165,31 +165,27 @@ describe('an image pipeline (ResNet-50, torchvision pre-processing)', () => {
     expect(status.json.endpoints.map((e: { name: string }) => e.name)).toEqual(['resnet']);
   });
 
-  it('is declared in mlserve.yaml too; mlserve config writes it back and a second apply changes nothing', async () => {
+  it('is declared in mlserve.yaml too (examples/resnet-pipeline.yaml); mlserve config writes it back and a second apply changes nothing', async () => {
+    // The example as shipped, with its registry model swapped for the test's model directory.
+    const example = readFileSync(join(REPO, 'examples', 'resnet-pipeline.yaml'), 'utf8');
+    expect(example).toMatch(/model: models:\/ResNet50\/Production/);
     const file = join(d.home, 'pipeline.yaml');
-    writeFileSync(file, [
-      'applications:',
-      '  - name: vision',
-      '    deployments:',
-      `      - model: ${fx.model_dir}`,
-      '        pipeline:',
-      '          pre:',
-      '            - image: { resize: 256, crop: 224, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] }',
-      '          post: [softmax, { topk: { k: 3 } }, { labels: { file: labels.txt } }]',
-      '',
-    ].join('\n'));
+    writeFileSync(file, example.replace('models:/ResNet50/Production', fx.model_dir).replace('name: resnet', 'name: vision'));
     const applied = await d.cli(['apply', '-f', file, '--json']);
     expect(applied.exitCode, applied.stderr).toBe(0);
     const res = await predict('vision', readFileSync(fx.images['portrait.jpg']!.path), 'image/jpeg');
     expect(res.status, res.text).toBe(200);
-    expect(res.json.top.map((t: { index: number }) => t.index)).toEqual(fx.images['portrait.jpg']!.top5.slice(0, 3));
+    expectSameAsTorchvision('portrait.jpg', res.json);
     const config = await d.cli(['config']);
     expect(config.stdout).toMatch(/pipeline:/);
     const again = join(d.home, 'again.yaml');
     writeFileSync(again, config.stdout);
     const plan = await d.cli(['apply', '-f', again, '--dry-run', '--json']);
     expect(plan.exitCode, plan.stderr).toBe(0);
-    const changes = JSON.stringify(plan.json);
-    expect(changes).not.toMatch(/pipeline (changed|added|removed)/);
+    expect(plan.json.plan).toEqual([]); // nothing to change: the pipeline written back is the one that runs
+    // Changing a stage is a change of revision, named in the plan.
+    writeFileSync(again, config.stdout.replace('k: 5', 'k: 2'));
+    const changed = await d.cli(['apply', '-f', again, '--dry-run', '--json']);
+    expect(JSON.stringify(changed.json.plan)).toMatch(/pipeline changed/);
   });
 });

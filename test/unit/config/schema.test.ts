@@ -139,7 +139,7 @@ const CASES: Array<[string, string, string[]]> = [
   ['rollout steps that go down', `${oneDeployment()}\n    rollout: {steps: [50, 10], interval_s: 60, max_error_rate: 0.01}`, ['^mlserve.yaml:5:5: rollout: invalid canary analysis policy: steps \\[50,10\\]: weights must ascend']],
   ['rollout without its interval', `${oneDeployment()}\n    rollout: {steps: [10, 100], max_error_rate: 0.01}`, ['^mlserve.yaml:5:5: rollout: invalid canary analysis policy: interval is missing; give interval_s']],
   ['an unknown deployment key with a Ray hint', oneDeployment('route_prefix: /r'),
-    ['^mlserve.yaml:5:9: unknown key "route_prefix" in a deployment \\(every endpoint is served at .*\\); accepted: name, model, runtime, env_manager, num_replicas, .*canary_weight, warmup$']],
+    ['^mlserve.yaml:5:9: unknown key "route_prefix" in a deployment \\(every endpoint is served at .*\\); accepted: name, model, runtime, env_manager, num_replicas, .*canary_weight, warmup, pipeline$']],
   ['a misspelt key', oneDeployment('replicas: 2'), ['^mlserve.yaml:5:9: unknown key "replicas" in a deployment; accepted: name, model, runtime, env_manager, num_replicas,']],
   ['a model URI mlserve cannot read', 'applications:\n  - name: a\n    deployments:\n      - model: s3://bucket/model\n',
     ['^mlserve.yaml:4:9: model: model source \'s3://bucket/model\' uses the s3: scheme, .*Accepted forms: models:/<name>/<version>']],
