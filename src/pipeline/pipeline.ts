@@ -1,42 +1,32 @@
 // A pipeline endpoint at run time: its stages with the labels loaded from the model's artifacts,
 // checked against the model's signature, and one /predict request through them. The model call in
 // the middle is the deployment's own queue, so requests still batch together.
-import { readFileSync, statSync } from 'node:fs';
 import { MlserveError } from '../errors.js';
-import { safeJoin } from '../mlflow/cache.js';
 import type { Signature, Tensor, TensorSpec } from '../tensor.js';
-import { parseLabels, postProcess, type PostAnswer } from './post.js';
+import { parseLabels, pool, postProcess, type PostAnswer } from './post.js';
 import { imageFromBody } from './predict-body.js';
+import { readModelFile, readTokenizerFiles } from './model-files.js';
 import type { ImageStage, PipelineSpec } from './spec.js';
+import { fixedSequence, loadTokenizer, textsFromBody, tokenInputs, tokenize, tokenTensors, type LoadedTokenizer } from './text.js';
 
 export interface PreparedPipeline {
   spec: PipelineSpec;
   /** The labels stage's names (from its file or list), or null. */
   labels: string[] | null;
+  /** The text stage's tokenizer, or null. */
+  tokenizer: LoadedTokenizer | null;
 }
 
-/** The most a labels file may hold (ImageNet-21k's names are ~1 MB). */
-const MAX_LABELS_BYTES = 16 << 20;
-
-/** Load what the stages need from the model directory (labels) and check them; errors say what to fix. */
+/** Load what the stages need from the model directory (labels, a tokenizer) and check them; errors say what to fix. */
 export function preparePipeline(spec: PipelineSpec, modelDir: string): PreparedPipeline {
   const stage = spec.post.find((s) => s.kind === 'labels');
-  if (!stage || stage.kind !== 'labels') return { spec, labels: null };
-  if (stage.list) return { spec, labels: stage.list };
-  let path: string;
-  try {
-    path = safeJoin(modelDir, stage.file!);
-  } catch {
-    throw new MlserveError('BAD_REQUEST', `labels file '${stage.file}' must be a relative path inside the model directory (no '..', not absolute)`);
+  let labels: string[] | null = null;
+  if (stage?.kind === 'labels') {
+    labels = stage.list ?? parseLabels(readModelFile(modelDir, stage.file!, 'labels file', 'log it with the model (mlflow.log_artifact into the model directory) or give labels:list=...'), stage.file!);
   }
-  let size: number;
-  try {
-    size = statSync(path).size;
-  } catch {
-    throw new MlserveError('BAD_REQUEST', `labels file '${stage.file}' is not in the model's artifacts (${modelDir}); log it with the model (mlflow.log_artifact into the model directory) or give labels:list=...`);
-  }
-  if (size > MAX_LABELS_BYTES) throw new MlserveError('BAD_REQUEST', `labels file '${stage.file}' is ${size} bytes, over the ${MAX_LABELS_BYTES >> 20} MiB a labels file may have`);
-  return { spec, labels: parseLabels(readFileSync(path, 'utf8'), stage.file!) };
+  const text = spec.pre[0]?.kind === 'text' ? spec.pre[0] : null;
+  const tokenizer = text ? loadTokenizer(readTokenizerFiles(modelDir, text.tokenizer), text, text.tokenizer) : null;
+  return { spec, labels, tokenizer };
 }
 
 /** The input an image stage feeds and whether it has a batch dimension, from the model's signature. */
@@ -60,19 +50,25 @@ export function scoresOutput(spec: PipelineSpec, sig: Signature): TensorSpec {
   const out = spec.output ? sig.outputs.find((o) => o.name === spec.output) : sig.outputs[0];
   if (!out) throw new MlserveError('BAD_REQUEST', `the pipeline reads output '${spec.output}', which the model does not have (outputs: ${sig.outputs.map((o) => o.name).join(', ')})`);
   if (out.datatype === 'BYTES' || out.datatype === 'BOOL') throw new MlserveError('BAD_REQUEST', `output '${out.name}' is ${out.datatype}; post-processing reads numbers (scores or logits)`);
+  if (poolOf(spec) && out.shape.length !== 3) throw new MlserveError('BAD_REQUEST', `${poolOf(spec)} reads token embeddings [batch, tokens, width], but output '${out.name}' has shape [${out.shape.join(', ')}]${sig.outputs.length > 1 ? '; name the token embeddings with pipeline output:' : ''}`);
   return out;
 }
 
 /** Check a pipeline against a model's signature (when known): at deploy time and when replicas report it. */
 export function checkAgainstSignature(spec: PipelineSpec, sig: Signature | null): void {
   if (!sig) return;
-  if (spec.pre[0]) imageInput(spec.pre[0], sig);
+  const pre = spec.pre[0];
+  if (pre?.kind === 'image') imageInput(pre, sig);
+  if (pre?.kind === 'text') tokenInputs(sig);
   if (spec.post.length) scoresOutput(spec, sig);
 }
 
-/** The model's side of /predict: its signature and its queue. */
+const poolOf = (spec: PipelineSpec) => spec.post.find((s): s is { kind: 'mean_pool' | 'cls_pool' } => s.kind === 'mean_pool' || s.kind === 'cls_pool')?.kind;
+
+/** The model's side of /predict: its signature, its queue, how many rows one request may bring. */
 export interface PredictTarget {
   spec: Signature;
+  maxRows: number;
   submit(inputs: Tensor[], outputs: string[] | undefined): Promise<{ outputs: Tensor[] }>;
 }
 
@@ -92,8 +88,9 @@ export function scoreRows(t: Tensor): ArrayLike<number>[] {
 }
 
 /**
- * One /predict request: the image in the body to the model input (pre), the model through its
- * queue, its scores to labels (post). Returns the answer and the tensors (for capture and shadow).
+ * One /predict request: the image or texts in the body to the model inputs (pre), the model
+ * through its queue, its scores to labels or its token embeddings to a vector (post). Returns the
+ * answer and the tensors (for capture and shadow).
  */
 export interface PredictRequest {
   contentType: string | undefined;
@@ -104,24 +101,40 @@ export interface PredictRequest {
   toTensor: (bytes: Buffer, stage: ImageStage, inputName: string, batched: boolean) => Promise<Tensor>;
 }
 
-export async function runPredict(p: PreparedPipeline, target: PredictTarget, req: PredictRequest): Promise<{ answer: PostAnswer | { predictions: PostAnswer[] } | Record<string, unknown>; inputs: Tensor[]; outputs: Tensor[] }> {
+type Answer = PostAnswer | { predictions: PostAnswer[] } | Record<string, unknown>;
+
+export async function runPredict(p: PreparedPipeline, target: PredictTarget, req: PredictRequest): Promise<{ answer: Answer; inputs: Tensor[]; outputs: Tensor[] }> {
   const { spec } = p;
+  const pre = spec.pre[0];
   let inputs: Tensor[];
-  const image = spec.pre[0];
-  if (image) {
-    const { spec: input, batched } = imageInput(image, target.spec);
-    inputs = [await req.toTensor(imageFromBody(req.contentType, req.body), image, input.name, batched)];
+  let mask: number[][] | null = null;
+  if (pre?.kind === 'image') {
+    const { spec: input, batched } = imageInput(pre, target.spec);
+    inputs = [await req.toTensor(imageFromBody(req.contentType, req.body), pre, input.name, batched)];
+  } else if (pre?.kind === 'text') {
+    const tokens = tokenize(p.tokenizer!, textsFromBody(req.contentType, req.body, target.maxRows), pre, fixedSequence(target.spec));
+    inputs = tokenTensors(tokenInputs(target.spec), tokens);
+    mask = tokens.mask;
   } else inputs = await req.decodeTensors();
+  const result = await target.submit(inputs, undefined);
   if (spec.post.length === 0) {
-    const result = await target.submit(inputs, undefined);
     return { answer: Object.fromEntries(result.outputs.map((t) => [t.name, Array.isArray(t.data) ? t.data : Array.from(t.data as ArrayLike<number>, Number)])), inputs, outputs: result.outputs };
   }
   const out = scoresOutput(spec, target.spec);
-  const result = await target.submit(inputs, undefined);
   const scores = result.outputs.find((t) => t.name === out.name);
   if (!scores) throw new MlserveError('INTERNAL', `the model did not answer output ${out.name}`);
-  const answers = scoreRows(scores).map((row) => postProcess(row, spec.post, p.labels));
+  const pooling = poolOf(spec);
+  const rows = pooling ? pooledRows(scores, pooling, mask!) : scoreRows(scores);
+  const answers = rows.map((row) => postProcess(row, spec.post, p.labels));
   return { answer: answers.length === 1 ? answers[0]! : { predictions: answers }, inputs, outputs: result.outputs };
+}
+
+/** Token embeddings [B, T, H] to one vector per text, over each text's attention mask. */
+function pooledRows(t: Tensor, kind: 'mean_pool' | 'cls_pool', mask: number[][]): Float64Array[] {
+  if (Array.isArray(t.data) || t.shape.length !== 3) throw new MlserveError('INTERNAL', `output ${t.name} has shape [${t.shape.join(', ')}], not token embeddings [batch, tokens, width]`);
+  const [rows, tokens, width] = t.shape as [number, number, number];
+  const data = t.data as ArrayLike<number>;
+  return Array.from({ length: rows }, (_, r) => pool(kind, data, r * tokens * width, tokens, width, mask[r] ?? []));
 }
 
 /** Why a pipeline does not fit the signature a replica reported, or null when it fits. */

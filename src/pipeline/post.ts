@@ -12,7 +12,38 @@ export interface Pick {
 /** With a stage that picks classes: the best one and the list; without: the scores (by label when named). */
 export type PostAnswer =
   | { label: string | null; index: number | null; score: number | null; top: Pick[] }
-  | { scores: number[] | Record<string, number> };
+  | { scores: number[] | Record<string, number> }
+  | { embedding: number[] };
+
+/**
+ * One text's token embeddings (`tokens` x `width` values from `offset`) to one vector: the mean of
+ * the tokens the attention mask keeps (sentence-transformers' mean pooling), or the first token.
+ */
+export function pool(kind: 'mean_pool' | 'cls_pool', hidden: ArrayLike<number>, offset: number, tokens: number, width: number, mask: readonly number[]): Float64Array {
+  const out = new Float64Array(width);
+  if (kind === 'cls_pool') {
+    for (let h = 0; h < width; h++) out[h] = hidden[offset + h]!;
+    return out;
+  }
+  let kept = 0;
+  for (let t = 0; t < tokens; t++) {
+    if (!mask[t]) continue;
+    kept++;
+    const base = offset + t * width;
+    for (let h = 0; h < width; h++) out[h]! += hidden[base + h]!;
+  }
+  const n = Math.max(kept, 1e-9);
+  for (let h = 0; h < width; h++) out[h]! /= n;
+  return out;
+}
+
+/** The vector scaled to unit L2 length (torch's F.normalize: the norm at least 1e-12). */
+export function l2normalize(v: ArrayLike<number>): Float64Array {
+  let sum = 0;
+  for (let i = 0; i < v.length; i++) sum += v[i]! * v[i]!;
+  const norm = Math.max(Math.sqrt(sum), 1e-12);
+  return Float64Array.from(v, (x) => x / norm);
+}
 
 /** Numerically stable softmax (the max is subtracted first), in float64. */
 export function softmax(xs: ArrayLike<number>): Float64Array {
@@ -87,6 +118,8 @@ export function postProcess(raw: ArrayLike<number>, stages: readonly PostStage[]
     else if (s.kind === 'topk') picked = topk(scores, s.k);
     else if (s.kind === 'argmax') picked = topk(scores, 1);
     else if (s.kind === 'threshold') picked = overThreshold(scores, s.value);
+    else if (s.kind === 'normalize') scores = l2normalize(scores);
+    // mean_pool and cls_pool ran before (they read the token embeddings, see pipeline.ts).
   }
   if (labels && labels.length < scores.length) {
     throw new MlserveError('INTERNAL', `the model answered ${scores.length} scores but the labels name ${labels.length} classes; deploy with a labels list that matches the model`);
@@ -98,5 +131,6 @@ export function postProcess(raw: ArrayLike<number>, stages: readonly PostStage[]
     return { label: first?.label ?? null, index: first?.index ?? null, score: first?.score ?? null, top };
   }
   const values = Array.from(scores, Number);
+  if (stages.some((s) => s.kind === 'mean_pool' || s.kind === 'cls_pool' || s.kind === 'normalize')) return { embedding: values };
   return { scores: labels ? Object.fromEntries(values.map((v, i) => [name(i), v])) : values };
 }

@@ -28,13 +28,31 @@ export interface ImageStage {
   maxPixels: number;
 }
 
-export type PreStage = ImageStage;
+/** Tokenize text with a Hugging Face tokenizer.json from the model's artifacts. */
+export interface TextStage {
+  kind: 'text';
+  /** The tokenizer file in the model directory (tokenizer_config.json beside it is read when there). */
+  tokenizer: string;
+  /** Most tokens per text, special tokens included (default: the model's own limit, see text.ts). */
+  maxLength?: number;
+  /** Cut longer texts to maxLength (default: refuse them with 413). */
+  truncate: boolean;
+  /** Pad each request's texts to the longest of them, or every text to maxLength (so any requests batch together). */
+  padding: 'longest' | 'max_length';
+}
+
+export type PreStage = ImageStage | TextStage;
 
 export type PostStage =
   | { kind: 'softmax' }
   | { kind: 'topk'; k: number }
   | { kind: 'argmax' }
   | { kind: 'threshold'; value: number }
+  /** Token embeddings [T, H] to one vector: the mean over the attention mask (sentence-transformers), or the first token's. */
+  | { kind: 'mean_pool' }
+  | { kind: 'cls_pool' }
+  /** Scale the vector to unit L2 length. */
+  | { kind: 'normalize' }
   /** Class names: a file in the model's artifacts (one per line, or a JSON list/object), or a list. */
   | { kind: 'labels'; file?: string; list?: string[] };
 
@@ -51,8 +69,8 @@ export const IMAGENET_STD: [number, number, number] = [0.229, 0.224, 0.225];
 /** 40 megapixels: a 20,000 x 20,000 image (400 MP) is refused; any camera photo passes. */
 export const DEFAULT_MAX_PIXELS = 40_000_000;
 
-const PRE_KINDS = ['image'];
-const POST_KINDS = ['softmax', 'topk', 'argmax', 'threshold', 'labels'];
+const PRE_KINDS = ['image', 'text'];
+const POST_KINDS = ['softmax', 'topk', 'argmax', 'threshold', 'labels', 'mean_pool', 'cls_pool', 'normalize'];
 
 const bad = (where: string, msg: string) => new MlserveError('BAD_REQUEST', `pipeline ${where}: ${msg}`);
 
@@ -126,10 +144,34 @@ function imageStage(where: string, o: Raw): ImageStage {
   };
 }
 
+function textStage(where: string, o: Raw): TextStage {
+  // maxLength: the stored form (this function's own output) parses again to itself.
+  if (o.maxLength !== undefined && o.max_length === undefined) {
+    const { maxLength, ...rest } = o;
+    o = { ...rest, max_length: maxLength };
+  }
+  onlyKeys(where, o, ['tokenizer', 'max_length', 'truncate', 'padding']);
+  if (o.tokenizer !== undefined && (typeof o.tokenizer !== 'string' || o.tokenizer === '')) throw bad(where, 'tokenizer must be a file in the model directory, such as tokenizer.json');
+  const truncate = o.truncate === undefined ? false : o.truncate === true || o.truncate === 'true' ? true : o.truncate === false || o.truncate === 'false' ? false : undefined;
+  if (truncate === undefined) throw bad(where, `truncate must be true or false (got ${JSON.stringify(o.truncate)})`);
+  const padding = String(o.padding ?? 'longest');
+  if (padding !== 'longest' && padding !== 'max_length') throw bad(where, `padding must be longest or max_length (got ${JSON.stringify(o.padding)})`);
+  return {
+    kind: 'text',
+    tokenizer: (o.tokenizer as string | undefined) ?? 'tokenizer.json',
+    ...(o.max_length !== undefined ? { maxLength: int(where, 'max_length', o.max_length, 2, 1_000_000) } : {}),
+    truncate,
+    padding,
+  };
+}
+
 function postStage(where: string, kind: string, o: Raw): PostStage {
   switch (kind) {
     case 'softmax':
     case 'argmax':
+    case 'mean_pool':
+    case 'cls_pool':
+    case 'normalize':
       onlyKeys(where, o, []);
       return { kind };
     case 'topk':
@@ -185,9 +227,9 @@ export function parsePipeline(raw: unknown): PipelineSpec {
   };
   const pre = stages('pre').map(({ where, kind, options }) => {
     if (!PRE_KINDS.includes(kind)) throw bad(where, `unknown pre-processing stage '${kind}'; pre stages: ${PRE_KINDS.join(', ')}`);
-    return imageStage(`${where} (${kind})`, options);
+    return kind === 'text' ? textStage(`${where} (${kind})`, options) : imageStage(`${where} (${kind})`, options);
   });
-  if (pre.length > 1) throw bad('pre', 'takes one stage (an image stage feeds one model input)');
+  if (pre.length > 1) throw bad('pre', 'takes one stage (an image or a text stage)');
   const post = stages('post').map(({ where, kind, options }) => {
     if (!POST_KINDS.includes(kind)) throw bad(where, `unknown post-processing stage '${kind}'; post stages: ${POST_KINDS.join(', ')}`);
     return postStage(`${where} (${kind})`, kind, options);
@@ -199,6 +241,12 @@ export function parsePipeline(raw: unknown): PipelineSpec {
   const softmaxAt = post.findIndex((s) => s.kind === 'softmax');
   const pickAt = post.findIndex((s) => s === picks[0]);
   if (softmaxAt >= 0 && pickAt >= 0 && softmaxAt > pickAt) throw bad('post', 'softmax comes before the stage that picks classes');
+  const pools = post.filter((s) => s.kind === 'mean_pool' || s.kind === 'cls_pool');
+  if (pools.length > 0) {
+    if (pools.length > 1) throw bad('post', 'pools once: give mean_pool or cls_pool');
+    if (post[0] !== pools[0]) throw bad('post', `${pools[0]!.kind} comes first: it turns the token embeddings into the vector the other stages read`);
+    if (pre[0]?.kind !== 'text') throw bad('post', `${pools[0]!.kind} pools over the tokens of a text stage's attention mask; give pre: [text]`);
+  }
   if (pre.length === 0 && post.length === 0) throw bad('', 'has no stages; give pre and/or post stages');
   if (o.output !== undefined && (typeof o.output !== 'string' || o.output === '')) throw bad('output', 'must name a model output');
   return { pre, post, ...(o.output !== undefined ? { output: o.output as string } : {}) };
@@ -211,7 +259,7 @@ export function parsePipeline(raw: unknown): PipelineSpec {
 export function stageFromFlag(text: string): Record<string, Raw> {
   const colon = text.indexOf(':');
   const kind = (colon < 0 ? text : text.slice(0, colon)).trim();
-  if (!/^[a-z]+$/.test(kind)) throw bad('flag', `'${text}' does not start with a stage name such as image, softmax or topk`);
+  if (!/^[a-z][a-z_]*$/.test(kind)) throw bad('flag', `'${text}' does not start with a stage name such as image, text, softmax or topk`);
   const options: Raw = {};
   if (colon >= 0) {
     for (const part of text.slice(colon + 1).split(',')) {
@@ -228,6 +276,9 @@ export function stageFromFlag(text: string): Record<string, Raw> {
 /** The file form of a checked pipeline (`mlserve config` writes it; parsePipeline reads it back to the same spec). */
 export function toFilePipeline(spec: PipelineSpec): Record<string, unknown> {
   const pre = spec.pre.map((s) => {
+    if (s.kind === 'text') {
+      return { text: { tokenizer: s.tokenizer, ...(s.maxLength !== undefined ? { max_length: s.maxLength } : {}), truncate: s.truncate, padding: s.padding } };
+    }
     const o: Record<string, unknown> = {};
     if (s.input !== undefined) o.input = s.input;
     if (s.resize !== undefined) o.resize = s.resize;

@@ -192,6 +192,23 @@ export async function makeVisionModels(): Promise<VisionFixtures> {
   return JSON.parse(readFileSync(join(dir, 'reference.json'), 'utf8')) as VisionFixtures;
 }
 
+export interface TextFixtures {
+  transformers: string;
+  sentence_transformers: string;
+  tokenizers: string;
+  /** A model directory: model.onnx (MiniLM's encoder: token inputs -> last_hidden_state) and the tokenizer files. */
+  model_dir: string;
+  max_seq_length: number;
+  /** Per sentence: the Rust tokenizers' ids (truncated to max_seq_length), the untruncated count, sentence-transformers' embedding. */
+  sentences: Array<{ text: string; ids: number[]; tokens: number; embedding: number[] }>;
+}
+
+/** The text-pipeline fixtures of make_text_models.py: all-MiniLM-L6-v2 as ONNX, sentences, their ids and embeddings. */
+export async function makeTextModels(): Promise<TextFixtures> {
+  const dir = await makeFixtures(join(REPO, 'test', 'fixtures', 'python', 'make_text_models.py'), 'pyfunc', 'reference.json');
+  return JSON.parse(readFileSync(join(dir, 'reference.json'), 'utf8')) as TextFixtures;
+}
+
 /** A Python replica process with its framed pipe on fd 3, as src/daemon/supervisor.ts starts one. */
 export class PythonReplicaProcess {
   readonly child: ChildProcess;

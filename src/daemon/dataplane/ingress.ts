@@ -309,7 +309,7 @@ async function inferOip(env: Env, deps: IngressDeps, rt: Runtime, req: http.Inco
 async function predict(env: Env, deps: IngressDeps, rt: Runtime, req: http.IncomingMessage, ctx: Ctx): Promise<Reply> {
   const read = await admitAndRead(env, rt, req, ctx, rt.pipeline!.spec.pre.length ? 'binary' : 'json');
   if (rt.pipeline!.spec.pre.length) read.release?.();
-  const target = { spec: read.spec, submit: (inputs: Tensor[], outputs: string[] | undefined) => rt.dispatcher.submit(inputs, outputs, ctx.gone) };
+  const target = { spec: read.spec, maxRows: rt.dispatchOptions().maxBatchSize, submit: (inputs: Tensor[], outputs: string[] | undefined) => rt.dispatcher.submit(inputs, outputs, ctx.gone) };
   const decode = async () => (await decodeJson(env, 'oip', read, ctx)).inputs;
   const toTensor = (bytes: Buffer, stage: ImageStage, input: string, batched: boolean) => env.images.toTensor(bytes, stage, input, batched, ctx.gone);
   const { answer, inputs, outputs } = await runPredict(rt.pipeline!, target, { contentType: req.headers['content-type'], body: read.body, decodeTensors: decode, toTensor });
