@@ -3,7 +3,8 @@
 // the middle is the deployment's own queue, so requests still batch together.
 import { MlserveError } from '../errors.js';
 import type { Signature, Tensor, TensorSpec } from '../tensor.js';
-import { parseLabels, pool, postProcess, type PostAnswer } from './post.js';
+import { parseLabels, pool, postProcess, transformRow, type PostAnswer } from './post.js';
+import { callStage, type CallEndpoint } from './compose.js';
 import { imageFromBody } from './predict-body.js';
 import { readModelFile, readTokenizerFiles } from './model-files.js';
 import type { ImageStage, PipelineSpec } from './spec.js';
@@ -97,6 +98,8 @@ export interface PredictRequest {
   body: Buffer;
   /** The body as OIP JSON tensors (a pipeline without a pre stage). */
   decodeTensors: () => Promise<Tensor[]>;
+  /** Another endpoint's model (model and ensemble stages). */
+  call: CallEndpoint;
   /** An image to the model input (image-decode.ts, on the image pool's threads). */
   toTensor: (bytes: Buffer, stage: ImageStage, inputName: string, batched: boolean) => Promise<Tensor>;
 }
@@ -124,8 +127,18 @@ export async function runPredict(p: PreparedPipeline, target: PredictTarget, req
   const scores = result.outputs.find((t) => t.name === out.name);
   if (!scores) throw new MlserveError('INTERNAL', `the model did not answer output ${out.name}`);
   const pooling = poolOf(spec);
-  const rows = pooling ? pooledRows(scores, pooling, mask!) : scoreRows(scores);
-  const answers = rows.map((row) => postProcess(row, spec.post, p.labels));
+  let rows: ArrayLike<number>[] = pooling ? pooledRows(scores, pooling, mask!) : scoreRows(scores);
+  // Model and ensemble stages call other endpoints with the vectors so far; what follows the last one answers.
+  let from = 0;
+  for (const [i, stage] of spec.post.entries()) {
+    if (stage.kind !== 'model' && stage.kind !== 'ensemble') continue;
+    const before = spec.post.slice(from, i);
+    rows = rows.map((row) => before.reduce(transformRow, row));
+    rows = await callStage(stage, rows, req.call);
+    from = i + 1;
+  }
+  const tail = spec.post.slice(from);
+  const answers = rows.map((row) => postProcess(row, tail, p.labels));
   return { answer: answers.length === 1 ? answers[0]! : { predictions: answers }, inputs, outputs: result.outputs };
 }
 

@@ -90,12 +90,17 @@ export function parseLabels(text: string, file: string): string[] {
       throw new MlserveError('BAD_REQUEST', `labels file ${file} looks like JSON but does not parse: ${(err as Error).message}`);
     }
     const name = (v: unknown) => String(Array.isArray(v) ? v[v.length - 1] : v);
-    if (Array.isArray(data)) return data.map(name);
+    if (Array.isArray(data)) {
+      if (data.length === 0) throw new MlserveError('BAD_REQUEST', `labels file ${file} is an empty list`);
+      return data.map(name);
+    }
     const entries = Object.entries(data as Record<string, unknown>);
+    if (entries.length === 0) throw new MlserveError('BAD_REQUEST', `labels file ${file} is an empty object`);
     const out: string[] = [];
     for (const [k, v] of entries) {
       const i = Number(k);
-      if (!Number.isInteger(i) || i < 0 || i >= entries.length) throw new MlserveError('BAD_REQUEST', `labels file ${file}: key '${k}' is not a class index from 0 to ${entries.length - 1}`);
+      // Class indexes as written by json.dump: "0", "1", ... (not "01", not ""), each once, so none is left unnamed.
+      if (!/^(0|[1-9][0-9]*)$/.test(k) || i >= entries.length) throw new MlserveError('BAD_REQUEST', `labels file ${file}: key '${k}' is not a class index from 0 to ${entries.length - 1}`);
       out[i] = name(v);
     }
     return out;
@@ -104,6 +109,13 @@ export function parseLabels(text: string, file: string): string[] {
   while (lines.length > 0 && lines[lines.length - 1]!.trim() === '') lines.pop();
   if (lines.length === 0) throw new MlserveError('BAD_REQUEST', `labels file ${file} is empty`);
   return lines.map((l) => l.trim());
+}
+
+/** A stage that changes the vector (softmax, normalize); any other leaves it. */
+export function transformRow(row: ArrayLike<number>, stage: PostStage): ArrayLike<number> {
+  if (stage.kind === 'softmax') return softmax(row);
+  if (stage.kind === 'normalize') return l2normalize(row);
+  return row;
 }
 
 /**

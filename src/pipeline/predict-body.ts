@@ -67,7 +67,9 @@ function fromBase64(value: unknown): Buffer {
   const comma = text.startsWith('data:') ? text.indexOf(',') : -1;
   const b64 = (comma >= 0 ? text.slice(comma + 1) : text).replace(/\s+/g, '');
   if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(b64)) throw bad('"image" is not valid base64');
-  return Buffer.from(b64, 'base64');
+  const bytes = Buffer.from(b64, 'base64');
+  if (bytes.length === 0) throw bad('"image" is empty; send the image\'s bytes in base64');
+  return bytes;
 }
 
 /** The image bytes of a /predict request. */

@@ -51,47 +51,30 @@ function coefficients(inSize: number, outSize: number): Coeffs {
 
 const clip8 = (v: number) => (v >= ONE * 256 ? 255 : v <= 0 ? 0 : Math.floor(v / ONE));
 
-/**
- * Resize interleaved RGB (or any `channels`) bytes from width x height to outWidth x outHeight.
- * Only the input rows the vertical pass reads go through the horizontal pass, as in Pillow.
- */
-export function resizeBilinear(src: Uint8Array, width: number, height: number, outWidth: number, outHeight: number, channels = 3): Uint8Array {
-  if (src.length !== width * height * channels) throw new Error(`resizeBilinear: ${src.length} bytes is not ${width}x${height}x${channels}`);
-  const needH = outWidth !== width;
-  const needV = outHeight !== height;
-  if (!needH && !needV) return src.slice();
-  const v = coefficients(height, outHeight);
-  const h = coefficients(width, outWidth);
-  let img = src;
-  let rows = height;
-  let rowOffset = 0;
-  if (needH) {
-    // Rows first..last of the input are all the vertical pass reads.
-    const firstRow = v.first[0]!;
-    const lastRow = v.first[outHeight - 1]! + v.count[outHeight - 1]!;
-    rows = needV ? lastRow - firstRow : height;
-    rowOffset = needV ? firstRow : 0;
-    const out = new Uint8Array(outWidth * rows * channels);
-    for (let y = 0; y < rows; y++) {
-      const inRow = (y + rowOffset) * width * channels;
-      const outRow = y * outWidth * channels;
-      for (let xx = 0; xx < outWidth; xx++) {
-        const x0 = h.first[xx]!;
-        const n = h.count[xx]!;
-        const kb = xx * h.ksize;
-        for (let c = 0; c < channels; c++) {
-          let ss = HALF;
-          for (let x = 0; x < n; x++) ss += src[inRow + (x0 + x) * channels + c]! * h.weights[kb + x]!;
-          out[outRow + xx * channels + c] = clip8(ss);
-        }
+/** Horizontal pass: `rows` rows of `src` from `rowOffset`, each `width` -> out width. */
+function horizontal(src: Uint8Array, width: number, rowOffset: number, rows: number, h: Coeffs, outWidth: number, channels: number): Uint8Array {
+  const out = new Uint8Array(outWidth * rows * channels);
+  for (let y = 0; y < rows; y++) {
+    const inRow = (y + rowOffset) * width * channels;
+    const outRow = y * outWidth * channels;
+    for (let xx = 0; xx < outWidth; xx++) {
+      const x0 = h.first[xx]!;
+      const n = h.count[xx]!;
+      const kb = xx * h.ksize;
+      for (let c = 0; c < channels; c++) {
+        let ss = HALF;
+        for (let x = 0; x < n; x++) ss += src[inRow + (x0 + x) * channels + c]! * h.weights[kb + x]!;
+        out[outRow + xx * channels + c] = clip8(ss);
       }
     }
-    img = out;
   }
-  if (!needV) return img;
-  const w = needH ? outWidth : width;
-  const out = new Uint8Array(w * outHeight * channels);
-  const rowBytes = w * channels;
+  return out;
+}
+
+/** Vertical pass: rows of `src` (each `width` pixels, the first at input row `rowOffset`) -> out height. */
+function vertical(src: Uint8Array, width: number, rowOffset: number, v: Coeffs, outHeight: number, channels: number): Uint8Array {
+  const rowBytes = width * channels;
+  const out = new Uint8Array(rowBytes * outHeight);
   for (let yy = 0; yy < outHeight; yy++) {
     const y0 = v.first[yy]! - rowOffset;
     const n = v.count[yy]!;
@@ -99,11 +82,37 @@ export function resizeBilinear(src: Uint8Array, width: number, height: number, o
     const outRow = yy * rowBytes;
     for (let i = 0; i < rowBytes; i++) {
       let ss = HALF;
-      for (let y = 0; y < n; y++) ss += img[(y0 + y) * rowBytes + i]! * v.weights[kb + y]!;
+      for (let y = 0; y < n; y++) ss += src[(y0 + y) * rowBytes + i]! * v.weights[kb + y]!;
       out[outRow + i] = clip8(ss);
     }
   }
   return out;
+}
+
+/**
+ * Resize interleaved RGB (or any `channels`) bytes from width x height to outWidth x outHeight.
+ * As Pillow 13 (the pinned one; Resample.c's ImagingResampleInner): horizontally first, over only
+ * the input rows the vertical pass reads, unless the height shrinks by more than twice what the
+ * width does: then vertically first, over every column. Each pass rounds to bytes, so the order
+ * changes the result by one grey level here and there.
+ */
+export function resizeBilinear(src: Uint8Array, width: number, height: number, outWidth: number, outHeight: number, channels = 3): Uint8Array {
+  if (src.length !== width * height * channels) throw new Error(`resizeBilinear: ${src.length} bytes is not ${width}x${height}x${channels}`);
+  const needH = outWidth !== width;
+  const needV = outHeight !== height;
+  if (!needH && !needV) return src.slice();
+  const horizontalFirst = !(height - outHeight > 0 && height - outHeight > (width - outWidth) * 2);
+  const v = needV || (needH && horizontalFirst) ? coefficients(height, outHeight) : null;
+  const h = needH ? coefficients(width, outWidth) : null;
+  if (horizontalFirst) {
+    // Rows first..last of the input are all the vertical pass reads.
+    const firstRow = v!.first[0]!;
+    const lastRow = v!.first[outHeight - 1]! + v!.count[outHeight - 1]!;
+    const img = h ? horizontal(src, width, firstRow, lastRow - firstRow, h, outWidth, channels) : src;
+    return needV ? vertical(img, outWidth, h ? firstRow : 0, v!, outHeight, channels) : img;
+  }
+  const img = needV ? vertical(src, width, 0, v!, outHeight, channels) : src;
+  return h ? horizontal(img, width, 0, outHeight, h, outWidth, channels) : img;
 }
 
 /** A rectangle of interleaved pixels. */

@@ -53,6 +53,10 @@ export type PostStage =
   | { kind: 'cls_pool' }
   /** Scale the vector to unit L2 length. */
   | { kind: 'normalize' }
+  /** Call another endpoint's model with the vectors so far (its input; default its only one) and go on with its output. */
+  | { kind: 'model'; endpoint: string; input?: string; output?: string }
+  /** Call several endpoints with the same vectors and merge their outputs: the mean, or side by side. */
+  | { kind: 'ensemble'; endpoints: string[]; merge: 'mean' | 'concat'; input?: string; output?: string }
   /** Class names: a file in the model's artifacts (one per line, or a JSON list/object), or a list. */
   | { kind: 'labels'; file?: string; list?: string[] };
 
@@ -70,9 +74,10 @@ export const IMAGENET_STD: [number, number, number] = [0.229, 0.224, 0.225];
 export const DEFAULT_MAX_PIXELS = 40_000_000;
 
 const PRE_KINDS = ['image', 'text'];
-const POST_KINDS = ['softmax', 'topk', 'argmax', 'threshold', 'labels', 'mean_pool', 'cls_pool', 'normalize'];
+const POST_KINDS = ['softmax', 'topk', 'argmax', 'threshold', 'labels', 'mean_pool', 'cls_pool', 'normalize', 'model', 'ensemble'];
+const ENDPOINT = /^[a-z0-9]([a-z0-9._-]{0,62})$/;
 
-const bad = (where: string, msg: string) => new MlserveError('BAD_REQUEST', `pipeline ${where}: ${msg}`);
+const bad = (where: string, msg: string) => new MlserveError('BAD_REQUEST', `pipeline${where ? ` ${where}` : ''}: ${msg}`);
 
 type Raw = Record<string, unknown>;
 
@@ -136,8 +141,8 @@ function imageStage(where: string, o: Raw): ImageStage {
     ...(o.size !== undefined ? { size: pair(where, 'size', o.size) } : {}),
     ...(o.crop !== undefined ? { crop: pair(where, 'crop', o.crop) } : {}),
     scale: o.scale === undefined ? 1 / 255 : num(where, 'scale', o.scale, true),
-    mean: o.mean === undefined ? IMAGENET_MEAN : triple(where, 'mean', o.mean, false),
-    std: o.std === undefined ? IMAGENET_STD : triple(where, 'std', o.std, true),
+    mean: o.mean === undefined ? [...IMAGENET_MEAN] : triple(where, 'mean', o.mean, false),
+    std: o.std === undefined ? [...IMAGENET_STD] : triple(where, 'std', o.std, true),
     layout,
     dtype,
     maxPixels: o.max_pixels === undefined ? DEFAULT_MAX_PIXELS : int(where, 'max_pixels', o.max_pixels, 1, 2 ** 31),
@@ -177,6 +182,21 @@ function postStage(where: string, kind: string, o: Raw): PostStage {
     case 'topk':
       onlyKeys(where, o, ['k']);
       return { kind, k: int(where, 'k', o.k ?? 5, 1, 100_000) };
+    case 'model':
+    case 'ensemble': {
+      const names = kind === 'model' ? [o.endpoint] : list(o.endpoints);
+      onlyKeys(where, o, kind === 'model' ? ['endpoint', 'input', 'output'] : ['endpoints', 'merge', 'input', 'output']);
+      if (names.length === 0 || names.some((n) => typeof n !== 'string' || !ENDPOINT.test(n))) {
+        throw bad(where, kind === 'model' ? `endpoint must name the endpoint whose model to call, such as model:endpoint=classifier (got ${JSON.stringify(o.endpoint)})` : `endpoints must name two or more endpoints, such as ensemble:endpoints=a/b (got ${JSON.stringify(o.endpoints)})`);
+      }
+      if (kind === 'ensemble' && names.length < 2) throw bad(where, 'an ensemble merges two or more endpoints; for one, use model:endpoint=...');
+      for (const k of ['input', 'output'] as const) if (o[k] !== undefined && (typeof o[k] !== 'string' || o[k] === '')) throw bad(where, `${k} must name a tensor of the called model`);
+      const io = { ...(o.input !== undefined ? { input: o.input as string } : {}), ...(o.output !== undefined ? { output: o.output as string } : {}) };
+      if (kind === 'model') return { kind, endpoint: names[0] as string, ...io };
+      const merge = String(o.merge ?? 'mean');
+      if (merge !== 'mean' && merge !== 'concat') throw bad(where, `merge must be mean or concat (got ${JSON.stringify(o.merge)})`);
+      return { kind, endpoints: names as string[], merge, ...io };
+    }
     case 'threshold':
       onlyKeys(where, o, ['value']);
       if (o.value === undefined) throw bad(where, 'threshold needs value, such as threshold:value=0.5');
@@ -234,6 +254,9 @@ export function parsePipeline(raw: unknown): PipelineSpec {
     if (!POST_KINDS.includes(kind)) throw bad(where, `unknown post-processing stage '${kind}'; post stages: ${POST_KINDS.join(', ')}`);
     return postStage(`${where} (${kind})`, kind, options);
   });
+  const lastCall = post.map((s) => s.kind === 'model' || s.kind === 'ensemble').lastIndexOf(true);
+  const early = post.findIndex((s, i) => i < lastCall && (s.kind === 'topk' || s.kind === 'argmax' || s.kind === 'threshold' || s.kind === 'labels'));
+  if (early >= 0) throw bad(`post[${early}]`, `${post[early]!.kind} answers, so it comes after the last model or ensemble stage`);
   const picks = post.filter((s) => s.kind === 'topk' || s.kind === 'argmax' || s.kind === 'threshold');
   if (picks.length > 1) throw bad('post', `picks classes once: give one of topk, argmax and threshold (got ${picks.map((s) => s.kind).join(', ')})`);
   if (post.filter((s) => s.kind === 'softmax').length > 1) throw bad('post', 'has softmax twice');

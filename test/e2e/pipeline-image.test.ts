@@ -9,6 +9,8 @@ import { crc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestDaemon } from '../helpers/daemon.js';
 import { makeVisionModels, REPO, type VisionFixtures } from '../helpers/python.js';
+import { imageToTensor } from '../../src/pipeline/image-decode.js';
+import { parsePipeline, type ImageStage } from '../../src/pipeline/spec.js';
 
 let fx: VisionFixtures;
 let d: TestDaemon;
@@ -57,8 +59,21 @@ afterAll(async () => {
 });
 
 describe('an image pipeline (ResNet-50, torchvision pre-processing)', () => {
+  it('makes the tensor torchvision makes, bit for bit (every image, a 3:1 one included)', async () => {
+    const stage = parsePipeline({ pre: [{ image: { resize: fx.resize, crop: fx.crop } }] }).pre[0] as ImageStage;
+    for (const [name, img] of Object.entries(fx.images)) {
+      const t = await imageToTensor(readFileSync(img.path), stage, 'input', true);
+      const want = new Float32Array(readFileSync(img.tensor).buffer.slice(0));
+      expect(t.shape).toEqual([1, 3, fx.crop, fx.crop]);
+      const data = t.data as Float32Array;
+      let differing = 0;
+      for (let i = 0; i < want.length; i++) if (data[i] !== want[i]) differing++;
+      expect(differing, name).toBe(0);
+    }
+  });
+
   it('answers the top-5 torchvision + PyTorch give, for JPEG, PNG (RGBA, palette) and WebP bodies', async () => {
-    expect(Object.keys(fx.images).length).toBeGreaterThanOrEqual(7);
+    expect(Object.keys(fx.images).length).toBeGreaterThanOrEqual(8);
     for (const [name, img] of Object.entries(fx.images)) {
       const res = await predict('resnet', readFileSync(img.path), TYPES[name.split('.').pop()!]!);
       expect(res.status, `${name}: ${res.text}`).toBe(200);

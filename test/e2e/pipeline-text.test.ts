@@ -9,6 +9,9 @@ import { TestDaemon } from '../helpers/daemon.js';
 import { makeTextModels, type TextFixtures } from '../helpers/python.js';
 import { loadTokenizer, tokenize } from '../../src/pipeline/text.js';
 import { parsePipeline, type TextStage } from '../../src/pipeline/spec.js';
+import { softmax, topk } from '../../src/pipeline/post.js';
+import { mlp, mlpReference } from '../../src/models/zoo.js';
+import { writeOnnx } from '../helpers/models.js';
 
 let fx: TextFixtures;
 let d: TestDaemon;
@@ -99,5 +102,42 @@ describe('a text pipeline (MiniLM sentence embeddings)', () => {
     expect(pool.stderr).toMatch(/mean_pool pools over the tokens of a text stage's attention mask; give pre: \[text\]/);
     const status = await d.cli(['status', '--json']);
     expect(status.json.endpoints.map((e: { name: string }) => e.name).sort()).toEqual(['minilm', 'minilm-cut']);
+  });
+
+  it('chains: embed -> a second model -> labels, and an ensemble of two by mean, end to end over HTTP', async () => {
+    const a = mlp({ seed: 21, sizes: [384, 32, 4] });
+    const b = mlp({ seed: 22, sizes: [384, 32, 4] });
+    for (const [name, m] of [['topic-a', a], ['topic-b', b]] as const) {
+      const r = await d.deploy(writeOnnx(m, name), ['--endpoint', name]);
+      expect(r.exitCode, r.stderr).toBe(0);
+    }
+    const LABELS = 'sports/food/music/family';
+    const chain = await d.deploy(fx.model_dir, ['--endpoint', 'topic', '--pre', 'text', ...EMBED, '--post', 'model:endpoint=topic-a', '--post', 'softmax', '--post', 'topk:k=2', '--post', `labels:list=${LABELS}`]);
+    expect(chain.exitCode, chain.stderr).toBe(0);
+    const ens = await d.deploy(fx.model_dir, ['--endpoint', 'topic2', '--pre', 'text', ...EMBED, '--post', 'ensemble:endpoints=topic-a/topic-b,merge=mean', '--post', 'argmax', '--post', `labels:list=${LABELS}`]);
+    expect(ens.exitCode, ens.stderr).toBe(0);
+    const names = LABELS.split('/');
+    for (const s of fx.sentences.filter((x) => x.tokens <= fx.max_seq_length).slice(0, 5)) {
+      const emb = Float32Array.from(s.embedding);
+      const logitsA = Array.from(mlpReference(a.weights, emb));
+      const logitsB = Array.from(mlpReference(b.weights, emb));
+      const probs = Array.from(softmax(logitsA));
+      const want = topk(probs, 2);
+      const r = await embed('topic', { text: s.text });
+      expect(r.status, r.text).toBe(200);
+      expect(r.json.top.map((t: { label: string }) => t.label)).toEqual(want.map((i) => names[i]));
+      for (const [k, i] of want.entries()) expect(Math.abs(r.json.top[k].score - probs[i]!)).toBeLessThan(1e-4);
+      const mean = logitsA.map((x, i) => (x + logitsB[i]!) / 2);
+      const e = await embed('topic2', { text: s.text });
+      expect(e.status, e.text).toBe(200);
+      expect(e.json.label).toBe(names[topk(mean, 1)[0]!]);
+      expect(Math.abs(e.json.score - Math.max(...mean))).toBeLessThan(1e-4);
+    }
+    // A called endpoint that goes away: 503 that names it, not a crash.
+    expect((await d.cli(['undeploy', 'topic-b'])).exitCode).toBe(0);
+    const gone = await embed('topic2', { text: 'still there?' });
+    expect(gone.status).toBe(503);
+    expect(gone.json.error).toMatch(/endpoint topic2's pipeline calls endpoint topic-b, which is not deployed/);
+    for (const e of ['topic', 'topic2', 'topic-a']) expect((await d.cli(['undeploy', e])).exitCode).toBe(0);
   });
 });

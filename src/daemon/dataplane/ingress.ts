@@ -312,7 +312,18 @@ async function predict(env: Env, deps: IngressDeps, rt: Runtime, req: http.Incom
   const target = { spec: read.spec, maxRows: rt.dispatchOptions().maxBatchSize, submit: (inputs: Tensor[], outputs: string[] | undefined) => rt.dispatcher.submit(inputs, outputs, ctx.gone) };
   const decode = async () => (await decodeJson(env, 'oip', read, ctx)).inputs;
   const toTensor = (bytes: Buffer, stage: ImageStage, input: string, batched: boolean) => env.images.toTensor(bytes, stage, input, batched, ctx.gone);
-  const { answer, inputs, outputs } = await runPredict(rt.pipeline!, target, { contentType: req.headers['content-type'], body: read.body, decodeTensors: decode, toTensor });
+  // Model and ensemble stages: other endpoints' models, through their own routes and queues (a canary takes its share).
+  const call = (endpoint: string) => {
+    let other: Runtime;
+    try {
+      other = deps.routes.target(endpoint, routeKey(req), Math.random(), false);
+    } catch {
+      throw new MlserveError('NOT_READY', `endpoint ${rt.endpoint}'s pipeline calls endpoint ${endpoint}, which is not deployed; deploy it (mlserve status shows what runs)`, { headers: { 'Retry-After': '1' } });
+    }
+    const spec = requireSpec(other);
+    return { spec, submit: (inputs: Tensor[]) => other.dispatcher.submit(inputs, undefined, ctx.gone) };
+  };
+  const { answer, inputs, outputs } = await runPredict(rt.pipeline!, target, { contentType: req.headers['content-type'], body: read.body, decodeTensors: decode, toTensor, call });
   deps.shadow.mirror(deps.routes.get(rt.endpoint), rt, inputs, undefined, outputs);
   deps.capture?.offer(rt, inputs, outputs, ctx.started);
   return json(200, answer, servedBy(rt));
