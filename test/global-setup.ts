@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-export const TEST_ENVS = ['pyfunc', 'mlflow3_live', 'mlflow2_live', 'drift'];
+export const TEST_ENVS = ['pyfunc', 'mlflow3_live', 'mlflow2_live', 'drift', 'schemathesis'];
 
 function build(name: string): Promise<void> {
   return new Promise((resolve, reject) => {

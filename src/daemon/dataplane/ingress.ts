@@ -25,6 +25,7 @@ import { repositoryRoute } from './repository.js';
 import { mlflowWebhook, type WebhookOptions } from './webhook.js';
 import { openAiRoutes, type OpenAiHandler } from './openai/handler.js';
 import { runPredict } from '../../pipeline/pipeline.js';
+import { docsReply, openApiReply } from './docs-route.js';
 import type { ImageStage } from '../../pipeline/spec.js';
 
 export { readBody } from './body.js';
@@ -131,8 +132,14 @@ async function handle(env: Env, deps: IngressDeps, req: http.IncomingMessage, re
     if (env.security.metricsAuth) authorize(env, req);
     return metricsReply(env.metrics);
   }
+  // The docs page and its files are static (no model data): served without the token, which the page then sends.
+  if (parts[0] === 'docs') return only(method, 'GET', () => docsReply(parts)!);
   // MLflow's webhooks carry no bearer token: they are signed with MLSERVE_WEBHOOK_SECRET instead (webhook.ts).
   if (!isProbe(parts) && path !== WEBHOOK_PATH) authorize(env, req);
+  if (parts.length === 1 && parts[0] === 'openapi.json') {
+    if (!env.listEndpoints) throw notFound('the API document names every endpoint, so it is served only on a loopback ingress or with a token (--token)');
+    return only(method, 'GET', () => openApiReply(deps.routes, env.authOk !== null));
+  }
   const target = (endpoint: string) => deps.routes.target(endpoint, routeKey(req), Math.random(), env.listEndpoints);
 
   // The OpenAI API streams (SSE): it writes its own answer, and send() then has nothing left to do.
