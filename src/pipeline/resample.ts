@@ -49,22 +49,39 @@ function coefficients(inSize: number, outSize: number): Coeffs {
   return { first, count, weights, ksize };
 }
 
-const clip8 = (v: number) => (v >= ONE * 256 ? 255 : v <= 0 ? 0 : Math.floor(v / ONE));
+const clip8 = (v: number) => (v >= ONE * 256 ? 255 : v <= 0 ? 0 : v >> PRECISION_BITS);
 
 /** Horizontal pass: `rows` rows of `src` from `rowOffset`, each `width` -> out width. */
 function horizontal(src: Uint8Array, width: number, rowOffset: number, rows: number, h: Coeffs, outWidth: number, channels: number): Uint8Array {
   const out = new Uint8Array(outWidth * rows * channels);
+  const { first, count, weights, ksize } = h;
   for (let y = 0; y < rows; y++) {
     const inRow = (y + rowOffset) * width * channels;
-    const outRow = y * outWidth * channels;
+    let o = y * outWidth * channels;
     for (let xx = 0; xx < outWidth; xx++) {
-      const x0 = h.first[xx]!;
-      const n = h.count[xx]!;
-      const kb = xx * h.ksize;
-      for (let c = 0; c < channels; c++) {
-        let ss = HALF;
-        for (let x = 0; x < n; x++) ss += src[inRow + (x0 + x) * channels + c]! * h.weights[kb + x]!;
-        out[outRow + xx * channels + c] = clip8(ss);
+      const n = count[xx]!;
+      const kb = xx * ksize;
+      let p = inRow + first[xx]! * channels;
+      if (channels === 3) {
+        // The three channels share each weight: one pass over the taps.
+        let s0 = HALF;
+        let s1 = HALF;
+        let s2 = HALF;
+        for (let x = 0; x < n; x++, p += 3) {
+          const w = weights[kb + x]!;
+          s0 += src[p]! * w;
+          s1 += src[p + 1]! * w;
+          s2 += src[p + 2]! * w;
+        }
+        out[o++] = clip8(s0);
+        out[o++] = clip8(s1);
+        out[o++] = clip8(s2);
+      } else {
+        for (let c = 0; c < channels; c++) {
+          let ss = HALF;
+          for (let x = 0; x < n; x++) ss += src[p + x * channels + c]! * weights[kb + x]!;
+          out[o++] = clip8(ss);
+        }
       }
     }
   }
@@ -75,16 +92,21 @@ function horizontal(src: Uint8Array, width: number, rowOffset: number, rows: num
 function vertical(src: Uint8Array, width: number, rowOffset: number, v: Coeffs, outHeight: number, channels: number): Uint8Array {
   const rowBytes = width * channels;
   const out = new Uint8Array(rowBytes * outHeight);
+  // Row by row: each tap adds a whole input row to the sums (sequential reads). The sums fit in
+  // int32: the weights are >= 0 and add up to about 2^22, so a sum stays under 256 * 2^22 + 2^21.
+  const acc = new Int32Array(rowBytes);
   for (let yy = 0; yy < outHeight; yy++) {
     const y0 = v.first[yy]! - rowOffset;
     const n = v.count[yy]!;
     const kb = yy * v.ksize;
-    const outRow = yy * rowBytes;
-    for (let i = 0; i < rowBytes; i++) {
-      let ss = HALF;
-      for (let y = 0; y < n; y++) ss += src[(y0 + y) * rowBytes + i]! * v.weights[kb + y]!;
-      out[outRow + i] = clip8(ss);
+    acc.fill(HALF);
+    for (let y = 0; y < n; y++) {
+      const w = v.weights[kb + y]!;
+      const base = (y0 + y) * rowBytes;
+      for (let i = 0; i < rowBytes; i++) acc[i] = acc[i]! + src[base + i]! * w;
     }
+    const o = yy * rowBytes;
+    for (let i = 0; i < rowBytes; i++) out[o + i] = clip8(acc[i]!);
   }
   return out;
 }

@@ -152,7 +152,7 @@ describe('/docs', () => {
       mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: join(ARTIFACTS, 'docs.png'), fullPage: false });
       if (process.env.MLSERVE_UPDATE_DOCS === '1') {
-        await page.evaluate(() => window.scrollTo(0, 0));
+        await page.evaluate('window.scrollTo(0, 0)');
         await page.screenshot({ path: join(REPO, 'docs', 'api-docs.png'), fullPage: false });
       }
     } finally {
