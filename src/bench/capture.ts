@@ -4,13 +4,11 @@
 // capture off, at 5% and at 100%; the three runs interleaved over two rounds, the median of each kept,
 // reported as ratios to "off". Also how many requests were recorded, dropped, and the bytes on disk.
 // Writes bench/results/<date>-capture.json and the "Payload capture" section of BENCH.md.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { loadavg } from 'node:os';
 import { saveModel } from '../models/graph-builder.js';
 import { mlp } from '../models/zoo.js';
 import { buildRequest } from './inputs.js';
-import { log, measure, Mlserve, ROOT } from './suite-common.js';
+import { log, machine, measure, Mlserve, writeResults } from './suite-common.js';
 import type { Row } from './suite-report.js';
 
 const QUICK = process.argv.includes('--quick');
@@ -73,18 +71,9 @@ async function main() {
     // Counters restart with each "capture on": the last one covers the last 100% run; files cover all.
     const capture = { written: status.written as number, dropped: Object.values(status.dropped as Record<string, number>).reduce((a, b) => a + b, 0), bytes: status.bytes as number, files: status.files as number };
     const out = `${date.replace(/[:.]/g, '-')}-capture${QUICK ? '-quick' : ''}.json`;
-    mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-    const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', memGiB: Math.round(totalmem() / 1024 ** 3), node: process.version };
-    writeFileSync(join(ROOT, 'bench', 'results', out), `${JSON.stringify({ date, quick: QUICK, machine, loadavg: load0, concurrency: CONCURRENCY, rows, runs, capture }, null, 2)}\n`);
     const section = captureSection({ date, file: out, rows, capture, loadavg: load0 });
     log(section);
-    if (!QUICK) {
-      const md = join(ROOT, 'BENCH.md');
-      const text = readFileSync(md, 'utf8');
-      const block = `<!-- capture:start -->\n${section}\n<!-- capture:end -->`;
-      const re = /<!-- capture:start -->[\s\S]*<!-- capture:end -->/;
-      writeFileSync(md, re.test(text) ? text.replace(re, block) : `${text.trimEnd()}\n\n${block}\n`);
-    }
+    writeResults(out, { date, quick: QUICK, machine: machine(), loadavg: load0, concurrency: CONCURRENCY, rows, runs, capture }, 'capture', section, QUICK);
     log(`wrote bench/results/${out}`);
   } finally {
     await d.stop();

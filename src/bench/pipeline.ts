@@ -10,11 +10,11 @@
 // bench/results/<date>-pipeline.json and the "Image pipeline" section of BENCH.md.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { log, measure, Mlserve, ROOT } from './suite-common.js';
+import { log, machine, measure, Mlserve, ROOT, writeResults } from './suite-common.js';
 import type { Row } from './suite-report.js';
 import type { RequestSpec } from './load.js';
 
@@ -118,18 +118,9 @@ async function main() {
       errors: runs[n].reduce((s, x) => s + x.errors, 0),
     }])) as Record<RowName, Row>;
     const out = `${date.replace(/[:.]/g, '-')}-pipeline${QUICK ? '-quick' : ''}.json`;
-    mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-    const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', memGiB: Math.round(totalmem() / 1024 ** 3), node: process.version };
-    writeFileSync(join(ROOT, 'bench', 'results', out), `${JSON.stringify({ date, quick: QUICK, machine, loadavg: load0, concurrency: CONCURRENCY, threads: THREADS, meanBatch, rows, runs }, null, 2)}\n`);
     const section = pipelineSection({ date, file: out, rows, loadavg: load0, meanBatch });
     log(section);
-    if (!QUICK) {
-      const md = join(ROOT, 'BENCH.md');
-      const text = readFileSync(md, 'utf8');
-      const block = `<!-- pipeline:start -->\n${section}\n<!-- pipeline:end -->`;
-      const re = /<!-- pipeline:start -->[\s\S]*<!-- pipeline:end -->/;
-      writeFileSync(md, re.test(text) ? text.replace(re, block) : `${text.trimEnd()}\n\n${block}\n`);
-    }
+    writeResults(out, { date, quick: QUICK, machine: machine(), loadavg: load0, concurrency: CONCURRENCY, threads: THREADS, meanBatch, rows, runs }, 'pipeline', section, QUICK);
     log(`wrote bench/results/${out}`);
   } finally {
     py.stop();

@@ -1,6 +1,7 @@
 // What the `npm run bench` sections share: a daemon of their own (in a temporary MLSERVE_HOME, driven
 // through the real CLI) and one measured load run turned into a table row.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +20,21 @@ export const LOAD_GENERATOR = 'load.ts (undici Pool, closed loop)';
 export const log = (s: string): void => {
   process.stderr.write(`${s}\n`);
 };
+
+/** The machine a result was measured on, as every results JSON records it. */
+export const machine = () => ({ cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', memGiB: Math.round(totalmem() / 1024 ** 3), node: process.version });
+
+/** Write bench/results/<file> (JSON) and, unless quick, the `name` section of BENCH.md (between its markers; appended when new). */
+export function writeResults(file: string, data: unknown, name: string, section: string, quick: boolean): void {
+  mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+  writeFileSync(join(ROOT, 'bench', 'results', file), `${JSON.stringify(data, null, 2)}\n`);
+  if (quick) return;
+  const md = join(ROOT, 'BENCH.md');
+  const text = readFileSync(md, 'utf8');
+  const block = `<!-- ${name}:start -->\n${section}\n<!-- ${name}:end -->`;
+  const re = new RegExp(`<!-- ${name}:start -->[\\s\\S]*<!-- ${name}:end -->`);
+  writeFileSync(md, re.test(text) ? text.replace(re, () => block) : `${text.trimEnd()}\n\n${block}\n`);
+}
 
 export interface Timing {
   durationMs: number;

@@ -27,7 +27,9 @@ export function usageMessage(text: string): string {
     .replace(/\x1b\[[0-9;]*m/g, '')
     .split('\n')
     .map((l) => l.trim())
-    .filter((l) => l && !/^See more help with --help$/i.test(l));
+    .filter((l) => l && !/^See more help with --help$/i.test(l))
+    // oclif's advice for greedy multi-value flags; mlserve's (--pre, --post) take one value per flag, so args may follow them.
+    .filter((l) => !/^Note: .* allows? multiple values\./.test(l) && !/^Alternatively, you can use "--" to signify the end of the flags/.test(l));
   return lines
     .map((l, i) => (i > 0 && /^\S+\s{2,}\S/.test(l) ? l.replace(/^(\S+)\s{2,}(.*)$/, '$1 ($2)') : /^Parsing --\S+$/.test(l) ? `${l}:` : l))
     .join(' ')

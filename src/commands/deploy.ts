@@ -56,8 +56,8 @@ export default class Deploy extends BaseCommand {
     'health-check-period-s': Flags.integer({ description: 'seconds between replica health checks (default 10); 3 misses replace a replica', min: 1 }),
     'health-check-timeout-s': Flags.integer({ description: 'seconds a health check may take (default 30)', min: 1 }),
     warmup: Flags.boolean({ description: 'each replica runs one request built from the signature before it reports ready, so the first request does not pay the slow first run (--no-warmup skips it)', default: true, allowNo: true }),
-    pre: Flags.string({ description: 'pipeline: pre-processing before the model, for POST /v2/models/<endpoint>/predict: image[:resize=256,crop=224,mean=r/g/b,std=r/g/b,scale=,layout=NCHW|NHWC,dtype=FP32|UINT8,size=h/w,input=,max_pixels=] or text[:tokenizer=tokenizer.json,max_length=,truncate=true,padding=longest|max_length]', multiple: true }),
-    post: Flags.string({ description: 'pipeline: post-processing of the model output, in order: softmax, topk[:k=5], argmax, threshold:value=0.5, labels:file=<file in the model dir> or labels:list=a/b/c; for text embeddings mean_pool or cls_pool, then normalize', multiple: true }),
+    pre: Flags.string({ description: 'pipeline: pre-processing before the model, for POST /v2/models/<endpoint>/predict: image[:resize=256,crop=224,mean=r/g/b,std=r/g/b,scale=,layout=NCHW|NHWC,dtype=FP32|UINT8,size=h/w,input=,max_pixels=] or text[:tokenizer=tokenizer.json,max_length=,truncate=true,padding=longest|max_length]', multiple: true, multipleNonGreedy: true }),
+    post: Flags.string({ description: 'pipeline: post-processing of the model output, in order: softmax, topk[:k=5], argmax, threshold:value=0.5, labels:file=<file in the model dir> or labels:list=a/b/c; for text embeddings mean_pool or cls_pool, then normalize; model:endpoint=<name> or ensemble:endpoints=a/b,merge=mean|concat to call other endpoints', multiple: true, multipleNonGreedy: true }),
     wait: Flags.boolean({ description: 'wait until the replicas are ready', default: true, allowNo: true }),
     timeout: Flags.integer({ description: 'seconds to wait for readiness', default: 120 }),
   };

@@ -75,7 +75,7 @@ describe('/openapi.json', () => {
     const st = join(python, '..', 'schemathesis');
     const reports = join(d.home, 'schemathesis');
     const run = spawnSync(st, ['run', `${d.url}/openapi.json`, '--checks', 'not_a_server_error', '--max-examples', '20', '--seed', '7', '--request-timeout', '30', '--report', 'junit', '--report-dir', reports], {
-      encoding: 'utf8', timeout: 240_000, env: { ...process.env, NO_COLOR: '1', SCHEMATHESIS_HOOKS: '' },
+      encoding: 'utf8', timeout: 240_000, cwd: d.home, env: { ...process.env, NO_COLOR: '1', SCHEMATHESIS_HOOKS: '' }, // its cache goes in the daemon's temp home
     });
     const out = `${run.stdout}\n${run.stderr}`;
     expect(run.status, out.slice(-4000)).toBe(0);

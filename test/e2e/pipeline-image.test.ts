@@ -163,7 +163,8 @@ describe('an image pipeline (ResNet-50, torchvision pre-processing)', () => {
   });
 
   it('refuses a deploy whose labels file is not in the model, or whose stages do not fit it', async () => {
-    const missing = await d.cli(['deploy', fx.model_dir, '--endpoint', 'x1', '--pre', PRE, '--post', 'labels:file=imagenet.txt']);
+    // The source may follow --pre/--post (one value per flag).
+    const missing = await d.cli(['deploy', '--pre', PRE, '--post', 'labels:file=imagenet.txt', fx.model_dir, '--endpoint', 'x1']);
     expect(missing.exitCode).not.toBe(0);
     expect(missing.stderr).toMatch(/labels file 'imagenet.txt' is not in the model's artifacts/);
     const escape = await d.cli(['deploy', fx.model_dir, '--endpoint', 'x2', '--post', 'labels:file=../../etc/passwd']);
