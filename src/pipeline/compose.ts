@@ -27,7 +27,7 @@ function inputOf(endpoint: string, sig: Signature, name: string | undefined, wid
 function rowsTensor(spec: TensorSpec, rows: readonly ArrayLike<number>[]): Tensor {
   const width = rows[0]?.length ?? 0;
   const data = spec.datatype === 'FP64' ? new Float64Array(rows.length * width) : new Float32Array(rows.length * width);
-  rows.forEach((r, i) => data.set(Array.from(r), i * width));
+  rows.forEach((r, i) => data.set(r, i * width));
   return { name: spec.name, datatype: spec.datatype, shape: [rows.length, width], data };
 }
 

@@ -8,8 +8,8 @@ const unsupported = (type: string) =>
   new MlserveError('UNSUPPORTED_MEDIA_TYPE', `/predict takes an image: the raw bytes (content-type image/jpeg, image/png or image/webp), a multipart upload (curl -F file=@cat.jpg) or JSON {"image": "<base64>"}; got content-type '${type}'`);
 const bad = (msg: string) => new MlserveError('BAD_REQUEST', msg);
 
-/** The parameters of a content type: `multipart/form-data; boundary=x` -> {boundary: 'x'}. */
-function mediaType(header: string): { type: string; params: Record<string, string> } {
+/** A content type and its parameters: `multipart/form-data; boundary=x` -> {type: 'multipart/form-data', params: {boundary: 'x'}}. */
+export function mediaType(header: string): { type: string; params: Record<string, string> } {
   const [type, ...rest] = header.split(';');
   const params: Record<string, string> = {};
   for (const p of rest) {

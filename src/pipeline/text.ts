@@ -5,6 +5,7 @@
 import { Tokenizer } from '@huggingface/tokenizers';
 import { MlserveError } from '../errors.js';
 import type { Signature, Tensor, TensorSpec } from '../tensor.js';
+import { mediaType } from './predict-body.js';
 import type { TextStage } from './spec.js';
 
 export interface LoadedTokenizer {
@@ -91,7 +92,7 @@ export function tokenize(t: LoadedTokenizer, texts: readonly string[], stage: Te
 
 /** The texts of a /predict body: text/plain, or JSON {"text": "..."} / {"text": ["...", ...]}. */
 export function textsFromBody(contentType: string | undefined, body: Buffer, maxTexts: number): string[] {
-  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  const { type } = mediaType(contentType ?? '');
   if (type === 'text/plain') return [body.toString('utf8')];
   if (type !== 'application/json') {
     throw new MlserveError('UNSUPPORTED_MEDIA_TYPE', `/predict on a text pipeline takes JSON {"text": "..."} or {"text": ["...", ...]}, or text/plain; got content-type '${contentType ?? ''}'`);
