@@ -20,7 +20,7 @@
 // with SIGKILL, whose pip goes on as an orphan, keeps its lock until that pip is gone too.
 import { spawn, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, statfsSync, writeFileSync, renameSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -64,6 +64,9 @@ function readSpec() {
     if (!Array.isArray(env.requirements) || env.requirements.length === 0
       || !env.requirements.every((r) => typeof r === 'string' && /^[A-Za-z0-9_.[\],-]+==[A-Za-z0-9_.+!-]+$/.test(r))) {
       fail(`env '${name}': requirements must be a non-empty list of exact pins (package==version)`);
+    }
+    if (env.buildGiB !== undefined && !(typeof env.buildGiB === 'number' && env.buildGiB > 0)) {
+      fail(`env '${name}': buildGiB must be a positive number (GiB of disk the build needs at its peak)`);
     }
   }
   return spec.envs;
@@ -148,6 +151,26 @@ async function acquireLock(lockDir) {
   }
 }
 
+/**
+ * Refuse to start a build that cannot fit: an env's `buildGiB` (peak disk while pip downloads and
+ * installs) against the free space where the env goes. pip's own "No space left on device" comes
+ * minutes later, in the middle of an install, and does not say how much is needed.
+ */
+function checkDiskSpace(name, env, root) {
+  if (typeof env.buildGiB !== 'number') return;
+  let freeGiB;
+  try {
+    const st = statfsSync(root);
+    freeGiB = (Number(st.bavail) * Number(st.bsize)) / 2 ** 30;
+  } catch {
+    return;
+  }
+  log(`disk: ${freeGiB.toFixed(1)} GiB free in ${root}; env '${name}' needs about ${env.buildGiB} GiB while it builds`);
+  if (freeGiB < env.buildGiB) {
+    fail(`not enough disk to build env '${name}': it needs about ${env.buildGiB} GiB while it builds and ${root} has ${freeGiB.toFixed(1)} GiB free. Free some space, or set MLSERVE_PYENV_DIR to a directory on a larger disk.`);
+  }
+}
+
 let child = null;
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(sig, () => {
@@ -215,11 +238,14 @@ async function ensureEnv(name, env, root, pyVersion) {
       else log(`removing ${other} (built from other pins)`);
       rmSync(other, { recursive: true, force: true });
     }
+    checkDiskSpace(name, env, root);
     log(`building env '${name}' in ${dir}`);
     log(`pins: ${env.requirements.join(' ')}`);
     await run(basePython(), ['-m', 'venv', dir]);
     const pipEnv = { PIP_DISABLE_PIP_VERSION_CHECK: '1', PYTHONUNBUFFERED: '1' };
-    await run(python, ['-m', 'pip', 'install', '--progress-bar', 'off', '--no-input', ...env.requirements], { env: pipEnv });
+    // --no-cache-dir: pip's cache would keep a second copy of every wheel (PyTorch's CUDA wheels alone
+    // are 2.7 GB) beside the env; the env itself is the cache here. A CI run once ran out of disk with it.
+    await run(python, ['-m', 'pip', 'install', '--no-cache-dir', '--progress-bar', 'off', '--no-input', ...env.requirements], { env: pipEnv });
     const check = env.check ?? [];
     if (check.length > 0) {
       await run(python, ['-c', 'import importlib, sys\nfor m in sys.argv[1:]:\n    importlib.import_module(m)\nprint("imports ok: " + " ".join(sys.argv[1:]))', ...check]);

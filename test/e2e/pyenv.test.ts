@@ -121,6 +121,19 @@ describe('scripts/pyenv.mjs', () => {
     expect(r.stdout.trim()).toBe(join(root, after[0]!, 'bin', 'python'));
   }, 180_000);
 
+  it('refuses up front a build that needs more disk than there is, and says how much', async () => {
+    writeFileSync(specFile, JSON.stringify({ envs: { huge: { requirements: ['six==1.17.0'], buildGiB: 1e9 } } }));
+    const r = await pyenv(['huge']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/not enough disk to build env 'huge': it needs about 1000000000 GiB while it builds and .* has [\d.]+ GiB free/);
+    expect(r.stderr).toContain('MLSERVE_PYENV_DIR');
+    expect(readdirSync(root).some((e) => e.startsWith('huge-'))).toBe(false);
+    writeFileSync(specFile, JSON.stringify({ envs: { huge: { requirements: ['six==1.17.0'], buildGiB: -1 } } }));
+    const bad = await pyenv(['huge']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('buildGiB must be a positive number');
+  });
+
   it('rejects unpinned requirements and unknown envs', async () => {
     writeSpec(['six>=1']);
     const loose = await pyenv(['tiny']);
