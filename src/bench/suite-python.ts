@@ -101,7 +101,7 @@ async function fixtures(python: string): Promise<{ trackingUri: string; modelDir
   return { trackingUri: doc.trackingUri, modelDir: m.modelDir, columns: m.examples[0].inputs.map((t: { name: string }) => t.name) };
 }
 
-const freePort = () => new Promise<number>((resolve, reject) => {
+export const freePort = () => new Promise<number>((resolve, reject) => {
   const s = createServer();
   s.once('error', reject);
   s.listen(0, '127.0.0.1', () => {
@@ -111,7 +111,7 @@ const freePort = () => new Promise<number>((resolve, reject) => {
 });
 
 /** `mlflow models serve` in its own process group (uvicorn is its child), stopped as a group. */
-class MlflowServe {
+export class MlflowServe {
   readonly command = 'mlflow models serve -m <model dir> --env-manager local';
   /** No --workers and MLFLOW_MODELS_WORKERS unset: MLflow's default, one uvicorn worker. */
   readonly workers = '1';

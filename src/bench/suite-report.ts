@@ -111,13 +111,15 @@ export interface SuiteArgs {
   capture: boolean;
   /** The image pipeline vs the model alone and a FastAPI service (pipeline.ts, its own BENCH.md section; needs Python). */
   pipeline: boolean;
+  /** mlserve beside Ray Serve, MLServer and `mlflow models serve` (peers.ts, its own BENCH.md section): only with --peers or --only peers (it builds two more Python envs). */
+  peers: boolean;
 }
 
-export const SUITE_USAGE = 'usage: node dist/bench/suite.js [--quick] [--no-python] [--no-llm] [--only onnx|python|llm|capture|pipeline]';
+export const SUITE_USAGE = 'usage: node dist/bench/suite.js [--quick] [--no-python] [--no-llm] [--peers] [--only onnx|python|llm|capture|pipeline|peers]';
 
 /** `npm run bench` flags: --quick, --no-python, --only onnx|python (or --only=python). Throws on anything else. */
 export function parseSuiteArgs(argv: string[]): SuiteArgs {
-  const out: SuiteArgs = { quick: false, onnx: true, python: true, llm: true, capture: true, pipeline: true };
+  const out: SuiteArgs = { quick: false, onnx: true, python: true, llm: true, capture: true, pipeline: true, peers: false };
   let only: string | undefined;
   let noPython = false;
   let noLlm = false;
@@ -126,19 +128,22 @@ export function parseSuiteArgs(argv: string[]): SuiteArgs {
     if (a === '--quick') out.quick = true;
     else if (a === '--no-python') noPython = true;
     else if (a === '--no-llm') noLlm = true;
+    else if (a === '--peers') out.peers = true;
     else if (a === '--only' || a.startsWith('--only=')) {
       if (only !== undefined) throw new Error(`--only given twice\n${SUITE_USAGE}`);
       only = a === '--only' ? argv[++i] : a.slice('--only='.length);
-      if (only !== 'onnx' && only !== 'python' && only !== 'llm' && only !== 'capture' && only !== 'pipeline') throw new Error(`--only takes onnx, python, llm, capture or pipeline (got ${only === undefined ? 'nothing' : `'${only}'`})\n${SUITE_USAGE}`);
+      if (only !== 'onnx' && only !== 'python' && only !== 'llm' && only !== 'capture' && only !== 'pipeline' && only !== 'peers') throw new Error(`--only takes onnx, python, llm, capture, pipeline or peers (got ${only === undefined ? 'nothing' : `'${only}'`})\n${SUITE_USAGE}`);
     } else throw new Error(`unknown argument '${a}'\n${SUITE_USAGE}`);
   }
   if (only === 'python' && noPython) throw new Error(`--only python and --no-python leave nothing to run\n${SUITE_USAGE}`);
   if (only === 'pipeline' && noPython) throw new Error(`--only pipeline and --no-python leave nothing to run (the pipeline section compares with a Python service)\n${SUITE_USAGE}`);
+  if ((only === 'peers' || out.peers) && noPython) throw new Error(`--peers and --no-python cannot go together (the peers are Python servers)\n${SUITE_USAGE}`);
   if (only === 'llm' && noLlm) throw new Error(`--only llm and --no-llm leave nothing to run\n${SUITE_USAGE}`);
   if (only !== undefined && only !== 'onnx') out.onnx = false;
   if ((only !== undefined && only !== 'python') || noPython) out.python = false;
   if ((only !== undefined && only !== 'llm') || noLlm) out.llm = false;
   if (only !== undefined && only !== 'capture') out.capture = false;
   if ((only !== undefined && only !== 'pipeline') || noPython) out.pipeline = false;
+  if (only !== undefined) out.peers = only === 'peers';
   return out;
 }

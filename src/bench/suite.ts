@@ -7,7 +7,8 @@
 // Then the Python section (suite-python.ts): a scikit-learn model on mlserve's Python replica vs
 // `mlflow models serve`, and the replica vs model.predict in-process.
 // Writes bench/results/<date>.json and BENCH.md. `--quick` runs shorter and smaller (and writes no
-// BENCH.md); `--no-python` skips the Python sections, `--only onnx|python|llm|capture|pipeline` runs one section.
+// BENCH.md); `--no-python` skips the Python sections, `--only onnx|python|llm|capture|pipeline|peers` runs one section.
+// `--peers` adds the peers section (peers.ts: Ray Serve, MLServer, `mlflow models serve`), which is off by default.
 // Then the image pipeline (pipeline.ts) and, last, payload capture's cost (capture.ts: capture off, 5%, 100%).
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -126,7 +127,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   const ortVersion = (await import('onnxruntime-node/package.json', { with: { type: 'json' } })).default.version as string;
   const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, onnxruntime: ortVersion, mlserve: VERSION };
-  const sections = [ARGS.onnx && 'onnx', ARGS.python && 'python', ARGS.llm && 'llm', ARGS.pipeline && 'pipeline', ARGS.capture && 'capture'].filter(Boolean).join(' + ');
+  const sections = [ARGS.onnx && 'onnx', ARGS.python && 'python', ARGS.llm && 'llm', ARGS.pipeline && 'pipeline', ARGS.peers && 'peers', ARGS.capture && 'capture'].filter(Boolean).join(' + ');
   log(`mlserve bench suite${QUICK ? ' (quick)' : ''}, ${sections}: ${machine.cpus} x ${machine.cpu}, ${machine.memGiB} GiB, node ${machine.node}`);
   const result: SuiteResult & { sections: string[]; python?: PythonSectionResult; pythonError?: string; llm?: LlmSectionResult; llmError?: string } = {
     date: new Date().toISOString(), quick: QUICK, machine, durationS: DURATION / 1000, sections: sections.split(' + '), models: [], ratios: {} as SuiteResult['ratios'], elapsedS: 0,
@@ -190,6 +191,11 @@ async function main(): Promise<void> {
     // The image pipeline: its own script (a daemon and a FastAPI service of its own), its own BENCH.md section and JSON.
     log('image pipeline: /predict vs /infer with ready tensors vs a FastAPI service (node dist/bench/pipeline.js)');
     await execa(process.execPath, [join(DIST, 'pipeline.js'), ...(QUICK ? ['--quick'] : [])], { stdio: 'inherit' });
+  }
+  if (ARGS.peers) {
+    // Ray Serve, MLServer, mlflow models serve: its own script (servers one at a time), its own BENCH.md section and JSON.
+    log('peers: mlserve vs Ray Serve, MLServer and mlflow models serve (node dist/bench/peers.js)');
+    await execa(process.execPath, [join(DIST, 'peers.js'), ...(QUICK ? ['--quick'] : [])], { stdio: 'inherit' });
   }
   if (ARGS.capture) {
     // Payload capture's cost: its own script (a daemon of its own), its own BENCH.md section and JSON.

@@ -134,18 +134,22 @@ describe('pythonAnalysis and the BENCH.md section', () => {
 
 describe('parseSuiteArgs', () => {
   it('runs every section by default; --no-python, --no-llm and --only pick', () => {
-    expect(parseSuiteArgs([])).toEqual({ quick: false, onnx: true, python: true, llm: true, capture: true, pipeline: true });
-    expect(parseSuiteArgs(['--quick', '--no-python'])).toEqual({ quick: true, onnx: true, python: false, llm: true, capture: true, pipeline: false });
-    expect(parseSuiteArgs(['--only', 'python'])).toEqual({ quick: false, onnx: false, python: true, llm: false, capture: false, pipeline: false });
-    expect(parseSuiteArgs(['--only=onnx', '--quick'])).toEqual({ quick: true, onnx: true, python: false, llm: false, capture: false, pipeline: false });
-    expect(parseSuiteArgs(['--only', 'llm'])).toEqual({ quick: false, onnx: false, python: false, llm: true, capture: false, pipeline: false });
-    expect(parseSuiteArgs(['--no-llm'])).toEqual({ quick: false, onnx: true, python: true, llm: false, capture: true, pipeline: true });
-    expect(parseSuiteArgs(['--only', 'capture'])).toEqual({ quick: false, onnx: false, python: false, llm: false, capture: true, pipeline: false });
-    expect(parseSuiteArgs(['--only', 'pipeline'])).toEqual({ quick: false, onnx: false, python: false, llm: false, capture: false, pipeline: true });
+    expect(parseSuiteArgs([])).toEqual({ quick: false, onnx: true, python: true, llm: true, capture: true, pipeline: true, peers: false });
+    expect(parseSuiteArgs(['--quick', '--no-python'])).toEqual({ quick: true, onnx: true, python: false, llm: true, capture: true, pipeline: false, peers: false });
+    expect(parseSuiteArgs(['--only', 'python'])).toEqual({ quick: false, onnx: false, python: true, llm: false, capture: false, pipeline: false, peers: false });
+    expect(parseSuiteArgs(['--only=onnx', '--quick'])).toEqual({ quick: true, onnx: true, python: false, llm: false, capture: false, pipeline: false, peers: false });
+    expect(parseSuiteArgs(['--only', 'llm'])).toEqual({ quick: false, onnx: false, python: false, llm: true, capture: false, pipeline: false, peers: false });
+    expect(parseSuiteArgs(['--no-llm'])).toEqual({ quick: false, onnx: true, python: true, llm: false, capture: true, pipeline: true, peers: false });
+    expect(parseSuiteArgs(['--only', 'capture'])).toEqual({ quick: false, onnx: false, python: false, llm: false, capture: true, pipeline: false, peers: false });
+    expect(parseSuiteArgs(['--peers'])).toEqual({ quick: false, onnx: true, python: true, llm: true, capture: true, pipeline: true, peers: true });
+    expect(parseSuiteArgs(['--only', 'peers', '--quick'])).toEqual({ quick: true, onnx: false, python: false, llm: false, capture: false, pipeline: false, peers: true });
+    expect(parseSuiteArgs(['--only', 'pipeline'])).toEqual({ quick: false, onnx: false, python: false, llm: false, capture: false, pipeline: true, peers: false });
   });
   it.each([
     [['--fast'], /unknown argument '--fast'/],
-    [['--only'], /--only takes onnx, python, llm, capture or pipeline \(got nothing\)/],
+    [['--only'], /--only takes onnx, python, llm, capture, pipeline or peers \(got nothing\)/],
+    [['--peers', '--no-python'], /cannot go together/],
+    [['--only', 'peers', '--no-python'], /cannot go together/],
     [['--only', 'pipeline', '--no-python'], /leave nothing to run/],
     [['--only', 'llm', '--no-llm'], /leave nothing to run/],
     [['--only', 'tf'], /got 'tf'/],
