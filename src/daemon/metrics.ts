@@ -133,13 +133,26 @@ export class Metrics {
     gpuGauge('mlserve_gpu_utilization_ratio', 'GPU utilization (nvidia-smi, 0..1)', (g) => g.utilizationPct / 100);
   }
 
+  /**
+   * Label children bound once per label set (prom-client hashes the label object on every call
+   * otherwise: three hashes per request on the hot path). These series are never removed, so a
+   * bound child stays valid. A child is made on first use, so no series appears before it is observed.
+   */
+  private readonly bound = new Map<string, { requests: client.Counter.Internal; errors?: client.Counter.Internal; duration?: client.Histogram.Internal<'endpoint' | 'deployment' | 'version'> }>();
+  private readonly boundBatch = new Map<string, { batch: client.Histogram.Internal<'deployment'>; compute: client.Histogram.Internal<'deployment'>; queue: client.Histogram.Internal<'deployment'> }>();
+
   /** One answered inference request. */
   observeRequest(labels: { endpoint: string; deployment: string; version: string }, status: number, seconds: number): void {
-    const code = String(status);
-    this.requests.inc({ ...labels, code });
+    const key = `${labels.endpoint}\0${labels.deployment}\0${labels.version}\0${status}`;
+    let b = this.bound.get(key);
+    if (!b) {
+      b = { requests: this.requests.labels({ ...labels, code: String(status) }) };
+      this.bound.set(key, b);
+    }
+    b.requests.inc();
     // 499: the client left before its answer (nginx's code): its own doing, not an error rate to alert or gate on.
-    if (status >= 400 && status !== 499) this.errors.inc({ ...labels, code });
-    if (status < 400) this.duration.observe(labels, seconds);
+    if (status >= 400 && status !== 499) (b.errors ??= this.errors.labels({ ...labels, code: String(status) })).inc();
+    if (status < 400) (b.duration ??= this.duration.labels(labels)).observe(seconds);
     const kept = status < 400 ? this.kept.get(labels.deployment)?.samples : undefined;
     if (kept) {
       kept.push({ t: performance.now() / 1000, ms: seconds * 1000 });
@@ -221,8 +234,13 @@ export class Metrics {
 
   /** One batch a replica ran. */
   observeBatch(deployment: string, size: number, computeMs: number, queueMs: number[]): void {
-    this.batch.observe({ deployment }, size);
-    this.compute.observe({ deployment }, computeMs / 1000);
-    for (const q of queueMs) this.queue.observe({ deployment }, q / 1000);
+    let b = this.boundBatch.get(deployment);
+    if (!b) {
+      b = { batch: this.batch.labels({ deployment }), compute: this.compute.labels({ deployment }), queue: this.queue.labels({ deployment }) };
+      this.boundBatch.set(deployment, b);
+    }
+    b.batch.observe(size);
+    b.compute.observe(computeMs / 1000);
+    for (const q of queueMs) b.queue.observe(q / 1000);
   }
 }

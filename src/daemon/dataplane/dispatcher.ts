@@ -41,7 +41,6 @@ interface Item extends Pending {
   outputs?: string[];
   resolve: (r: InferResult) => void;
   reject: (e: Error) => void;
-  timer: NodeJS.Timeout;
   done: boolean;
   retried: boolean;
   /** Waiting in the queue (not yet sent, not yet failed): what counts toward max_queued_requests. */
@@ -98,6 +97,17 @@ export class Dispatcher {
   /** Requests sent to a replica whose batch has not come back yet (answered or not). */
   private readonly sent = new Set<Item>();
   readonly stats = { requests: 0, errors: 0, batches: 0, batchedRequests: 0, queueMsTotal: 0, computeMsTotal: 0 };
+  /**
+   * Deadlines: one timer per queue, not one per request. Requests in submit order (their deadlines
+   * grow with it: a revision has one request_timeout_ms); the timer waits for the first one not yet
+   * answered, and the sweep fails every request past its deadline. Answered requests leave the list
+   * as the sweep passes them, or in bulk when they outnumber the unanswered ones.
+   */
+  private deadlines: Item[] = [];
+  private deadlinesHead = 0;
+  private deadlineTimer: NodeJS.Timeout | null = null;
+  /** Submitted requests not yet answered or failed. */
+  private open = 0;
 
   constructor(
     private readonly pool: ReplicaPool,
@@ -165,14 +175,55 @@ export class Dispatcher {
         key: batched ? batchKey(inputs, outputs) : '',
         enqueuedAt: now,
         deadline: now + opts.timeoutMs,
-        timer: setTimeout(() => this.expire(item, opts), opts.timeoutMs),
       };
+      this.track(item);
       // A request whose client left is dropped before it runs (it is marked done; pump skips it).
       // Its status is nginx's 499 and it is not an error (canary analysis reads stats.errors).
       if (gone) gone.onAbort = () => this.fail(item, new MlserveError('CLIENT_CLOSED', 'the client left while the request was queued'));
       this.enqueue([item], false);
       this.pump();
     });
+  }
+
+  private track(item: Item): void {
+    this.open++;
+    this.deadlines.push(item);
+    if (this.deadlines.length - this.deadlinesHead > 2 * this.open + 1024) {
+      this.deadlines = this.deadlines.slice(this.deadlinesHead).filter((i) => !i.done);
+      this.deadlinesHead = 0;
+    }
+    this.armDeadline();
+  }
+
+  /** An item is answered or failed: it no longer counts toward the deadline list's live size. */
+  private settled(item: Item): void {
+    item.done = true;
+    this.open--;
+  }
+
+  private armDeadline(): void {
+    if (this.deadlineTimer) return;
+    while (this.deadlinesHead < this.deadlines.length && this.deadlines[this.deadlinesHead]!.done) this.deadlinesHead++;
+    const head = this.deadlines[this.deadlinesHead];
+    if (!head) {
+      this.deadlines = [];
+      this.deadlinesHead = 0;
+      return;
+    }
+    this.deadlineTimer = setTimeout(() => this.sweepDeadlines(), Math.max(0, head.deadline - performance.now()));
+  }
+
+  private sweepDeadlines(): void {
+    this.deadlineTimer = null;
+    const now = performance.now();
+    const opts = this.options();
+    while (this.deadlinesHead < this.deadlines.length) {
+      const item = this.deadlines[this.deadlinesHead]!;
+      if (!item.done && item.deadline > now) break;
+      this.deadlinesHead++;
+      if (!item.done) this.expire(item, opts);
+    }
+    this.armDeadline();
   }
 
   private timeout(opts: DispatchOptions): MlserveError {
@@ -209,9 +260,8 @@ export class Dispatcher {
 
   private fail(item: Item, err: Error): void {
     if (item.done) return;
-    item.done = true;
+    this.settled(item);
     this.leave(item);
-    clearTimeout(item.timer);
     if (!(err instanceof MlserveError && err.code === 'CLIENT_CLOSED')) this.stats.errors++;
     item.reject(err);
   }
@@ -287,8 +337,7 @@ export class Dispatcher {
         }
         batch.forEach((item, k) => {
           if (item.done) return;
-          item.done = true;
-          clearTimeout(item.timer);
+          this.settled(item);
           item.resolve({ outputs: parts[k], computeMs: res.computeMs });
         });
       },
@@ -333,5 +382,9 @@ export class Dispatcher {
     if (this.waitTimer) clearTimeout(this.waitTimer);
     this.waitTimer = null;
     for (const item of this.queue.splice(0)) this.fail(item, new MlserveError('NOT_READY', reason));
+    if (this.open === 0 && this.deadlineTimer) {
+      clearTimeout(this.deadlineTimer);
+      this.deadlineTimer = null;
+    }
   }
 }
