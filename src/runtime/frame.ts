@@ -205,6 +205,31 @@ export class FrameDecoder {
     return out;
   }
 
+  /**
+   * Where the next read from the pipe should land (for net.Socket's `onread`): the rest of the
+   * frame being assembled, so that a big frame's bytes arrive straight in its own buffer (no chunk
+   * per read, no copy), else `scratch`. Hand what was read to commit().
+   */
+  readTarget(scratch: Buffer): Buffer {
+    return this.frame ? this.frame.subarray(this.filled) : scratch;
+  }
+
+  /**
+   * `n` bytes were read into `target` (what readTarget returned). Bytes read into the frame are in
+   * place already; bytes read into `scratch` are copied out first, since decoded tensors are views
+   * over their frame and scratch is reused by the next read.
+   */
+  commit(target: Buffer, n: number, scratch: Buffer): DecodedFrame[] {
+    if (n <= 0) return [];
+    if (target === scratch || !this.frame) return this.push(Buffer.from(target.subarray(0, n)));
+    this.filled += n;
+    if (this.filled < this.frame.length) return [];
+    const frame = this.frame;
+    this.frame = null;
+    this.filled = 0;
+    return [decodeFrame(frame)];
+  }
+
   private frameSize(rest: number): number {
     const total = 4 + rest;
     if (total > this.maxFrameBytes) {

@@ -239,7 +239,7 @@ function headerLength(req: http.IncomingMessage): number | undefined {
  * Before the body: refuse at once what the headers already decide (wrong content type, not ready,
  * queue full), then read it within its limit and idle timeout.
  */
-async function admitAndRead(env: Env, rt: Runtime, req: http.IncomingMessage, ctx: Ctx, kind: 'json' | 'binary'): Promise<{ spec: Signature; body: Buffer; release?: () => void }> {
+async function admitAndRead(env: Env, rt: Runtime, req: http.IncomingMessage, ctx: Ctx, kind: 'json' | 'binary', binaryHeader?: number): Promise<{ spec: Signature; body: Buffer; release?: () => void }> {
   const spec = requireSpec(rt);
   const refused = shedBeforeBody(rt);
   if (refused) {
@@ -261,6 +261,8 @@ async function admitAndRead(env: Env, rt: Runtime, req: http.IncomingMessage, ct
       idleMs: env.limits.bodyTimeoutMs,
       limitFlag: json && env.limits.maxJsonBodyBytes < env.limits.maxBodyBytes ? '--max-json-body-size' : '--max-body-size',
       ownBuffer: big,
+      // The tensor blobs start right after the binary extension's JSON header: read them aligned (no copy to view them).
+      ...(binaryHeader !== undefined ? { alignAt: binaryHeader } : {}),
     });
     return { spec, body, release };
   } catch (err) {
@@ -280,7 +282,7 @@ function decodeJson(env: Env, route: JsonRoute, read: { spec: Signature; body: B
 async function inferOip(env: Env, deps: IngressDeps, rt: Runtime, req: http.IncomingMessage, ctx: Ctx): Promise<Reply> {
   const binaryHeader = headerLength(req);
   const kind = inferBodyKind(req.headers['content-type'], binaryHeader !== undefined);
-  const read = await admitAndRead(env, rt, req, ctx, kind);
+  const read = await admitAndRead(env, rt, req, ctx, kind, binaryHeader);
   const { spec, body } = read;
   // Triton's binary tensor extension: a JSON header, then raw tensor bytes (no JSON number parsing).
   let request;

@@ -468,6 +468,34 @@ describe('Dispatcher: deadlines and clients that leave', () => {
     expect(d.queued).toBe(0);
   });
 
+  it('deadlines take one timer per queue, not one per request; answered requests are not kept for the sweep', async () => {
+    vi.useFakeTimers();
+    const a = new FakeReplica(0);
+    const d = dispatcher(new Pool([a]), { maxConcurrentBatches: 0, maxBatchSize: 1, timeoutMs: 1000 });
+    const held = track(d.submit([x(1)])); // in flight, never answered
+    const queued = Array.from({ length: 300 }, () => track(d.submit([x(1)])));
+    await tick();
+    expect(vi.getTimerCount()).toBe(1);
+    // Later requests, answered as they go: their deadlines pass with no timer of their own and nothing fails.
+    await vi.advanceTimersByTimeAsync(500);
+    const b = new FakeReplica(1);
+    b.auto = times10;
+    const d2 = dispatcher(new Pool([b]), { maxBatchSize: 1, timeoutMs: 1000 });
+    const answered = [];
+    for (let i = 0; i < 1000; i++) answered.push(track(d2.submit([x(1)])));
+    for (let k = 0; k < 500 && !answered.every((r) => r.settled); k++) await tick();
+    expect(answered.every((r) => r.value !== undefined)).toBe(true);
+    expect(vi.getTimerCount()).toBeLessThanOrEqual(2); // d's and d2's sweeps at most
+    await vi.advanceTimersByTimeAsync(499);
+    expect(held.settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(held.error?.code).toBe('TIMEOUT');
+    expect(queued.every((r) => r.error?.code === 'TIMEOUT')).toBe(true);
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(vi.getTimerCount()).toBe(0); // nothing left to watch: no timer
+    expect(answered.every((r) => r.error === undefined)).toBe(true);
+  });
+
   it('a request waiting for a starting replica times out with TIMEOUT', async () => {
     vi.useFakeTimers();
     const d = dispatcher(new Pool([], true), { timeoutMs: 250 });

@@ -152,3 +152,47 @@ describe('BYTES layout', () => {
     expect(() => decodeBytesTensor(buf, 2)).toThrow(/bytes left after 2 elements/);
   });
 });
+
+describe('FrameDecoder.readTarget / commit (reads straight into the frame)', () => {
+  /** Feed `wire` as a socket with onread would: each read fills at most `readMax` bytes of the target. */
+  function feed(wire: Buffer, readMax: number, scratchSize = 64) {
+    const dec = new FrameDecoder();
+    const scratch = Buffer.alloc(scratchSize);
+    const frames = [];
+    let direct = 0;
+    for (let pos = 0; pos < wire.length;) {
+      const target = dec.readTarget(scratch);
+      const n = Math.min(readMax, target.length, wire.length - pos);
+      wire.copy(target, 0, pos, pos + n);
+      if (target !== scratch) direct += n;
+      pos += n;
+      frames.push(...dec.commit(target, n, scratch));
+    }
+    return { frames, direct, dec };
+  }
+  const big = Float32Array.from({ length: 10_000 }, (_, i) => i * 0.5);
+  const small = Int32Array.from([1, 2, 3]);
+  const wire = Buffer.concat([
+    ...encodeFrame({ t: 'infer', id: 1 }, [{ name: 'x', datatype: 'FP32', shape: [100, 100], data: big }]),
+    ...encodeFrame({ t: 'ping', id: 2 }, []),
+    ...encodeFrame({ t: 'infer', id: 3 }, [{ name: 'y', datatype: 'INT32', shape: [3], data: small }]),
+  ]);
+  it.each([[1], [7], [64], [1000], [65536], [wire.length]])('reads of up to %i bytes decode the same frames, views stay valid', (readMax) => {
+    const { frames, direct, dec } = feed(wire, readMax);
+    expect(frames.map((f) => f.header)).toEqual([{ t: 'infer', id: 1 }, { t: 'ping', id: 2 }, { t: 'infer', id: 3 }]);
+    // Later reads into the reused scratch did not change earlier frames' tensors.
+    expect(Array.from(frames[0]!.tensors[0]!.data as Float32Array)).toEqual(Array.from(big));
+    expect(Array.from(frames[2]!.tensors[0]!.data as Int32Array)).toEqual([1, 2, 3]);
+    expect(dec.buffered).toBe(0);
+    // The big frame's bytes past the first read went straight into its own buffer.
+    expect(direct).toBeGreaterThan(big.byteLength - Math.max(64, readMax));
+    expect((frames[0]!.tensors[0]!.data as Float32Array).byteOffset % 8).toBe(0);
+  });
+  it('a read of nothing decodes nothing; a bad length still throws', () => {
+    const dec = new FrameDecoder({ maxFrameBytes: 100 });
+    const scratch = Buffer.alloc(64);
+    expect(dec.commit(scratch, 0, scratch)).toEqual([]);
+    scratch.writeUInt32LE(1000, 0);
+    expect(() => dec.commit(scratch, 8, scratch)).toThrow(/exceeds the maximum/);
+  });
+});
