@@ -57,6 +57,8 @@ export interface PeersResult {
   threads: number;
   versions: Record<string, string>;
   models: PeerModel[];
+  /** Each load generator against a constant-reply server: its ceiling here. */
+  generators: { builtin: PeerRow; wrk?: PeerRow };
   goals: Goal[];
   elapsedS: number;
 }
@@ -127,8 +129,17 @@ export function formatGoals(goals: readonly Goal[]): string {
   return lines.join('\n');
 }
 
+/** The generators' ceilings: what each reaches against a server that answers at once. */
+export function formatGenerators(r: PeersResult): string {
+  const lines = [`load generators vs a constant-reply server, ${r.connections} connections`];
+  const row = (name: string, x: PeerRow) => `  ${name.padEnd(40)}${rate(x.throughput).padStart(9)} req/s  p50 ${num(x.p50Ms, 2, 6)} ms`;
+  lines.push(row('built-in (mlserve bench, undici Pool)', r.generators.builtin));
+  if (r.generators.wrk) lines.push(row('wrk (1 thread)', r.generators.wrk));
+  return lines.join('\n');
+}
+
 export function formatPeers(r: PeersResult): string {
-  return [...r.models.map((m) => formatPeerModel(m, r.connections)), formatGoals(r.goals)].join('\n\n');
+  return [...r.models.map((m) => formatPeerModel(m, r.connections)), formatGenerators(r), formatGoals(r.goals)].join('\n\n');
 }
 
 /** The BENCH.md section (between the peers markers). */

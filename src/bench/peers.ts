@@ -26,7 +26,7 @@ import { runWrk, WRK_GENERATOR, WRK_INSTALL_HINT, wrkInstalled } from './wrk.js'
 
 const QUICK = process.argv.includes('--quick');
 /** `--model <id>` and `--server <id>` (each repeatable) narrow a run, for profiling one row; such a run writes no BENCH.md. */
-const argValues = (flag: string) => process.argv.flatMap((a, i) => (a === flag && process.argv[i + 1] ? [process.argv[i + 1]!] : []));
+const argValues = (flag: string) => process.argv.flatMap((a, i) => (a === flag && process.argv[i + 1] ? [process.argv[i + 1]!] : a.startsWith(`${flag}=`) ? [a.slice(flag.length + 1)] : []));
 const ONLY_MODELS = argValues('--model');
 const ONLY_SERVERS = argValues('--server');
 const PARTIAL = ONLY_MODELS.length > 0 || ONLY_SERVERS.length > 0;
@@ -253,6 +253,27 @@ async function answer(url: string, r: RequestSpec): Promise<number[]> {
   return flatten(doc.outputs ? doc.outputs[0]!.data : doc.predictions);
 }
 
+/**
+ * Each load generator against a constant-reply server, at the rows' 64 connections with the tiny
+ * MLP's body: the most it can measure here (the built-in one's ceiling is what `mlserve bench` and
+ * the suite's fallback can show).
+ */
+async function generatorCeilings(body: RequestSpec, useWrk: boolean): Promise<PeersResult['generators']> {
+  const child = spawn(process.execPath, [join(DIST, 'constant-server.js')], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.once('data', (d: Buffer) => resolve(JSON.parse(d.toString()).port));
+    child.once('exit', () => reject(new Error('constant server exited')));
+  });
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    const out: PeersResult['generators'] = { builtin: { ...(await measure(url, body, CONNECTIONS, TIMING)), generator: LOAD_GENERATOR } };
+    if (useWrk) out.wrk = { ...(await runWrk(url, body, CONNECTIONS, TIMING)), generator: WRK_GENERATOR };
+    return out;
+  } finally {
+    await groupStopper(child)();
+  }
+}
+
 const maxDiff = (a: number[], b: Float32Array) => (a.length !== b.length ? Infinity : a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0));
 
 async function main(): Promise<void> {
@@ -274,8 +295,13 @@ async function main(): Promise<void> {
       'onnxruntime-node': ortVersion, ray: await version(rayPython, 'ray'), mlserver: await version(mlserverPython, 'mlserver'),
       mlflow: await version(pyfunc, 'mlflow'), 'onnxruntime (Python)': await version(pyfunc, 'onnxruntime'), torch: fxs.torch, torchvision: fxs.torchvision,
     },
-    models: [], goals: [], elapsedS: 0,
+    models: [], goals: [], elapsedS: 0, generators: { builtin: { throughput: 0, p50Ms: 0, p99Ms: 0, errors: 0, generator: LOAD_GENERATOR } },
   };
+  {
+    const fx = fxs.models.tiny_mlp!;
+    result.generators = await generatorCeilings(requests('tiny_mlp', fx.input, [1, ...fx.rowShape], rowData(64)).v2, useWrk);
+    log(`load generators against a constant-reply server, ${CONNECTIONS} connections: built-in ${result.generators.builtin.throughput.toFixed(0)} req/s${result.generators.wrk ? `, wrk ${result.generators.wrk.throughput.toFixed(0)} req/s` : ''}`);
+  }
   const go = (url: string, r: RequestSpec, c: number, t: typeof TIMING): Promise<PeerRow> =>
     (useWrk ? runWrk(url, r, c, t) : measure(url, r, c, t)).then((row) => ({ ...row, generator }));
 

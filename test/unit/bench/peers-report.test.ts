@@ -48,10 +48,13 @@ describe('tables', () => {
     expect(goals).toMatch(/mlserve \/ raw ORT at best batch\s+0\.96 >= 0\.95x\s+met/);
   });
   it('the BENCH.md section names the generator, versions and what could not be measured', () => {
-    const r: PeersResult = { date: '2026-12-01T00:00:00.000Z', quick: false, machine: { cpus: 2, cpu: 'EPYC' }, generator: 'wrk 4', connections: 64, durationS: 8, threads: 2, versions: { ray: '2.60.0' }, models: [{ ...m, mismatches: { ray: 0.5 } }], goals: peerGoals([m], 64), elapsedS: 1 };
+    const r: PeersResult = { date: '2026-12-01T00:00:00.000Z', quick: false, machine: { cpus: 2, cpu: 'EPYC' }, generator: 'wrk 4', connections: 64, durationS: 8, threads: 2, versions: { ray: '2.60.0' }, models: [{ ...m, mismatches: { ray: 0.5 } }], goals: peerGoals([m], 64), elapsedS: 1, generators: { builtin: row(6000, 10), wrk: row(30000, 2) } };
     const md = peersMarkdown(r, 'bench/results/x.json');
     expect(md).toContain('load from wrk 4');
     expect(md).toContain('ray 2.60.0');
+    expect(md).toMatch(/built-in \(mlserve bench, undici Pool\)\s+6000 req\/s/);
+    expect(md).toMatch(/wrk \(1 thread\)\s+30000 req\/s/);
+    for (const line of md.split('\n').filter((l) => !l.startsWith('`npm run') && !l.startsWith('- '))) expect(line.length).toBeLessThanOrEqual(80);
     expect(md).toContain('- resnet50, mlserver: not measured: MLServer did not become ready');
     expect(md).toContain('- resnet50, ray: answer differs from raw onnxruntime by up to 5.00e-1');
   });
