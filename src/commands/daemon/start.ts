@@ -33,6 +33,7 @@ export default class DaemonStart extends BaseCommand {
     'allowed-hosts': Flags.string({ description: 'more Host names the ingress answers to, comma-separated (.example.com: it and its subdomains; *: any); default: localhost, IP addresses, the bound name' }),
     'auth-token-file': Flags.string({ description: 'require Authorization: Bearer <token> on the ingress; the file (mode 600) holds the token' }),
     'metrics-auth': Flags.boolean({ description: 'require the token for /metrics too', default: false }),
+    'allow-client-shm': Flags.boolean({ description: 'let clients register /dev/shm regions and pass tensors through them (the OIP system shared-memory extension, as Triton\'s --allow-client-shm)', default: false }),
     insecure: Flags.boolean({ description: 'allow a non-loopback --host without --auth-token-file', default: false }),
     'tls-cert': Flags.string({ description: 'serve HTTPS with this PEM certificate (with --tls-key)', dependsOn: ['tls-key'] }),
     'tls-key': Flags.string({ description: 'the PEM private key of --tls-cert (mode 600)', dependsOn: ['tls-cert'] }),
@@ -61,7 +62,7 @@ export default class DaemonStart extends BaseCommand {
           keepAliveTimeoutMs: parseDurationMs(flags['keep-alive-timeout']),
           ...(process.env.MLSERVE_JSON_OFFLOAD_BYTES ? { jsonOffloadBytes: parseSize(process.env.MLSERVE_JSON_OFFLOAD_BYTES) } : {}),
         },
-        security: { allowedHosts: (flags['allowed-hosts'] ?? '').split(',').map((h) => h.trim()).filter(Boolean), metricsAuth: flags['metrics-auth'] },
+        security: { allowedHosts: (flags['allowed-hosts'] ?? '').split(',').map((h) => h.trim()).filter(Boolean), metricsAuth: flags['metrics-auth'], allowClientShm: flags['allow-client-shm'] },
       };
     } catch (err) {
       this.fail('USAGE', (err as Error).message);

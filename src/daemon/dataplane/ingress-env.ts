@@ -2,7 +2,7 @@
 // pool), the per-request context, and how an answer is written (closing the connection when an
 // unread body says so, holding off a client refused for load).
 import type http from 'node:http';
-import { asMlserveError, notFound } from '../../errors.js';
+import { asMlserveError, MlserveError, notFound } from '../../errors.js';
 import type { Metrics } from '../metrics.js';
 import { bearerCheck, forbiddenHost, hostAllowed, listsEndpoints, unauthorized } from './auth.js';
 import type { ClientGone } from './dispatcher.js';
@@ -11,6 +11,7 @@ import { DEFAULT_LIMITS, DEFAULT_SECURITY, type IngressLimits, type IngressSecur
 import { JsonPool, type JsonPoolOptions } from './json-pool.js';
 import { ImagePool } from '../../pipeline/image-pool.js';
 import type { ServingTarget } from './routes.js';
+import { SharedMemoryRegions } from './shm.js';
 
 export interface IngressOptions {
   /** Largest binary body (--max-body-size); the other limits default to DEFAULT_LIMITS. */
@@ -52,11 +53,19 @@ export interface Env {
   metrics?: Metrics;
   serveMetrics: boolean;
   strictReadiness: boolean;
+  /** Client shared-memory regions, when --allow-client-shm turned them on. */
+  shm: SharedMemoryRegions | null;
 }
 
 export type Reply = { status: number; body: unknown; headers?: Record<string, string>; chunks?: Buffer[] };
 
 export const json = (status: number, body: unknown, headers?: Record<string, string>): Reply => ({ status, body, headers });
+
+/** A route that answers one method: any other is a 405. */
+export function only(method: string, allowed: string, fn: () => Reply): Reply {
+  if (method !== allowed) throw new MlserveError('METHOD_NOT_ALLOWED', `use ${allowed} for this route`);
+  return fn();
+}
 
 /** A client refused for load waits this long at first (Retry-After), and its connection is not read meanwhile. */
 const RETRY_AFTER_MS = 1000;
@@ -78,6 +87,7 @@ export function environment(opts: IngressOptions): Env {
     metrics: opts.metrics,
     serveMetrics: opts.serveMetrics ?? false,
     strictReadiness: opts.strictReadiness ?? true,
+    shm: security.allowClientShm ? new SharedMemoryRegions() : null,
   };
 }
 

@@ -45,9 +45,11 @@ export interface IngressSecurity {
   metricsAuth: boolean;
   /** PEM certificate and key (--tls-cert / --tls-key): serve HTTPS. */
   tls: { cert: Buffer; key: Buffer } | null;
+  /** Clients may register /dev/shm regions and pass tensors through them (--allow-client-shm). */
+  allowClientShm: boolean;
 }
 
-export const DEFAULT_SECURITY: IngressSecurity = { host: '127.0.0.1', allowedHosts: [], token: null, metricsAuth: false, tls: null };
+export const DEFAULT_SECURITY: IngressSecurity = { host: '127.0.0.1', allowedHosts: [], token: null, metricsAuth: false, tls: null, allowClientShm: false };
 
 /** Is this bind address reachable only from this machine? */
 export function isLoopback(host: string): boolean {

@@ -7,6 +7,7 @@ import type http from 'node:http';
 import { asMlserveError, badRequest, MlserveError, notFound } from '../../errors.js';
 import { encodePredictions, checkContentType } from './codecs/mlflow-json.js';
 import { encodeInferResponse } from './codecs/oip-json.js';
+import { sharedMemoryRoute, writeShmOutputs } from './shm-route.js';
 import { decodeBinaryRequest, encodeBinaryResponse } from './codecs/oip-binary.js';
 import { checkJsonDepth, decodeJsonBody, parseJsonBody, type DecodedJson, type JsonRoute } from './codecs/json-body.js';
 import { MLFLOW_JSON_TENSOR, MLFLOW_REQUEST_TENSOR, MLFLOW_STATUS_TENSOR } from '../../runtime/python/index.js';
@@ -18,7 +19,7 @@ import { readBody } from './body.js';
 import type { ClientGone } from './dispatcher.js';
 import { withoutStack } from './dispatch-rules.js';
 import { createLimitedServer, type IngressServer } from './http-limits.js';
-import { authorize, clientGone, environment, json, metricsReply, send, type Ctx, type Env, type IngressOptions, type Reply } from './ingress-env.js';
+import { authorize, clientGone, environment, json, metricsReply, only, send, type Ctx, type Env, type IngressOptions, type Reply } from './ingress-env.js';
 import type { RouteTable, ServingTarget } from './routes.js';
 import type { ShadowMirror } from './shadow.js';
 import { repositoryRoute } from './repository.js';
@@ -79,6 +80,7 @@ export function createIngress(given: IngressDeps, opts: IngressOptions): Ingress
   server.on('close', () => {
     void env.pool.close();
     void env.images.close();
+    env.shm?.close();
   });
   return server;
 }
@@ -145,7 +147,8 @@ async function handle(env: Env, deps: IngressDeps, req: http.IncomingMessage, re
   // The OpenAI API streams (SSE): it writes its own answer, and send() then has nothing left to do.
   if (parts[0] === 'v1' && path !== WEBHOOK_PATH && deps.openai) return deps.openai(req, res, ctx);
   if (parts[0] === 'v2') {
-    if (parts.length === 1) return only(method, 'GET', () => json(200, { name: 'mlserve', version: VERSION, extensions: ['binary_tensor_data'] }));
+    if (parts.length === 1) return only(method, 'GET', () => json(200, { name: 'mlserve', version: VERSION, extensions: env.shm ? ['binary_tensor_data', 'system_shared_memory'] : ['binary_tensor_data'] }));
+    if (parts[1] === 'systemsharedmemory') return sharedMemoryRoute(env, req, method, parts.slice(2), path);
     if (parts[1] === 'health' && parts.length === 3) {
       if (parts[2] === 'live') return only(method, 'GET', () => json(200, { live: true }));
       if (parts[2] === 'ready') {
@@ -213,11 +216,6 @@ async function handle(env: Env, deps: IngressDeps, req: http.IncomingMessage, re
   throw notFound(`no route ${method} ${path}; try POST /v2/models/<endpoint>/infer or POST /<endpoint>/invocations`);
 }
 
-function only(method: string, allowed: string, fn: () => Reply): Reply {
-  if (method !== allowed) throw new MlserveError('METHOD_NOT_ALLOWED', `use ${allowed} for this route`);
-  return fn();
-}
-
 /** The sticky-routing key: the same key reaches the same version at a given canary weight. */
 function routeKey(req: http.IncomingMessage): string | undefined {
   const k = req.headers['x-mlserve-route-key'];
@@ -276,7 +274,9 @@ function decodeJson(env: Env, route: JsonRoute, read: { spec: Signature; body: B
   const { body, spec, release } = read;
   if (body.length >= env.limits.jsonOffloadBytes) return env.pool.decode(route, body, spec, ctx.gone).finally(() => release?.());
   release?.();
-  return decodeJsonBody(route, body, spec);
+  // Shared-memory inputs are read here (a request that names regions is small: it carries no values).
+  const shm = env.shm;
+  return decodeJsonBody(route, body, spec, shm ? (ref, what) => shm.read(ref, what) : undefined);
 }
 
 async function inferOip(env: Env, deps: IngressDeps, rt: Runtime, req: http.IncomingMessage, ctx: Ctx): Promise<Reply> {
@@ -301,17 +301,14 @@ async function inferOip(env: Env, deps: IngressDeps, rt: Runtime, req: http.Inco
     });
     return { status: 200, body: null, headers: { 'inference-header-content-length': String(out.headerLength), ...servedBy(rt) }, chunks: [out.header, ...out.blobs] };
   }
-  return json(
-    200,
-    encodeInferResponse({
-      modelName: rt.endpoint,
-      modelVersion: rt.version,
-      id: request.id,
-      outputs: result.outputs,
-      requested: request.outputs,
-    }),
-    servedBy(rt),
-  );
+  const answer = encodeInferResponse({
+    modelName: rt.endpoint,
+    modelVersion: rt.version,
+    id: request.id,
+    outputs: result.outputs,
+    requested: request.outputs,
+  });
+  return json(200, 'shmOutputs' in request && request.shmOutputs ? writeShmOutputs(env, answer, result.outputs, request.shmOutputs) : answer, servedBy(rt));
 }
 
 /** A pipeline endpoint: an image (or OIP JSON) in, pre-processing, the model's queue, post-processing, a JSON answer. */

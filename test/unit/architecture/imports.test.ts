@@ -109,6 +109,7 @@ describe('architecture', () => {
     'daemon/dataplane/openai/llm-router.ts', 'daemon/fleet/kinds/command-line.ts', 'runtime/llm/text-stream.ts', 'models/gguf.ts', 'cli/tui/llm-view.ts',
     'daemon/capture/settings.ts', 'daemon/capture/rows.ts', 'daemon/capture/retention.ts', 'daemon/capture/parquet.ts', 'daemon/capture/cloudevents.ts',
     'monitor/capture-schema.ts', 'pipeline/spec.ts', 'pipeline/image-tensor.ts', 'pipeline/resample.ts', 'pipeline/post.ts', 'pipeline/predict-body.ts', 'pipeline/compose.ts', 'openapi/document.ts',
+    'daemon/dataplane/codecs/shm-params.ts', 'daemon/dataplane/codecs/blob-data.ts', 'bench/peers-report.ts',
   ];
   const IO = /^(node:(fs|net|http|https|child_process|dgram|worker_threads)|better-sqlite3|execa|undici|onnxruntime-node|sharp)$/;
 

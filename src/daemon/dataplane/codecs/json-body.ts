@@ -2,6 +2,7 @@
 // that no recursive walker downstream can overflow the stack), the parse, and the decode of the
 // route's protocol. The same function runs on the event loop for small bodies and on a worker
 // thread for big ones (json-pool.ts). PURE: no I/O here.
+import type { ShmReader, ShmRef } from './shm-params.js';
 import { MlserveError } from '../../../errors.js';
 import type { Signature, Tensor } from '../../../tensor.js';
 import { splitTableInput } from './columns.js';
@@ -18,6 +19,8 @@ export interface DecodedJson {
   inputs: Tensor[];
   /** Requested outputs (OIP), undefined = all. */
   outputs?: string[];
+  /** Outputs to write into client shared memory (OIP, --allow-client-shm). */
+  shmOutputs?: Record<string, ShmRef>;
 }
 
 /**
@@ -55,9 +58,9 @@ export function parseJsonBody(buf: Uint8Array, max = MAX_JSON_DEPTH): unknown {
 }
 
 /** Parse and decode a JSON body for its route: OIP v2 `/infer` or MLflow `/invocations` (a tensor model's). */
-export function decodeJsonBody(route: JsonRoute, buf: Uint8Array, spec: Signature): DecodedJson {
+export function decodeJsonBody(route: JsonRoute, buf: Uint8Array, spec: Signature, shm?: ShmReader): DecodedJson {
   const parsed = parseJsonBody(buf);
   if (route === 'invocations') return { inputs: decodeInvocations(parsed, spec) };
-  const r = decodeInferRequest(splitTableInput(parsed, spec), spec);
-  return { id: r.id, inputs: r.inputs, outputs: r.outputs };
+  const r = decodeInferRequest(splitTableInput(parsed, spec), spec, shm);
+  return { id: r.id, inputs: r.inputs, outputs: r.outputs, ...(r.shmOutputs ? { shmOutputs: r.shmOutputs } : {}) };
 }

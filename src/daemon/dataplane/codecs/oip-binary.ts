@@ -18,6 +18,7 @@ import { decodeBytesTensor, encodeBytesTensor } from '../../../runtime/frame.js'
 import { flattenJsonData, toJsonData, type JsonScalar } from './json-tensor.js';
 import { checkDatatype, decodeInferRequest, requestedOutputs, type InferRequest } from './oip-json.js';
 import { checkInputs, checkShapeDims, unknownInput } from './signature-check.js';
+import { blobData } from './blob-data.js';
 
 export interface BinaryInferRequest extends InferRequest {
   /** Outputs to answer as blobs: 'all', these names, or null (answer with plain OIP JSON). */
@@ -50,25 +51,6 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
 const plainBytes = (body: Buffer, start: number, end: number) =>
   new Uint8Array(body.buffer, body.byteOffset + start, end - start);
 
-
-/** Tensor data from a blob: a typed-array view, or BYTES elements (400s name the input). */
-function blobData(name: string, datatype: DType, shape: number[], bytes: Uint8Array) {
-  const count = elementCount(shape);
-  if (datatype === 'BYTES') {
-    try {
-      return decodeBytesTensor(bytes, count, name);
-    } catch (e) {
-      throw badRequest(`input '${name}': binary data of ${bytes.byteLength} bytes is not ${count} BYTES elements `
-        + `for shape ${formatShape(shape)} (each a 4-byte little-endian length and the bytes): ${(e as Error).message}`);
-    }
-  }
-  const need = count * DTYPE_SIZE[datatype];
-  if (bytes.byteLength !== need) {
-    throw badRequest(`input '${name}': binary_data_size is ${bytes.byteLength} bytes, but ${datatype} `
-      + `${formatShape(shape)} needs ${need} (${count} elements of ${DTYPE_SIZE[datatype]} bytes)`);
-  }
-  return viewBytes(datatype, bytes);
-}
 
 function binarySize(name: string, raw: Record<string, unknown>): number | undefined {
   const params = raw.parameters;

@@ -5,6 +5,8 @@ import { badRequest } from '../../../errors.js';
 import { DTYPES, elementCount, isDType, type DType, type Signature, type Tensor, type TensorSpec } from '../../../tensor.js';
 import { flattenJsonData, toJsonData, type JsonScalar } from './json-tensor.js';
 import { checkInputs, checkShapeDims, datatypeMismatch, unknownInput } from './signature-check.js';
+import { blobData } from './blob-data.js';
+import { readShmRef, type ShmReader, type ShmRef } from './shm-params.js';
 
 export interface InferRequest {
   id?: string;
@@ -13,6 +15,8 @@ export interface InferRequest {
   inputs: Tensor[];
   /** Names of the requested outputs (all exist in the signature); undefined = all outputs. */
   outputs?: string[];
+  /** Outputs to write into client shared memory instead of the response (by output name). */
+  shmOutputs?: Record<string, ShmRef>;
 }
 
 export interface InferResponseArgs {
@@ -43,7 +47,7 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
 
 const FORMAT_HINT = 'expected {"inputs": [{"name", "shape", "datatype", "data"}], "outputs"?: [{"name"}]}';
 
-function decodeInput(raw: unknown, index: number, sig: Signature): Tensor {
+function decodeInput(raw: unknown, index: number, sig: Signature, shm?: ShmReader): Tensor {
   if (!isObject(raw)) throw badRequest(`inputs[${index}] must be an object {"name", "shape", "datatype", "data"}`);
   const { name, shape, datatype, data } = raw;
   if (typeof name !== 'string' || name === '') throw badRequest(`inputs[${index}]: 'name' must be a non-empty string`);
@@ -51,6 +55,12 @@ function decodeInput(raw: unknown, index: number, sig: Signature): Tensor {
   if (!spec) throw unknownInput(name, sig);
   const dtype = checkDatatype(name, datatype, spec);
   checkShapeDims(name, shape);
+  const ref = readShmRef(raw.parameters, `input '${name}'`);
+  if (ref) {
+    if (data !== undefined) throw badRequest(`input '${name}': give either 'data' or shared_memory_region, not both`);
+    if (!shm) throw badRequest(`input '${name}': names shared memory region '${ref.region}', but client shared memory is off; start the daemon with --allow-client-shm, or send the values in 'data'`);
+    return { name, datatype: dtype, shape: shape.slice(), data: blobData(name, dtype, shape, shm(ref, `input '${name}'`), 'shared_memory_byte_size') };
+  }
   if (data === undefined) {
     const params = raw.parameters;
     if (isObject(params) && params.binary_data_size !== undefined) {
@@ -64,7 +74,7 @@ function decodeInput(raw: unknown, index: number, sig: Signature): Tensor {
 }
 
 /** Decode and validate an OIP v2 JSON inference request body (already JSON.parsed). */
-export function decodeInferRequest(body: unknown, sig: Signature): InferRequest {
+export function decodeInferRequest(body: unknown, sig: Signature, shm?: ShmReader): InferRequest {
   if (!isObject(body)) throw badRequest(`the inference request must be a JSON object: ${FORMAT_HINT}`);
   const req: InferRequest = { inputs: [] };
   if (body.id !== undefined) {
@@ -76,7 +86,7 @@ export function decodeInferRequest(body: unknown, sig: Signature): InferRequest 
     req.parameters = body.parameters;
   }
   if (!Array.isArray(body.inputs)) throw badRequest(`'inputs' must be an array: ${FORMAT_HINT}`);
-  const inputs = body.inputs.map((raw, i) => decodeInput(raw, i, sig));
+  const inputs = body.inputs.map((raw, i) => decodeInput(raw, i, sig, shm));
   req.inputs = checkInputs(inputs, sig);
   if (body.outputs !== undefined) {
     if (!Array.isArray(body.outputs)) throw badRequest(`'outputs' must be an array of {"name"}`);
@@ -90,6 +100,11 @@ export function decodeInferRequest(body: unknown, sig: Signature): InferRequest 
       }
       if (names.includes(o.name)) throw badRequest(`output '${o.name}' is requested more than once`);
       names.push(o.name);
+      const out = readShmRef(o.parameters, `output '${o.name}'`);
+      if (out) {
+        if (!shm) throw badRequest(`output '${o.name}': names shared memory region '${out.region}', but client shared memory is off; start the daemon with --allow-client-shm`);
+        (req.shmOutputs ??= {})[o.name] = out;
+      }
     });
     req.outputs = names;
   }
