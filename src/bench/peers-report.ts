@@ -2,13 +2,14 @@
 // one run, and its tables (each fits 80 columns) and BENCH.md section.
 import type { RawRun, Row } from './suite-report.js';
 
-export const SERVERS = ['naive', 'mlserve', 'mlserveBinary', 'ray', 'mlserver', 'mlflow'] as const;
+export const SERVERS = ['naive', 'mlserve', 'mlserveBinary', 'mlserveShm', 'ray', 'mlserver', 'mlflow'] as const;
 export type ServerId = (typeof SERVERS)[number];
 
 export const SERVER_LABEL: Record<ServerId, string> = {
   naive: 'naive server (node:http + ORT)',
   mlserve: 'mlserve, defaults (OIP JSON)',
   mlserveBinary: 'mlserve, defaults (binary)',
+  mlserveShm: 'mlserve, shared memory input',
   ray: 'Ray Serve, @serve.batch + ORT',
   mlserver: 'MLServer, MLflow runtime',
   mlflow: 'mlflow models serve',
@@ -66,6 +67,7 @@ export interface PeersResult {
 const bestRaw = (m: PeerModel): RawRun | undefined => (m.raw.length ? m.raw.reduce((a, b) => (b.samplesPerSec > a.samplesPerSec ? b : a)) : undefined);
 /** mlserve's best at load: JSON or binary. */
 const mlserveBest = (m: PeerModel): number | undefined => {
+  // JSON or binary over HTTP: what any client can send (the shared-memory row needs a client on this machine).
   const xs = [m.load.mlserve?.throughput, m.load.mlserveBinary?.throughput].filter((x): x is number => x !== undefined);
   return xs.length ? Math.max(...xs) : undefined;
 };
@@ -114,7 +116,7 @@ export function formatPeerModel(m: PeerModel, connections: number): string {
       if (m.failed[s]) lines.push(`${SERVER_LABEL[s].padEnd(31)}  failed: ${m.failed[s]!.slice(0, 36)}`);
       continue;
     }
-    const vs = s === 'mlserve' || s === 'mlserveBinary' || !r || mlBest === undefined || r.throughput <= 0 ? undefined : mlBest / r.throughput;
+    const vs = s === 'mlserve' || s === 'mlserveBinary' || s === 'mlserveShm' || !r || mlBest === undefined || r.throughput <= 0 ? undefined : mlBest / r.throughput;
     lines.push(`${SERVER_LABEL[s].padEnd(31)}${rate(r?.throughput).padStart(9)}${num(r?.p50Ms, 2, 9)}${num(r?.p99Ms, 2, 9)}${num(c?.p50Ms, 2, 9)}${num(vs, 2, 7)}`);
   }
   return lines.join('\n');

@@ -114,7 +114,7 @@ function requests(endpoint: string, input: string, shape: number[], data: Float3
 }
 
 /** A server under test: its URL, the request it takes, and how to stop it. */
-interface Running { url: string; requests: Partial<Record<'json' | 'binary', RequestSpec>>; stop: () => Promise<void>; meanBatch?: (fn: () => Promise<PeerRow>) => Promise<PeerRow> }
+interface Running { url: string; requests: Partial<Record<'json' | 'binary' | 'shm', RequestSpec>>; stop: () => Promise<void>; meanBatch?: (fn: () => Promise<PeerRow>) => Promise<PeerRow> }
 
 /** A child in its own process group, stopped as a group (TERM, then KILL after 10 s). */
 function groupStopper(child: ChildProcess): () => Promise<void> {
@@ -166,20 +166,38 @@ async function startNaive(fx: FixtureModel, reqs: Requests): Promise<Running> {
   return { url: `http://127.0.0.1:${port}`, requests: { json: { ...reqs.v2, path: '/v2/models/naive/infer' } }, stop: groupStopper(child) };
 }
 
-async function startMlserve(fx: FixtureModel, fxs: Fixtures, id: string, reqs: Requests): Promise<Running> {
+async function startMlserve(fx: FixtureModel, fxs: Fixtures, id: string, reqs: Requests, data: Float32Array, shape: number[]): Promise<Running> {
   const daemon = new Mlserve({ MLFLOW_TRACKING_URI: fxs.trackingUri });
-  await daemon.start();
+  // The input also in a /dev/shm object, registered as a region: the shared-memory row sends only a reference.
+  const shmFile = `/dev/shm/mlserve-bench-${process.pid}-${id}`;
+  const cleanup = async () => {
+    await daemon.stop();
+    rmSync(shmFile, { force: true });
+  };
+  let shm: RequestSpec | undefined;
   try {
+    // --allow-client-shm: used only by the shared-memory row; every other setting is the default.
+    await daemon.start(existsSync('/dev/shm') ? ['--allow-client-shm'] : []);
     // Default flags: what the hidden check and an operator's first deploy use.
     await daemon.cli(['deploy', `models:/${fx.registeredName}/${fx.version}`, '--endpoint', id]);
+    if (existsSync('/dev/shm')) {
+      writeFileSync(shmFile, Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+      const reg = await request(`${daemon.url}/v2/systemsharedmemory/region/in0/register`, { method: 'POST', body: JSON.stringify({ key: `/${shmFile.slice('/dev/shm/'.length)}`, byte_size: data.byteLength }) });
+      if (reg.statusCode !== 200) throw new Error(`registering the shared-memory region: HTTP ${reg.statusCode} ${await reg.body.text()}`);
+      await reg.body.dump();
+      shm = {
+        path: `/v2/models/${id}/infer`, headers: { 'content-type': 'application/json' },
+        body: Buffer.from(JSON.stringify({ inputs: [{ name: fx.input, shape, datatype: 'FP32', parameters: { shared_memory_region: 'in0', shared_memory_byte_size: data.byteLength } }] })),
+      };
+    }
   } catch (err) {
-    await daemon.stop();
+    await cleanup();
     throw err;
   }
   return {
     url: daemon.url,
-    requests: { json: reqs.v2, binary: reqs.binary },
-    stop: () => daemon.stop(),
+    requests: { json: reqs.v2, binary: reqs.binary, ...(shm ? { shm } : {}) },
+    stop: cleanup,
     meanBatch: async (fn) => {
       const r = await daemon.withMeanBatch(id, fn);
       return { ...r.value, meanBatch: r.meanBatch };
@@ -324,7 +342,7 @@ async function main(): Promise<void> {
 
     const starters: [ServerId[], () => Promise<Running>][] = [
       [['naive'], () => startNaive(fx, reqs)],
-      [['mlserve', 'mlserveBinary'], () => startMlserve(fx, fxs, id, reqs)],
+      [['mlserve', 'mlserveBinary', 'mlserveShm'], () => startMlserve(fx, fxs, id, reqs, data, shape)],
       [['ray'], () => startRay(rayPython, fx, reqs)],
       [['mlserver'], () => startMlserver(mlserverPython, fx, reqs)],
       [['mlflow'], () => startMlflow(pyfunc, fx, reqs)],
@@ -345,11 +363,12 @@ async function main(): Promise<void> {
         if (!(d <= 1e-3 * Math.max(1, ...Array.from(want, Math.abs)))) m.mismatches[ids[0]!] = d;
         step(`${ids[0]}: up at ${running.url}; answer ${Number.isFinite(d) ? `within ${d.toExponential(1)} of raw ORT` : `has ${got.length} values, raw ORT ${want.length}`}`);
         for (const s of ids) {
-          const r = s === 'mlserveBinary' ? running.requests.binary! : json;
+          const r = s === 'mlserveBinary' ? running.requests.binary! : s === 'mlserveShm' ? running.requests.shm : json;
+          if (!r) continue;
           const measureRow = () => go(running.url, r, CONNECTIONS, { ...TIMING, durationMs });
           m.load[s] = running.meanBatch ? await running.meanBatch(measureRow) : await measureRow();
           step(`${s}, ${CONNECTIONS} connections: ${m.load[s]!.throughput.toFixed(1)} req/s, p50 ${m.load[s]!.p50Ms.toFixed(2)} ms, p99 ${m.load[s]!.p99Ms.toFixed(2)} ms, errors ${m.load[s]!.errors}${m.load[s]!.meanBatch ? `, mean batch ${m.load[s]!.meanBatch!.toFixed(1)}` : ''}`);
-          if (s !== 'mlserveBinary') {
+          if (s !== 'mlserveBinary' && s !== 'mlserveShm') {
             m.c1[s] = await go(running.url, r, 1, C1_TIMING);
             step(`${s}, 1 connection: p50 ${m.c1[s]!.p50Ms.toFixed(3)} ms`);
           }

@@ -63,8 +63,8 @@ export class Mlserve {
   async cli(args: string[]) {
     return execa(process.execPath, [BIN, ...args], { env: { ...this.env, MLSERVE_HOME: this.home } });
   }
-  async start() {
-    this.url = JSON.parse(String((await this.cli(['daemon', 'start', '--port', '0', '--json'])).stdout)).ingress.url;
+  async start(flags: string[] = []) {
+    this.url = JSON.parse(String((await this.cli(['daemon', 'start', '--port', '0', '--json', ...flags])).stdout)).ingress.url;
   }
   async deploy(file: string, endpoint: string, threads: number, batching: boolean) {
     await this.cli(['deploy', file, '--endpoint', endpoint, '--threads', String(threads), ...(batching ? [] : ['--max-batch-size', '1'])]);
