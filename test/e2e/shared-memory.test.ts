@@ -3,7 +3,9 @@
 // sends only the reference, and gets the output written into another region; the answers equal the
 // plain JSON ones. Bad registrations and references are 400s/404s that say what to do, and a
 // daemon without the flag serves none of it.
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mlp } from '../../src/models/zoo.js';
 import { TestDaemon } from '../helpers/daemon.js';
@@ -13,6 +15,7 @@ const HAS_SHM = existsSync('/dev/shm');
 const tag = `mlserve-test-${process.pid}`;
 const inKey = `/${tag}-in`;
 const outKey = `/${tag}-out`;
+const linkKey = `/${tag}-link`;
 const file = (key: string) => `/dev/shm${key}`;
 
 let d: TestDaemon;
@@ -25,6 +28,9 @@ beforeAll(async () => {
   // The input object: 16 bytes of padding, then the tensor (registered at offset 16).
   writeFileSync(file(inKey), Buffer.concat([Buffer.alloc(16, 0xee), Buffer.from(x.buffer)]));
   writeFileSync(file(outKey), Buffer.alloc(4096));
+  const target = join(tmpdir(), `${tag}-secret`);
+  writeFileSync(target, 'not shared memory');
+  symlinkSync(target, file(linkKey));
   d = new TestDaemon();
   plain = new TestDaemon();
   await Promise.all([d.start(['--allow-client-shm']), plain.start()]);
@@ -36,7 +42,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await Promise.all([d?.cleanup(), plain?.cleanup()]);
-  for (const k of [inKey, outKey]) rmSync(file(k), { force: true });
+  for (const k of [inKey, outKey, linkKey]) rmSync(file(k), { force: true });
+  rmSync(join(tmpdir(), `${tag}-secret`), { force: true });
 });
 
 describe.skipIf(!HAS_SHM)('system shared memory (--allow-client-shm)', () => {
@@ -89,6 +96,7 @@ describe.skipIf(!HAS_SHM)('system shared memory (--allow-client-shm)', () => {
       ['a region larger than the object', () => reg('a', { key: inKey, offset: 16, byte_size: 4096 }), 400, /does not fit/],
       ['no byte_size', () => reg('a', { key: inKey }), 400, /byte_size/],
       ['a bad region name', () => reg('a b', { key: inKey, byte_size: 4 }), 400, /region name/],
+      ['a symlink planted in /dev/shm', () => reg('a', { key: linkKey, byte_size: 4 }), 400, /symbolic link/],
       ['an unknown region in a request', () => d.http('POST', '/v2/models/mlp/infer', { inputs: [{ name: 'x', shape: [2, 8], datatype: 'FP32', parameters: { shared_memory_region: 'nope', shared_memory_byte_size: 64 } }] }), 404, /no shared memory region 'nope'.*register/],
       ['byte_size without a region', () => d.http('POST', '/v2/models/mlp/infer', { inputs: [{ name: 'x', shape: [2, 8], datatype: 'FP32', parameters: { shared_memory_byte_size: 64 } }] }), 400, /needs shared_memory_region/],
     ];

@@ -4,7 +4,7 @@
 // and the answer can be written there too. Off unless the daemon starts with --allow-client-shm
 // (as Triton's --allow-client-shm): a client that may register regions makes the daemon read and
 // write files in /dev/shm that it names.
-import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { badRequest, notFound } from '../../errors.js';
 import { checkRegionName, filePosition, shmKeyFile, type ShmRef, type ShmRegistration } from './codecs/shm-params.js';
 
@@ -26,8 +26,10 @@ export class SharedMemoryRegions {
     const file = shmKeyFile(reg.key);
     let fd: number;
     try {
-      fd = openSync(file, 'r+');
+      // O_NOFOLLOW: a symlink planted in /dev/shm cannot point the daemon at another file.
+      fd = openSync(file, constants.O_RDWR | constants.O_NOFOLLOW);
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw badRequest(`shared memory key '${reg.key}' (${file}) is a symbolic link; register the shared-memory object itself`);
       throw badRequest(`cannot open shared memory key '${reg.key}' (${file}): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; create it first (shm_open, or a file in /dev/shm)`);
     }
     try {
