@@ -20,7 +20,7 @@ import * as ort from 'onnxruntime-node';
 import { request } from 'undici';
 import type { RequestSpec } from './load.js';
 import { formatPeers, peerGoals, peersMarkdown, type PeerModel, type PeerRow, type PeersResult, type ServerId } from './peers-report.js';
-import { LOAD_GENERATOR, log, machine, measure, Mlserve, ROOT, writeResults } from './suite-common.js';
+import { LOAD_GENERATOR, log, machine, measure, Mlserve, ROOT, stopGroup, writeResults } from './suite-common.js';
 import { freePort, MlflowServe } from './suite-python.js';
 import { runWrk, WRK_GENERATOR, WRK_INSTALL_HINT, wrkInstalled } from './wrk.js';
 
@@ -116,24 +116,6 @@ function requests(endpoint: string, input: string, shape: number[], data: Float3
 /** A server under test: its URL, the request it takes, and how to stop it. */
 interface Running { url: string; requests: Partial<Record<'json' | 'binary' | 'shm', RequestSpec>>; stop: () => Promise<void>; meanBatch?: (fn: () => Promise<PeerRow>) => Promise<PeerRow> }
 
-/** A child in its own process group, stopped as a group (TERM, then KILL after 10 s). */
-function groupStopper(child: ChildProcess): () => Promise<void> {
-  return async () => {
-    if (!child.pid || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    const group = (sig: NodeJS.Signals) => {
-      try {
-        process.kill(-child.pid!, sig);
-      } catch {}
-    };
-    group('SIGTERM');
-    const t = setTimeout(() => group('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(t);
-    group('SIGKILL'); // what the leader left behind
-  };
-}
-
 async function waitReady(url: string, child: ChildProcess, logFile: string, what: string, timeoutMs = 300_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -163,7 +145,7 @@ async function startNaive(fx: FixtureModel, reqs: Requests): Promise<Running> {
     child.stdout!.once('data', (d: Buffer) => resolve(JSON.parse(d.toString()).port));
     child.once('exit', () => reject(new Error('naive server exited')));
   });
-  return { url: `http://127.0.0.1:${port}`, requests: { json: { ...reqs.v2, path: '/v2/models/naive/infer' } }, stop: groupStopper(child) };
+  return { url: `http://127.0.0.1:${port}`, requests: { json: { ...reqs.v2, path: '/v2/models/naive/infer' } }, stop: () => stopGroup(child, 10_000) };
 }
 
 async function startMlserve(fx: FixtureModel, fxs: Fixtures, id: string, reqs: Requests, data: Float32Array, shape: number[]): Promise<Running> {
@@ -208,9 +190,8 @@ async function startMlserve(fx: FixtureModel, fxs: Fixtures, id: string, reqs: R
 async function startRay(python: string, fx: FixtureModel, reqs: Requests): Promise<Running> {
   const port = await freePort();
   const { child, logFile, dir } = spawnLogged(python, [join(ROOT, 'src', 'bench', 'peer_ray_serve.py'), fx.onnx, String(port), String(THREADS), String(PEER_MAX_BATCH)], { ...process.env, RAY_USAGE_STATS_ENABLED: '0', PYTHONUNBUFFERED: '1' });
-  const stopGroup = groupStopper(child);
   const stop = async () => {
-    await stopGroup();
+    await stopGroup(child, 10_000);
     // Ray's own daemons (GCS, raylet) may outlive the driver's group.
     await execa(join(dirname(python), 'ray'), ['stop', '--force'], { reject: false });
     rmSync(dir, { recursive: true, force: true });
@@ -236,9 +217,8 @@ async function startMlserver(python: string, fx: FixtureModel, reqs: Requests): 
   // Adaptive batching as MLServer's docs describe it, with Ray Serve's and mlserve's limits.
   writeFileSync(join(dir, 'model-settings.json'), JSON.stringify({ name: 'm', implementation: 'mlserver_mlflow.MLflowRuntime', max_batch_size: PEER_MAX_BATCH, max_batch_time: 0.005, parameters: { uri: fx.modelDir } }));
   const s = spawnLogged(join(dirname(python), 'mlserver'), ['start', dir], { ...process.env, PYTHONUNBUFFERED: '1' });
-  const stopGroup = groupStopper(s.child);
   const stop = async () => {
-    await stopGroup();
+    await stopGroup(s.child, 10_000);
     rmSync(dir, { recursive: true, force: true });
     rmSync(s.dir, { recursive: true, force: true });
   };
@@ -288,7 +268,7 @@ async function generatorCeilings(body: RequestSpec, useWrk: boolean): Promise<Pe
     if (useWrk) out.wrk = { ...(await runWrk(url, body, CONNECTIONS, TIMING)), generator: WRK_GENERATOR };
     return out;
   } finally {
-    await groupStopper(child)();
+    await stopGroup(child, 10_000);
   }
 }
 

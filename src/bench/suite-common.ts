@@ -1,5 +1,6 @@
 // What the `npm run bench` sections share: a daemon of their own (in a temporary MLSERVE_HOME, driven
 // through the real CLI) and one measured load run turned into a table row.
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { tmpdir } from 'node:os';
@@ -34,6 +35,22 @@ export function writeResults(file: string, data: unknown, name: string, section:
   const block = `<!-- ${name}:start -->\n${section}\n<!-- ${name}:end -->`;
   const re = new RegExp(`<!-- ${name}:start -->[\\s\\S]*<!-- ${name}:end -->`);
   writeFileSync(md, re.test(text) ? text.replace(re, () => block) : `${text.trimEnd()}\n\n${block}\n`);
+}
+
+/** Stop a child started in its own process group (detached): TERM to the group, KILL after graceMs, then KILL what the leader left behind. */
+export async function stopGroup(child: ChildProcess, graceMs: number): Promise<void> {
+  if (!child.pid || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const group = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, sig);
+    } catch {}
+  };
+  group('SIGTERM');
+  const t = setTimeout(() => group('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(t);
+  group('SIGKILL');
 }
 
 export interface Timing {

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { execa } from 'execa';
 import { request } from 'undici';
 import type { RequestSpec } from './load.js';
-import { LOAD_GENERATOR, log, measure, Mlserve, ROOT, type Timing } from './suite-common.js';
+import { LOAD_GENERATOR, log, measure, Mlserve, ROOT, stopGroup, type Timing } from './suite-common.js';
 import { bestPerBatch, dataframeSplitBody, oipColumnsBody, pythonGoals, type InProcessRun, type PyRow, type PythonSectionResult, type ServedBatchRow } from './suite-python-report.js';
 
 const MAKE_MODELS = join(ROOT, 'test', 'fixtures', 'python', 'make_models.py');
@@ -150,19 +150,7 @@ export class MlflowServe {
   }
 
   async stop(): Promise<void> {
-    const child = this.child;
-    if (child?.pid && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise<void>((r) => child.once('exit', () => r()));
-      const group = (sig: NodeJS.Signals) => {
-        try {
-          process.kill(-child.pid!, sig);
-        } catch {}
-      };
-      group('SIGTERM');
-      const t = setTimeout(() => group('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(t);
-    }
+    if (this.child) await stopGroup(this.child, 5000);
     rmSync(this.logDir, { recursive: true, force: true });
   }
 }
