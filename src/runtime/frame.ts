@@ -18,6 +18,20 @@ export interface FrameTensorInfo {
   byteLength: number;
 }
 
+/**
+ * A tensor whose bytes are several typed arrays in order (a batch gathered from its requests): the
+ * frame carries them as one tensor, written with writev straight from each request's buffer, so
+ * the daemon never copies a batch into one allocation.
+ */
+export interface SegmentedTensor {
+  name: string;
+  datatype: Tensor['datatype'];
+  shape: number[];
+  parts: Array<Exclude<Tensor['data'], string[]>>;
+}
+
+export type FrameTensor = Tensor | SegmentedTensor;
+
 export interface DecodedFrame<H = any> {
   /** The header as sent, without its `tensors` descriptors. */
   header: H;
@@ -67,23 +81,23 @@ export function decodeBytesTensor(bytes: Uint8Array, count: number, name = 'tens
 
 /**
  * Encode one frame as a list of buffers for writev: the prefix (lengths + header) followed by each
- * tensor's own bytes (no copy; BYTES tensors are serialised) and padding to 8.
+ * tensor's own bytes (no copy; a segmented tensor's parts one after another; BYTES tensors are
+ * serialised) and padding to 8.
  */
-export function encodeFrame(header: object, tensors: Tensor[]): Buffer[] {
-  const bodies: Buffer[] = [];
+export function encodeFrame(header: object, tensors: readonly FrameTensor[]): Buffer[] {
+  const bodies: Buffer[][] = [];
   const infos: FrameTensorInfo[] = [];
   let payload = 0;
   for (const t of tensors) {
-    const body = Array.isArray(t.data)
-      ? encodeBytesTensor(t.data)
-      : (() => {
-        const b = dataBytes(t.data);
-        return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-      })();
+    const parts = 'parts' in t
+      ? t.parts.map(asBuffer)
+      : [Array.isArray(t.data) ? encodeBytesTensor(t.data) : asBuffer(t.data)];
+    let byteLength = 0;
+    for (const b of parts) byteLength += b.length;
     payload = align8(payload);
-    infos.push({ name: t.name, datatype: t.datatype, shape: t.shape, offset: payload, byteLength: body.length });
-    bodies.push(body);
-    payload += body.length;
+    infos.push({ name: t.name, datatype: t.datatype, shape: t.shape, offset: payload, byteLength });
+    bodies.push(parts);
+    payload += byteLength;
   }
   const json = Buffer.from(JSON.stringify({ ...header, tensors: infos }), 'utf8');
   const headerLen = align8(8 + json.length) - 8;
@@ -99,10 +113,15 @@ export function encodeFrame(header: object, tensors: Tensor[]): Buffer[] {
   for (let i = 0; i < bodies.length; i++) {
     const start = infos[i]!.offset;
     if (start > pos) out.push(ZEROS.subarray(0, start - pos));
-    if (bodies[i]!.length > 0) out.push(bodies[i]!);
-    pos = start + bodies[i]!.length;
+    for (const b of bodies[i]!) if (b.length > 0) out.push(b);
+    pos = start + infos[i]!.byteLength;
   }
   return out;
+}
+
+function asBuffer(data: Exclude<Tensor['data'], string[]>): Buffer {
+  const b = dataBytes(data);
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
 
 function decodeFrame(frame: Buffer): DecodedFrame {

@@ -11,6 +11,12 @@ export interface ReplicaConfig {
   threads?: number;
   /** Batches run at once (max_concurrent_batches); more that arrive wait their turn here. */
   concurrency?: number;
+  /**
+   * onnxruntime sessions (engines), each in its own worker thread, sharing `threads` (at least one
+   * each); default 1. A batch runs on a free engine; with fewer engines than `concurrency`, batches
+   * wait for one.
+   */
+  engines?: number;
   /** onnxruntime execution providers in order of preference, e.g. ['cuda', 'cpu']. */
   providers?: string[];
   /** false: report ready without the warm-up run (one request built from the model's inputs). */

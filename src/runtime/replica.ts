@@ -1,12 +1,12 @@
-// A replica process: loads one model, then runs the batches the daemon sends over fd 3.
+// A replica process: loads one model (in its engine worker thread, engine.ts), then runs the
+// batches the daemon sends over fd 3.
 // It exits when that pipe closes, so a daemon killed with SIGKILL leaves no replica behind.
 import net from 'node:net';
 import { encodeFrame, FrameDecoder } from './frame.js';
 import type { FromReplica, ReplicaConfig, ToReplica } from './protocol.js';
-import { loadModel, runModel, type LoadedModel } from './session.js';
 import type { Tensor } from '../tensor.js';
 import { stampStream } from './log-stamp.js';
-import { exampleTensors } from './example.js';
+import { OrtEngine } from './engine.js';
 
 // Every line this replica writes to its log carries the time (mlserve logs shows and orders by it).
 stampStream(process.stdout);
@@ -39,30 +39,29 @@ function send(header: FromReplica, tensors: Tensor[] = []): void {
   process.nextTick(() => pipe.uncork());
 }
 
-let model: LoadedModel | undefined;
-// At most `concurrency` batches run at once; the daemon sends one more ahead, which waits here so
-// that its bytes cross the pipe while the current batch computes.
-const concurrency = Math.max(1, config.concurrency ?? 1);
-const waiting: Array<() => Promise<void>> = [];
-let running = 0;
+// The replica's engines (engine.ts): onnxruntime sessions, each in its own worker thread, sharing
+// the replica's threads. Batches wait here for a free engine: the daemon sends one more than the
+// replica runs, so its bytes cross the pipe while the others compute.
+const engineCount = Math.max(1, config.engines ?? 1);
+const idle: OrtEngine[] = [];
+const waiting: Array<(engine: OrtEngine) => Promise<void>> = [];
 function next(): void {
-  while (running < concurrency && waiting.length > 0) {
+  while (idle.length > 0 && waiting.length > 0) {
     const job = waiting.shift()!;
-    running++;
-    void job().finally(() => {
-      running--;
+    const engine = idle.pop()!;
+    void job(engine).finally(() => {
+      idle.push(engine);
       next();
     });
   }
 }
 
-async function handle(msg: ToReplica, tensors: Tensor[]): Promise<void> {
+async function handle(engine: OrtEngine, msg: ToReplica, tensors: Tensor[]): Promise<void> {
   if (msg.t === 'ping') return send({ t: 'pong', id: msg.id });
-  if (msg.t !== 'infer' || !model) return;
-  const started = performance.now();
+  if (msg.t !== 'infer') return;
   try {
-    const outputs = await runModel(model, tensors, msg.outputs);
-    send({ t: 'result', id: msg.id, computeMs: performance.now() - started }, outputs);
+    const { outputs, computeMs } = await engine.run(tensors, msg.outputs);
+    send({ t: 'result', id: msg.id, computeMs }, outputs);
   } catch (err) {
     send({ t: 'error', id: msg.id, message: err instanceof Error ? err.message : String(err) });
   }
@@ -77,7 +76,7 @@ function onBytes(n: number): void {
     process.exit(70);
   }
   for (const f of frames) {
-    waiting.push(() => handle(f.header as ToReplica, f.tensors));
+    waiting.push((engine) => handle(engine, f.header as ToReplica, f.tensors));
     next();
   }
 }
@@ -85,10 +84,20 @@ pipe.on('end', () => process.exit(0));
 pipe.on('error', () => process.exit(0));
 
 async function main(): Promise<void> {
-  const started = performance.now();
   console.log(`replica ${config.deployment}#${config.replica} pid ${process.pid}: loading ${config.modelFile}`);
+  const onEngineLost = (err: Error) => {
+    // Without its engine the replica cannot answer: exit, and the daemon restarts it.
+    console.error(`replica: ${err.message}`);
+    process.exit(70);
+  };
+  // The replica's threads are shared among its engines (at least one each).
+  const threads = config.threads === undefined ? undefined : Math.max(1, Math.floor(config.threads / engineCount));
+  let loaded;
   try {
-    model = await loadModel(config.modelFile, { threads: config.threads, providers: config.providers });
+    const started = await Promise.all(Array.from({ length: engineCount }, () =>
+      OrtEngine.start({ file: config.modelFile, threads, providers: config.providers, warmup: config.warmup !== false }, onEngineLost)));
+    loaded = started[0]!.loaded;
+    for (const s of started) idle.push(s.engine);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     console.error(`replica: failed to load ${config.modelFile}: ${message}`);
@@ -97,21 +106,13 @@ async function main(): Promise<void> {
     setTimeout(() => process.exit(1), 1000).unref();
     return;
   }
-  const loadMs = performance.now() - started;
-  // Warm-up: one request built from the model's inputs, so the first user request does not pay for
-  // the first run (allocations, kernel selection). A failure is logged, not fatal: requests decide.
-  let warmupMs: number | undefined;
-  if (config.warmup !== false) {
-    const t0 = performance.now();
-    try {
-      await runModel(model, exampleTensors(model.inputs));
-      warmupMs = performance.now() - t0;
-    } catch (err) {
-      console.error(`replica: warm-up run failed (${err instanceof Error ? err.message : String(err)}); serving without it`);
-    }
-  }
+  // Warm-up (in the engine): one request built from the model's inputs, so the first user request
+  // does not pay for the first run (allocations, kernel selection). A failure is logged, not fatal.
+  const { loadMs, warmupMs, warmupError } = loaded;
+  if (warmupError) console.error(`replica: warm-up run failed (${warmupError}); serving without it`);
   console.log(`replica ${config.deployment}#${config.replica}: ready in ${loadMs.toFixed(0)} ms${warmupMs === undefined ? '' : ` (warm-up run ${warmupMs.toFixed(0)} ms)`}`);
-  send({ t: 'ready', inputs: model.inputs, outputs: model.outputs, loadMs, pid: process.pid, ...(warmupMs === undefined ? {} : { warmupMs }) });
+  next();
+  send({ t: 'ready', inputs: loaded.inputs, outputs: loaded.outputs, loadMs, pid: process.pid, ...(warmupMs === undefined ? {} : { warmupMs }) });
 }
 
 void main();

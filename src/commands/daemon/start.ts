@@ -13,6 +13,7 @@ import { checkExposure, DEFAULT_LIMITS, parseDurationMs } from '../../daemon/dat
 import { homePaths } from '../../home.js';
 import { checkHome, HomeFolderError } from '../../home-check.js';
 import { logTail } from '../../daemon/fleet/supervisor.js';
+import { mallocEnv, NODE_FLAGS } from '../../daemon/process-tuning.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/run.js', import.meta.url));
 
@@ -119,8 +120,11 @@ export default class DaemonStart extends BaseCommand {
       this.fail('STORAGE', `cannot write the daemon's log file ${logFile} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); pass --log-file with a writable path`);
     }
     // Every flag given is passed on (the detached daemon reads the same token and TLS files); the log file as resolved here.
-    const args = [BIN, 'daemon', 'start', '--foreground', ...forwarded(this.argv), '--log-file', logFile];
-    const child = execa(process.execPath, args, { detached: true, stdio: ['ignore', log as 3, log as 3], cleanup: false, reject: false, buffer: false });
+    const args = [...NODE_FLAGS, BIN, 'daemon', 'start', '--foreground', ...forwarded(this.argv), '--log-file', logFile];
+    const child = execa(process.execPath, args, {
+      detached: true, stdio: ['ignore', log as 3, log as 3], cleanup: false, reject: false, buffer: false,
+      env: mallocEnv(process.env), extendEnv: true,
+    });
     closeSync(log);
     let exited = false;
     void child.then(() => (exited = true));

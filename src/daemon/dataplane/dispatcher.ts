@@ -5,9 +5,10 @@
 // random replicas with a free slot (router.ts); slots, retries and admission are the pure rules of
 // dispatch-rules.ts; each replica's load lives in its link.
 import { MlserveError } from '../../errors.js';
+import type { FrameTensor } from '../../runtime/frame.js';
 import type { Tensor } from '../../tensor.js';
 import { batchKey, nextBatch, requestRows, type BatchPolicy, type Pending } from './batcher.js';
-import { concatBatch, splitBatch } from './codecs/batch-tensors.js';
+import { gatherBatch, splitBatch } from './codecs/batch-tensors.js';
 import { admit, afterReplicaLoss, afterReplicaSuspect, routerLoads, withoutStack, type SlotPolicy } from './dispatch-rules.js';
 import { ReplicaLinkClosed, type InferResult, type ReplicaLink } from './replica-link.js';
 import { pickReplica } from './router.js';
@@ -75,7 +76,7 @@ export interface DispatcherHooks {
   /** Sees every batch a replica ran: its size, compute time and each request's queue time (ms). */
   onBatch?: (size: number, computeMs: number, queueMs: number[]) => void;
   /** Extra header fields of a batch's frame (the replica kind's: e.g. python's reply form and rows per request). */
-  header?: (inputs: readonly Tensor[], rows: readonly number[]) => Record<string, unknown> | undefined;
+  header?: (inputs: readonly FrameTensor[], rows: readonly number[]) => Record<string, unknown> | undefined;
   /**
    * A request passed its deadline while `link`'s replica held it; the replica has said nothing for
    * `silentMs` since it was sent (`budgetMs`: the request timeout). The replica set decides whether
@@ -303,9 +304,9 @@ export class Dispatcher {
     const now = performance.now();
     const queueMs = batch.map((i) => now - i.enqueuedAt);
     for (const q of queueMs) this.stats.queueMsTotal += q;
-    let inputs: Tensor[];
+    let inputs: FrameTensor[];
     try {
-      inputs = batch.length === 1 ? batch[0].inputs : concatBatch(batch.map((i) => i.inputs)).inputs;
+      inputs = batch.length === 1 ? batch[0].inputs : gatherBatch(batch.map((i) => i.inputs)).inputs;
     } catch (err) {
       for (const i of batch) this.fail(i, new MlserveError('INTERNAL', (err as Error).message));
       return;

@@ -1,7 +1,7 @@
 // The daemon's end of the framed pipe to one replica: send a batch, match replies by id. The link
 // is the one place that knows a replica's load (batches and requests in flight on it).
 import type { Duplex } from 'node:stream';
-import { encodeFrame, FrameDecoder } from '../../runtime/frame.js';
+import { encodeFrame, FrameDecoder, type FrameTensor } from '../../runtime/frame.js';
 import type { FromReplica, ToReplica } from '../../runtime/protocol.js';
 import type { LinkLoad } from './dispatch-rules.js';
 import type { Tensor } from '../../tensor.js';
@@ -67,7 +67,7 @@ export class ReplicaLink {
     return this.pending.size;
   }
 
-  infer(inputs: Tensor[], opts: InferOptions = {}): Promise<InferResult> {
+  infer(inputs: FrameTensor[], opts: InferOptions = {}): Promise<InferResult> {
     const requests = opts.requests ?? 1;
     return new Promise((resolve, reject) => {
       if (this.closed) return reject(new ReplicaLinkClosed(this.closed));
@@ -136,7 +136,7 @@ export class ReplicaLink {
     this.pipe.destroy();
   }
 
-  private write(msg: ToReplica, tensors: Tensor[]): void {
+  private write(msg: ToReplica, tensors: FrameTensor[]): void {
     const parts = encodeFrame(msg, tensors);
     this.pipe.cork();
     for (const p of parts) this.pipe.write(p);

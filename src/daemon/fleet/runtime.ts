@@ -101,8 +101,11 @@ export class Runtime implements ServingTarget {
     this.pipeline = row.settings.pipeline ? preparePipeline(row.settings.pipeline, row.modelDir) : null;
     this.autoscaling = row.settings.autoscaling ?? null;
     this.target = row.settings.replicas;
-    this.options = dispatchOptions(row.settings, null, kind.batchable);
-    const s = row.settings;
+    // The kind's own default for batches run at once (ONNX on CPU: one per engine), as if set.
+    const s = row.settings.maxConcurrentBatches === undefined && kind.defaultConcurrency
+      ? { ...row.settings, maxConcurrentBatches: kind.defaultConcurrency({ threads: row.settings.threads, onGpu: !!row.settings.gpus }) }
+      : row.settings;
+    this.options = dispatchOptions(s, null, kind.batchable);
     const llm = kind.api === 'llm' ? llmReplicas(kind, s) : null;
     this.set = new ReplicaSet(
       {
@@ -120,7 +123,7 @@ export class Runtime implements ServingTarget {
         onReady: (reported, loadMs, idx, about) => {
           this.spec = kind.metadata(row.signature, reported);
           this.about ??= about && Object.keys(about).length ? about : null;
-          this.options = dispatchOptions(row.settings, this.spec, kind.batchable);
+          this.options = dispatchOptions(s, this.spec, kind.batchable);
           if (!row.signature) deps.store.setSignature(row.name, this.spec);
           // A model whose signature was unknown at deploy (a bare .onnx) is checked against its pipeline now.
           const misfit = this.pipeline && pipelineMisfit(this.pipeline.spec, this.spec);

@@ -110,6 +110,7 @@ describe('architecture', () => {
     'daemon/capture/settings.ts', 'daemon/capture/rows.ts', 'daemon/capture/retention.ts', 'daemon/capture/parquet.ts', 'daemon/capture/cloudevents.ts',
     'monitor/capture-schema.ts', 'pipeline/spec.ts', 'pipeline/image-tensor.ts', 'pipeline/resample.ts', 'pipeline/post.ts', 'pipeline/predict-body.ts', 'pipeline/compose.ts', 'openapi/document.ts',
     'daemon/dataplane/codecs/shm-params.ts', 'daemon/dataplane/codecs/blob-data.ts', 'bench/peers-report.ts',
+    'runtime/engine-messages.ts', 'daemon/process-tuning.ts', 'daemon/dataplane/codecs/batch-tensors.ts',
   ];
   const IO = /^(node:(fs|net|http|https|child_process|dgram|worker_threads)|better-sqlite3|execa|undici|onnxruntime-node|sharp)$/;
 

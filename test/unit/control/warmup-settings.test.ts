@@ -24,7 +24,7 @@ describe('warm-up setting', () => {
 
   it('reaches the replica of either kind', () => {
     const input = { deployment: 'd', replica: 0, modelDir: '/c/m', modelFile: '/c/m/model.onnx', concurrency: 1 };
-    const cfg = (k: typeof onnxKind, warmup?: boolean) => JSON.parse(k.spawnPlan({ ...input, warmup }).args[1]);
+    const cfg = (k: typeof onnxKind, warmup?: boolean) => JSON.parse(k.spawnPlan({ ...input, warmup }).args.at(-1)!);
     expect(cfg(onnxKind, true).warmup).toBeUndefined();
     expect(cfg(onnxKind, false).warmup).toBe(false);
     expect(cfg(pythonKind, false).warmup).toBe(false);

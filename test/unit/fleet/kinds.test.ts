@@ -2,7 +2,8 @@
 // what it batches and which header a batch carries. PURE plans; nothing is spawned here.
 import { describe, expect, it } from 'vitest';
 import { findKind, kindOf, KIND_NAMES } from '../../../src/daemon/fleet/kinds/index.js';
-import { onnxKind } from '../../../src/daemon/fleet/kinds/onnx.js';
+import { MAX_DEFAULT_CPU_ENGINES, onnxConcurrency, onnxEngines, onnxKind } from '../../../src/daemon/fleet/kinds/onnx.js';
+import { mallocEnv, NODE_FLAGS } from '../../../src/daemon/process-tuning.js';
 import { defaultPython, pythonKind } from '../../../src/daemon/fleet/kinds/python.js';
 import { MLFLOW_REQUEST_TENSOR, PYTHON_REPLICA_MAIN } from '../../../src/runtime/python/index.js';
 import type { Signature } from '../../../src/tensor.js';
@@ -22,10 +23,41 @@ describe('replica kinds', () => {
   it('onnx: a Node replica with its config as one argument and the GPU environment', () => {
     const plan = onnxKind.spawnPlan({ ...input, gpuEnv, providers: ['cuda', 'cpu'] });
     expect(plan.command).toBe(process.execPath);
-    expect(plan.args[0]).toMatch(/runtime\/replica\.js$/);
-    expect(JSON.parse(plan.args[1])).toEqual({ deployment: 'd', replica: 2, modelFile: '/cache/m/model.onnx', threads: 3, concurrency: 2, providers: ['cuda', 'cpu'] });
-    expect(plan.env).toEqual(gpuEnv);
+    // Node flags first (process-tuning.ts), then the replica program and its config.
+    expect(plan.args.slice(0, -2)).toEqual([...NODE_FLAGS]);
+    expect(plan.args.at(-2)).toMatch(/runtime\/replica\.js$/);
+    // On a GPU: one engine (session); the two concurrent batches take turns on it.
+    expect(JSON.parse(plan.args.at(-1)!)).toEqual({ deployment: 'd', replica: 2, modelFile: '/cache/m/model.onnx', threads: 3, concurrency: 2, engines: 1, providers: ['cuda', 'cpu'] });
+    expect(plan.env).toEqual({ ...mallocEnv(process.env), ...gpuEnv });
     expect(onnxKind.batchHeader).toBeUndefined();
+    // On CPU: an engine per concurrent batch.
+    expect(JSON.parse(onnxKind.spawnPlan(input).args.at(-1)!)).toMatchObject({ concurrency: 2, engines: 2 });
+  });
+
+  it.each([
+    // threads, onGpu -> batches at once (= engines on CPU)
+    [undefined, false, 1],
+    [1, false, 1],
+    [2, false, 2],
+    [3, false, 2],
+    [64, false, MAX_DEFAULT_CPU_ENGINES],
+    [8, true, 1],
+  ])('onnx default concurrency: %s threads, on GPU %s -> %i', (threads, onGpu, want) => {
+    expect(onnxConcurrency({ threads, onGpu })).toBe(want);
+    expect(onnxKind.defaultConcurrency?.({ threads, onGpu })).toBe(want);
+  });
+
+  it.each([
+    [1, undefined, 1],
+    [3, ['cpu'], 3],
+    [3, ['cuda', 'cpu'], 1],
+    [0, undefined, 1],
+  ])('onnx engines: concurrency %i with providers %j -> %i', (concurrency, providers, want) => {
+    expect(onnxEngines(concurrency, providers)).toBe(want);
+  });
+
+  it('other kinds keep one batch at a time unless told (no defaultConcurrency)', () => {
+    expect(pythonKind.defaultConcurrency).toBeUndefined();
   });
 
   it('python: the env\'s interpreter runs mlserve_replica.py; its GPU share becomes the torch memory fraction; its own working dir', () => {

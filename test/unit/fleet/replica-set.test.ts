@@ -137,7 +137,7 @@ function setup(over: Partial<ReplicaSetOptions> = {}) {
     ...over,
   }, hooks);
   /** The newest process of replica `idx`. */
-  const proc = (idx: number) => procs.filter((p) => JSON.parse(p.plan.args[1]!).replica === idx).at(-1)!;
+  const proc = (idx: number) => procs.filter((p) => JSON.parse(p.plan.args.at(-1)!).replica === idx).at(-1)!;
   const member = (idx: number) => set.members.find((r) => r.idx === idx)!;
   return { set, procs, spawn, hooks, states, proc, member };
 }
@@ -158,7 +158,7 @@ describe('ReplicaSet: start', () => {
     expect(spawn).toHaveBeenCalledTimes(1);
     const [plan, logFile, what] = spawn.mock.calls[0]!;
     expect(plan.command).toBe(process.execPath);
-    expect(JSON.parse(plan.args[1]!)).toMatchObject({ deployment: 'iris', replica: 0, modelFile: '/models/iris/model.onnx', concurrency: 1 });
+    expect(JSON.parse(plan.args.at(-1)!)).toMatchObject({ deployment: 'iris', replica: 0, modelFile: '/models/iris/model.onnx', concurrency: 1 });
     expect(logFile).toBe(replicaLogFile(logDir, 'iris', 0));
     expect(what).toBe('iris/0');
     expect(r).toMatchObject({ idx: 0, state: 'starting', pid: 4000, restarts: 0 });

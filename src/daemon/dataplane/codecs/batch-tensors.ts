@@ -1,8 +1,9 @@
-// Concatenate the inputs of several requests along dim 0 into one batch, and split the batch's
-// outputs back per request. One allocation per batched input (TypedArray#set per request; BYTES
-// via one Array#concat); outputs are split into zero-copy subarray views.
+// Gather the inputs of several requests along dim 0 into one batch, and split the batch's outputs
+// back per request. No copy of numeric inputs (each request's data is a part of the batch's frame
+// tensor; BYTES via one Array#concat); outputs are split into zero-copy subarray views.
 // PURE: no I/O here.
 
+import type { FrameTensor } from '../../../runtime/frame.js';
 import { allocData, elementCount, formatShape, type Tensor, type TensorData } from '../../../tensor.js';
 
 type NumericData = Exclude<TensorData, string[]>;
@@ -29,18 +30,20 @@ function rowsOf(inputs: readonly Tensor[], r: number): number {
 }
 
 /**
- * Concatenate each input along dim 0 across `requests` (each an array of inputs in the same order,
- * already checked against the signature: same names, datatypes and non-batch dims). Any rank >= 1,
- * any datatype. `rows[r]` = request r's dim 0. A single request is returned as is (no copy).
+ * Gather each input along dim 0 across `requests` (each an array of inputs in the same order,
+ * already checked against the signature: same names, datatypes and non-batch dims) into one batch.
+ * Any rank >= 1, any datatype. `rows[r]` = request r's dim 0. Numeric inputs are not copied: the
+ * batch's tensor lists each request's data as a part (the frame encoder writes the parts one after
+ * another); BYTES inputs are concatenated (one Array#concat). A single request is returned as is.
  */
-export function concatBatch(requests: Tensor[][]): { inputs: Tensor[]; rows: number[] } {
-  if (requests.length === 0) throw new Error('concatBatch: no requests');
+export function gatherBatch(requests: Tensor[][]): { inputs: FrameTensor[]; rows: number[] } {
+  if (requests.length === 0) throw new Error('gatherBatch: no requests');
   const rows = requests.map(rowsOf);
   if (requests.length === 1) return { inputs: requests[0]!, rows };
   let total = 0;
   for (const n of rows) total += n;
   const first = requests[0]!;
-  const inputs = first.map((t0, j): Tensor => {
+  const inputs = first.map((t0, j): FrameTensor => {
     const parts = new Array<TensorData>(requests.length);
     for (let r = 0; r < requests.length; r++) {
       const t = requests[r]![j];
@@ -53,22 +56,23 @@ export function concatBatch(requests: Tensor[][]): { inputs: Tensor[]; rows: num
     }
     const shape = t0.shape.slice();
     shape[0] = total;
-    let data: TensorData;
-    if (Array.isArray(t0.data)) {
-      data = t0.data.concat(...(parts.slice(1) as string[][]));
-    } else {
-      const out = allocData(t0.datatype, elementCount(shape)) as NumericData;
-      let pos = 0;
-      for (const part of parts as NumericData[]) {
-        // Same datatype, so the same typed-array class: a memcpy.
-        (out as { set(a: ArrayLike<unknown>, offset: number): void }).set(part as ArrayLike<unknown>, pos);
-        pos += part.length;
-      }
-      data = out;
-    }
-    return { name: t0.name, datatype: t0.datatype, shape, data };
+    if (Array.isArray(t0.data)) return { name: t0.name, datatype: t0.datatype, shape, data: t0.data.concat(...(parts.slice(1) as string[][])) };
+    return { name: t0.name, datatype: t0.datatype, shape, parts: parts as NumericData[] };
   });
   return { inputs, rows };
+}
+
+/** One tensor of a gathered batch as a contiguous tensor (a copy when it has parts): for tests and callers that need one array. */
+export function contiguous(t: FrameTensor): Tensor {
+  if (!('parts' in t)) return t;
+  const out = allocData(t.datatype, elementCount(t.shape)) as NumericData;
+  let pos = 0;
+  for (const part of t.parts) {
+    // Same datatype, so the same typed-array class: a memcpy.
+    (out as { set(a: ArrayLike<unknown>, offset: number): void }).set(part as ArrayLike<unknown>, pos);
+    pos += part.length;
+  }
+  return { name: t.name, datatype: t.datatype, shape: t.shape, data: out };
 }
 
 /**

@@ -17,6 +17,7 @@
 // there over HTTP while health and lifecycle stay on fd 3.
 // PURE: a kind only describes; the supervisor spawns.
 import type { Signature, Tensor } from '../../../tensor.js';
+import type { FrameTensor } from '../../../runtime/frame.js';
 
 /** What a kind needs to know to start one replica. */
 export interface SpawnInput {
@@ -81,8 +82,13 @@ export interface ReplicaKind {
   metadata(declared: Signature | null, reported: Signature): Signature;
   /** May requests be concatenated along dim 0 (when the operator did not set max_batch_size)? */
   batchable(spec: Signature): boolean;
+  /**
+   * Batches one replica runs at once when the operator did not set max_concurrent_batches (absent:
+   * 1). `threads`: the replica's CPU threads; `onGpu`: placed on GPUs.
+   */
+  defaultConcurrency?(replica: { threads?: number; onGpu: boolean }): number;
   /** Extra header fields of a batch's infer frame (the batch's inputs and each request's rows). */
-  batchHeader?(inputs: readonly Tensor[], rows: readonly number[]): Record<string, unknown> | undefined;
+  batchHeader?(inputs: readonly FrameTensor[], rows: readonly number[]): Record<string, unknown> | undefined;
   /** What it serves: tensors (OIP, /invocations; the default) or a language model (the OpenAI API under /v1). */
   readonly api?: 'tensors' | 'llm';
   /** How requests reach a replica: frames on fd 3 (the default) or HTTP to the engine its replica runs. */

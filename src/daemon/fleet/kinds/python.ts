@@ -11,7 +11,7 @@ import type { ReplicaKind, SpawnInput, SpawnPlan } from './kind.js';
 export const defaultPython = (env: NodeJS.ProcessEnv = process.env): string => env.MLSERVE_PYTHON || 'python3';
 
 /** Does this batch carry raw /invocations bodies (MLflow's scoring protocol)? */
-export const isMlflowPassthrough = (inputs: readonly Tensor[]): boolean => inputs.length === 1 && inputs[0].name === MLFLOW_REQUEST_TENSOR;
+export const isMlflowPassthrough = (inputs: readonly Pick<Tensor, 'name'>[]): boolean => inputs.length === 1 && inputs[0].name === MLFLOW_REQUEST_TENSOR;
 
 export const pythonKind: ReplicaKind = {
   name: 'python',

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { concatBatch, splitBatch } from '../../../../src/daemon/dataplane/codecs/batch-tensors.js';
+import { contiguous, gatherBatch, splitBatch } from '../../../../src/daemon/dataplane/codecs/batch-tensors.js';
+import { encodeFrame, FrameDecoder, type FrameTensor } from '../../../../src/runtime/frame.js';
 import { DTYPES, allocData, elementCount, type DType, type Tensor, type TensorData } from '../../../../src/tensor.js';
 
 /** A tensor whose elements are distinct per (seed, index), valid for its dtype. */
@@ -17,8 +18,18 @@ function make(name: string, datatype: DType, shape: number[], seed: number): Ten
 }
 
 const flat = (d: TensorData) => Array.from(d as ArrayLike<unknown>);
+/** gatherBatch with every tensor made contiguous (as the replica receives it). */
+const concatBatch = (reqs: Tensor[][]) => {
+  const { inputs, rows } = gatherBatch(reqs);
+  return { inputs: inputs.map(contiguous), rows, gathered: inputs };
+};
+/** What the replica decodes from a frame holding `tensors`. */
+const overFrame = (tensors: FrameTensor[]) => {
+  const parts = encodeFrame({ t: 'infer' }, tensors);
+  return new FrameDecoder().push(Buffer.concat(parts))[0]!.tensors;
+};
 
-describe('concatBatch / splitBatch', () => {
+describe('gatherBatch / splitBatch', () => {
   const ranks: number[][] = [[], [3], [2, 3], [2, 1, 2]]; // trailing dims: rank 1..4
   for (const datatype of DTYPES) {
     for (const rest of ranks) {
@@ -36,6 +47,8 @@ describe('concatBatch / splitBatch', () => {
         // The model's outputs are the batched inputs here: split must give each request its own.
         const back = splitBatch(inputs, got);
         expect(back).toEqual(reqs);
+        // The frame carries the gathered parts as one tensor: the replica sees the concatenation.
+        expect(overFrame(concatBatch(reqs).gathered)).toEqual(inputs);
       });
     }
   }
@@ -50,7 +63,7 @@ describe('concatBatch / splitBatch', () => {
 
   it('single request: passthrough, same objects', () => {
     const req = [make('x', 'FP32', [2, 3], 1), make('s', 'BYTES', [2], 2)];
-    const { inputs, rows } = concatBatch([req]);
+    const { inputs, rows } = gatherBatch([req]);
     expect(inputs).toBe(req);
     expect(inputs[0]).toBe(req[0]);
     expect(rows).toEqual([2]);
@@ -75,11 +88,24 @@ describe('concatBatch / splitBatch', () => {
     expect(db[0]).toBe(42);
   });
 
-  it('concat allocates fresh memory: the batch does not alias the requests', () => {
-    const reqs = [[make('x', 'UINT8', [1, 2], 1)], [make('x', 'UINT8', [1, 2], 2)]];
-    const { inputs } = concatBatch(reqs);
-    (inputs[0]!.data as Uint8Array)[0] = 99;
-    expect((reqs[0]![0]!.data as Uint8Array)[0]).not.toBe(99);
+  it('gather copies no numeric bytes: the batch lists each request\'s own array', () => {
+    const reqs = [[make('x', 'FP32', [1, 2], 1)], [make('x', 'FP32', [2, 2], 2)]];
+    const { inputs } = gatherBatch(reqs);
+    const t = inputs[0]!;
+    expect('parts' in t && t.parts[0] === reqs[0]![0]!.data && t.parts[1] === reqs[1]![0]!.data).toBe(true);
+    expect(t.shape).toEqual([3, 2]);
+    // contiguous() is a copy: writing to it leaves the requests alone.
+    const c = contiguous(t);
+    (c.data as Float32Array)[0] = 99;
+    expect((reqs[0]![0]!.data as Float32Array)[0]).not.toBe(99);
+  });
+
+  it('frame: parts that end unaligned still leave the next tensor 8-aligned', () => {
+    // 3 + 2 UINT8 rows of 1 byte, then an FP64 input: the FP64 bytes must start 8-aligned.
+    const reqs = [[make('a', 'UINT8', [3], 1), make('b', 'FP64', [3], 2)], [make('a', 'UINT8', [2], 3), make('b', 'FP64', [2], 4)]];
+    const got = overFrame(gatherBatch(reqs).inputs);
+    expect(got).toEqual(concatBatch(reqs).inputs);
+    expect((got[1]!.data as Float64Array).byteOffset % 8).toBe(0);
   });
 
   it('row mismatch: a model whose outputs do not follow the batch', () => {
@@ -93,7 +119,7 @@ describe('concatBatch / splitBatch', () => {
   });
 
   it('inconsistent requests are internal errors', () => {
-    expect(() => concatBatch([])).toThrow(/no requests/);
+    expect(() => gatherBatch([])).toThrow(/no requests/);
     expect(() => concatBatch([[make('x', 'FP32', [2, 3], 1)], [make('x', 'FP32', [2, 4], 1)]])).toThrow(/request 1 has 'x' FP32 \[2, 4\]/);
     expect(() => concatBatch([[make('x', 'FP32', [2, 3], 1)], [make('x', 'FP64', [2, 3], 1)]])).toThrow(/request 1/);
     expect(() => concatBatch([[make('x', 'FP32', [2], 1), make('y', 'FP32', [3], 1)]])).toThrow(/'y' has 3 rows, 'x' has 2/);
