@@ -60,14 +60,15 @@ export interface CurrentState {
 /**
  * Settings compared for a new revision: file key, and the daemon's default when it does not depend
  * on the model (an unset setting equals its default). max_batch_size and max_ongoing_requests
- * default per model (batchable or not), so there unset only equals unset.
+ * default per model (batchable or not) and max_concurrent_batches per replica kind and threads
+ * (ONNX on CPU: one per engine), so there unset only equals unset.
  */
 export const FIELDS = [
   { key: 'threads', label: 'threads', def: 1 },
   { key: 'gpus', label: 'num_gpus', def: 0 },
   { key: 'maxBatchSize', label: 'max_batch_size' },
   { key: 'batchWaitMs', label: 'batch_wait_ms', def: 0 },
-  { key: 'maxConcurrentBatches', label: 'max_concurrent_batches', def: 1 },
+  { key: 'maxConcurrentBatches', label: 'max_concurrent_batches' },
   { key: 'maxOngoingRequests', label: 'max_ongoing_requests' },
   { key: 'maxQueuedRequests', label: 'max_queued_requests', def: 1000 },
   { key: 'requestTimeoutMs', label: 'request_timeout_s', def: 30_000, show: (ms: number) => String(ms / 1000) },

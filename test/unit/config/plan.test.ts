@@ -116,10 +116,13 @@ describe('plan', () => {
 
   it('treats unset settings as the defaults, explicit defaults as equal to unset', () => {
     const explicit = BASE.replace('model: ./models/mnist.onnx', [
-      'model: ./models/mnist.onnx', 'runtime: onnx', 'threads: 1', 'batch_wait_ms: 0', 'max_concurrent_batches: 1', 'max_queued_requests: 1000',
+      'model: ./models/mnist.onnx', 'runtime: onnx', 'threads: 1', 'batch_wait_ms: 0', 'max_queued_requests: 1000',
       'request_timeout_s: 30', 'health_check_period_s: 10', 'health_check_timeout_s: 30', 'ray_actor_options: {num_gpus: 0}', 'canary_weight: 0', 'warmup: true',
     ].join('\n        '));
     expect(plan(file(explicit), baseState()).actions).toEqual([]);
+    // max_concurrent_batches defaults per replica kind and threads (ONNX on CPU: 2 with 2+ threads): set is not unset.
+    const batches = BASE.replace('model: ./models/mnist.onnx', 'model: ./models/mnist.onnx\n        max_concurrent_batches: 1');
+    expect(rows(plan(file(batches), baseState()).actions)).toEqual([['update', 'mnist', 'mnist-v1', expect.stringContaining('max_concurrent_batches')]]);
   });
 
   it('matches a file without a deployment name to whatever runs on the endpoint', () => {
