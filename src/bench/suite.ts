@@ -170,9 +170,13 @@ async function main(): Promise<void> {
   const stamp = result.date.replace(/[:.]/g, '-');
   const tag = ARGS.onnx && ARGS.python && ARGS.llm ? '' : `-${result.sections.join('-')}`;
   const resultsFile = `bench/results/${stamp}${tag}${QUICK ? '-quick' : ''}.json`;
-  writeFileSync(join(ROOT, resultsFile), `${JSON.stringify(result, null, 2)}\n`);
-  log(`results: ${resultsFile}`);
-  if (!QUICK) {
+  // A run of only the sections with scripts of their own (pipeline, peers, capture) has nothing to write here.
+  const ownSections = ARGS.onnx || ARGS.python || ARGS.llm;
+  if (ownSections) {
+    writeFileSync(join(ROOT, resultsFile), `${JSON.stringify(result, null, 2)}\n`);
+    log(`results: ${resultsFile}`);
+  }
+  if (!QUICK && ownSections) {
     // A run of one section keeps the other section of BENCH.md as it was.
     const benchMd = join(ROOT, 'BENCH.md');
     const old = existsSync(benchMd) ? readFileSync(benchMd, 'utf8') : '';
