@@ -29,3 +29,17 @@ export function transferList(tensors: readonly Tensor[], minBytes = TRANSFER_MIN
   }
   return [...out];
 }
+
+/** A main-thread run this short does not hold up the pipe (a frame's read waits at most this long). */
+export const INLINE_MAX_MS = 1;
+
+/**
+ * Run the next batch on the replica's main-thread session instead of an engine thread? Only for a
+ * model whose warm run took under INLINE_MAX_MS (`inlineMs`; undefined: no such session), and only
+ * while every engine is idle and the main-thread session is free. Waking an idle worker thread and
+ * hearing back costs 130-170 µs here (a postMessage round trip to a sleeping thread), most of a tiny
+ * model's latency at one request in flight; under load the engine threads run batches side by side.
+ */
+export function runInline(o: { inlineMs: number | undefined; inlineBusy: boolean; idleEngines: number; engines: number }): boolean {
+  return o.inlineMs !== undefined && o.inlineMs < INLINE_MAX_MS && !o.inlineBusy && o.idleEngines === o.engines;
+}

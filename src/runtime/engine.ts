@@ -5,13 +5,57 @@
 // time). Here the main thread keeps reading frames while the worker computes.
 import { Worker } from 'node:worker_threads';
 import type { Tensor, TensorSpec } from '../tensor.js';
+import { exampleTensors } from './example.js';
 import { transferList, type FromEngine, type ToEngine } from './engine-messages.js';
+import { loadModel, runModel, type LoadedModel } from './session.js';
+
+/** Runs one batch: an engine thread (OrtEngine) or the main thread's session (InlineEngine). */
+export interface Engine {
+  run(tensors: Tensor[], outputs?: string[]): Promise<{ outputs: Tensor[]; computeMs: number }>;
+}
+
+/**
+ * A one-thread session on the replica's main thread, for models so fast that the hop to an engine
+ * thread would be most of their latency (runInline in engine-messages.ts decides when it runs).
+ */
+export class InlineEngine implements Engine {
+  private constructor(private readonly model: LoadedModel, readonly warmMs: number) {}
+
+  /** Load the model here and time a warm run (the best of three, after one); null when a run fails. */
+  static async load(file: string): Promise<InlineEngine | null> {
+    const model = await loadModel(file, { threads: 1 });
+    try {
+      const example = exampleTensors(model.inputs);
+      await runModel(model, example);
+      let best = Infinity;
+      for (let i = 0; i < 3; i++) {
+        const t0 = performance.now();
+        await runModel(model, example);
+        best = Math.min(best, performance.now() - t0);
+      }
+      return new InlineEngine(model, best);
+    } catch {
+      await model.session.release();
+      return null;
+    }
+  }
+
+  async run(tensors: Tensor[], outputs?: string[]): Promise<{ outputs: Tensor[]; computeMs: number }> {
+    const started = performance.now();
+    const out = await runModel(this.model, tensors, outputs);
+    return { outputs: out, computeMs: performance.now() - started };
+  }
+
+  release(): Promise<void> {
+    return this.model.session.release();
+  }
+}
 
 export interface EngineLoaded { inputs: TensorSpec[]; outputs: TensorSpec[]; loadMs: number; warmupMs?: number; warmupError?: string }
 
 export class EngineGone extends Error {}
 
-export class OrtEngine {
+export class OrtEngine implements Engine {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (r: { outputs: Tensor[]; computeMs: number }) => void; reject: (e: Error) => void }>();
   private gone: Error | null = null;

@@ -6,7 +6,8 @@ import { encodeFrame, FrameDecoder } from './frame.js';
 import type { FromReplica, ReplicaConfig, ToReplica } from './protocol.js';
 import type { Tensor } from '../tensor.js';
 import { stampStream } from './log-stamp.js';
-import { OrtEngine } from './engine.js';
+import { InlineEngine, OrtEngine, type Engine } from './engine.js';
+import { INLINE_MAX_MS, runInline } from './engine-messages.js';
 
 // Every line this replica writes to its log carries the time (mlserve logs shows and orders by it).
 stampStream(process.stdout);
@@ -44,9 +45,22 @@ function send(header: FromReplica, tensors: Tensor[] = []): void {
 // replica runs, so its bytes cross the pipe while the others compute.
 const engineCount = Math.max(1, config.engines ?? 1);
 const idle: OrtEngine[] = [];
-const waiting: Array<(engine: OrtEngine) => Promise<void>> = [];
+const waiting: Array<(engine: Engine) => Promise<void>> = [];
+// A tiny model's main-thread session (engine.ts InlineEngine): runs a batch when all engines idle.
+let inline: InlineEngine | null = null;
+let inlineBusy = false;
 function next(): void {
-  while (idle.length > 0 && waiting.length > 0) {
+  while (waiting.length > 0) {
+    if (inline && runInline({ inlineMs: inline.warmMs, inlineBusy, idleEngines: idle.length, engines: engineCount })) {
+      const job = waiting.shift()!;
+      inlineBusy = true;
+      void job(inline).finally(() => {
+        inlineBusy = false;
+        next();
+      });
+      continue;
+    }
+    if (idle.length === 0) return;
     const job = waiting.shift()!;
     const engine = idle.pop()!;
     void job(engine).finally(() => {
@@ -56,7 +70,7 @@ function next(): void {
   }
 }
 
-async function handle(engine: OrtEngine, msg: ToReplica, tensors: Tensor[]): Promise<void> {
+async function handle(engine: Engine, msg: ToReplica, tensors: Tensor[]): Promise<void> {
   if (msg.t === 'ping') return send({ t: 'pong', id: msg.id });
   if (msg.t !== 'infer') return;
   try {
@@ -111,6 +125,15 @@ async function main(): Promise<void> {
   const { loadMs, warmupMs, warmupError } = loaded;
   if (warmupError) console.error(`replica: warm-up run failed (${warmupError}); serving without it`);
   console.log(`replica ${config.deployment}#${config.replica}: ready in ${loadMs.toFixed(0)} ms${warmupMs === undefined ? '' : ` (warm-up run ${warmupMs.toFixed(0)} ms)`}`);
+  // A model whose warm-up took a few ms at most may be fast enough to run on this thread (CPU only).
+  const onCpu = !(config.providers ?? []).some((p) => p !== 'cpu');
+  if (onCpu && warmupMs !== undefined && warmupMs < 5 * INLINE_MAX_MS) {
+    const candidate = await InlineEngine.load(config.modelFile).catch(() => null);
+    if (candidate && candidate.warmMs < INLINE_MAX_MS) {
+      inline = candidate;
+      console.log(`replica ${config.deployment}#${config.replica}: a warm run takes ${(candidate.warmMs * 1000).toFixed(0)} us; a request alone runs on the main thread`);
+    } else await candidate?.release();
+  }
   next();
   send({ t: 'ready', inputs: loaded.inputs, outputs: loaded.outputs, loadMs, pid: process.pid, ...(warmupMs === undefined ? {} : { warmupMs }) });
 }

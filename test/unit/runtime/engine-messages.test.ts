@@ -1,6 +1,6 @@
 import { MessageChannel } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { transferList, TRANSFER_MIN_BYTES } from '../../../src/runtime/engine-messages.js';
+import { INLINE_MAX_MS, runInline, transferList, TRANSFER_MIN_BYTES } from '../../../src/runtime/engine-messages.js';
 import type { Tensor } from '../../../src/tensor.js';
 
 const f32 = (buf: ArrayBuffer | SharedArrayBuffer, offset = 0, n = 4): Tensor => ({ name: 'x', datatype: 'FP32', shape: [n], data: new Float32Array(buf, offset, n) });
@@ -40,5 +40,19 @@ describe('engine messages: which buffers move to the worker', () => {
     expect(b.byteLength).toBe(0); // moved, not copied
     expect((back[1]!.data as Float32Array)[0]).toBe(7);
     expect((back[0]!.data as Float32Array).buffer).toBe((back[1]!.data as Float32Array).buffer);
+  });
+});
+
+describe('runInline: a tiny model\'s batch runs on the replica\'s main thread only when nothing else runs', () => {
+  it.each([
+    // inlineMs, inlineBusy, idleEngines, engines -> inline?
+    [0.08, false, 2, 2, true],
+    [0.08, false, 1, 2, false], // an engine is busy: the engines take the load
+    [0.08, true, 2, 2, false], // the main-thread session is running already
+    [undefined, false, 2, 2, false], // no main-thread session (a slow model, or a GPU)
+    [INLINE_MAX_MS, false, 1, 1, false], // not under the limit
+    [INLINE_MAX_MS * 0.99, false, 1, 1, true],
+  ])('warm run %s ms, busy %s, %i of %i engines idle -> %s', (inlineMs, inlineBusy, idleEngines, engines, want) => {
+    expect(runInline({ inlineMs, inlineBusy, idleEngines, engines })).toBe(want);
   });
 });
