@@ -30,6 +30,11 @@ export function transferList(tensors: readonly Tensor[], minBytes = TRANSFER_MIN
   return [...out];
 }
 
+/** Does a replica with these onnxruntime execution providers run on a GPU (anything but 'cpu')? */
+export function onGpu(providers: readonly string[] | undefined): boolean {
+  return (providers ?? []).some((p) => p !== 'cpu');
+}
+
 /** A main-thread run this short does not hold up the pipe (a frame's read waits at most this long). */
 export const INLINE_MAX_MS = 1;
 

@@ -7,7 +7,7 @@ import type { FromReplica, ReplicaConfig, ToReplica } from './protocol.js';
 import type { Tensor } from '../tensor.js';
 import { stampStream } from './log-stamp.js';
 import { InlineEngine, OrtEngine, type Engine } from './engine.js';
-import { INLINE_MAX_MS, runInline } from './engine-messages.js';
+import { INLINE_MAX_MS, onGpu, runInline } from './engine-messages.js';
 
 // Every line this replica writes to its log carries the time (mlserve logs shows and orders by it).
 stampStream(process.stdout);
@@ -126,8 +126,7 @@ async function main(): Promise<void> {
   if (warmupError) console.error(`replica: warm-up run failed (${warmupError}); serving without it`);
   console.log(`replica ${config.deployment}#${config.replica}: ready in ${loadMs.toFixed(0)} ms${warmupMs === undefined ? '' : ` (warm-up run ${warmupMs.toFixed(0)} ms)`}`);
   // A model whose warm-up took a few ms at most may be fast enough to run on this thread (CPU only).
-  const onCpu = !(config.providers ?? []).some((p) => p !== 'cpu');
-  if (onCpu && warmupMs !== undefined && warmupMs < 5 * INLINE_MAX_MS) {
+  if (!onGpu(config.providers) && warmupMs !== undefined && warmupMs < 5 * INLINE_MAX_MS) {
     const candidate = await InlineEngine.load(config.modelFile).catch(() => null);
     if (candidate && candidate.warmMs < INLINE_MAX_MS) {
       inline = candidate;

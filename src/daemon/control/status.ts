@@ -3,6 +3,7 @@
 import { dispatchOptions, revisionOf } from './settings.js';
 import type { Fleet } from '../fleet/fleet.js';
 import { findKind } from '../fleet/kinds/index.js';
+import { withKindDefaults } from '../fleet/kinds/kind.js';
 import type { GpuBook } from '../fleet/placement.js';
 import type { ThreadPlan } from '../fleet/threads.js';
 import type { Store } from './store.js';
@@ -23,7 +24,7 @@ export function status(store: Store, fleet: Fleet, gpus: GpuBook, threads: Map<s
       revisions: [active, next].filter((r) => r !== null).map((r) => ({ revision: r.revision, role: r === active ? 'serving' : 'next', phase: r.phase() })),
       replicas: store.listReplicas(d.name),
       stats: active ? active.dispatcher.snapshot() : null,
-      dispatch: active ? active.dispatchOptions() : dispatchOptions(d.settings, d.signature, kind?.batchable ?? (() => false)),
+      dispatch: active ? active.dispatchOptions() : dispatchOptions(withKindDefaults({ ...d.settings, threads: d.settings.threads ?? threads.get(d.name)?.threads }, kind), d.signature, kind?.batchable ?? (() => false)),
       spec: active?.spec ?? null,
       /** What the serving replicas said about themselves (python: versions, flavors, signature form, params). */
       about: active?.about ?? null,

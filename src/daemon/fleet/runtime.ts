@@ -9,7 +9,7 @@ import { LlmDispatcher } from '../dataplane/openai/llm-dispatcher.js';
 import { llmReplicas } from './llm-serving.js';
 import type { ServingTarget } from '../dataplane/routes.js';
 import type { Assignment } from './allocator.js';
-import type { ReplicaKind } from './kinds/kind.js';
+import { withKindDefaults, type ReplicaKind } from './kinds/kind.js';
 import type { GpuBook } from './placement.js';
 import { ReplicaSet, type Replica } from './replica-set.js';
 import { operatorPaths } from './source-path.js';
@@ -101,10 +101,8 @@ export class Runtime implements ServingTarget {
     this.pipeline = row.settings.pipeline ? preparePipeline(row.settings.pipeline, row.modelDir) : null;
     this.autoscaling = row.settings.autoscaling ?? null;
     this.target = row.settings.replicas;
-    // The kind's own default for batches run at once (ONNX on CPU: one per engine), as if set.
-    const s = row.settings.maxConcurrentBatches === undefined && kind.defaultConcurrency
-      ? { ...row.settings, maxConcurrentBatches: kind.defaultConcurrency({ threads: row.settings.threads, onGpu: !!row.settings.gpus }) }
-      : row.settings;
+    // The kind's own defaults (ONNX on CPU: batches at once, one per engine), as if set.
+    const s = withKindDefaults(row.settings, kind);
     this.options = dispatchOptions(s, null, kind.batchable);
     const llm = kind.api === 'llm' ? llmReplicas(kind, s) : null;
     this.set = new ReplicaSet(

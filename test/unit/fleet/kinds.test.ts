@@ -2,6 +2,7 @@
 // what it batches and which header a batch carries. PURE plans; nothing is spawned here.
 import { describe, expect, it } from 'vitest';
 import { findKind, kindOf, KIND_NAMES } from '../../../src/daemon/fleet/kinds/index.js';
+import { withKindDefaults } from '../../../src/daemon/fleet/kinds/kind.js';
 import { MAX_DEFAULT_CPU_ENGINES, onnxConcurrency, onnxEngines, onnxKind } from '../../../src/daemon/fleet/kinds/onnx.js';
 import { mallocEnv, NODE_FLAGS } from '../../../src/daemon/process-tuning.js';
 import { defaultPython, pythonKind } from '../../../src/daemon/fleet/kinds/python.js';
@@ -58,6 +59,20 @@ describe('replica kinds', () => {
 
   it('other kinds keep one batch at a time unless told (no defaultConcurrency)', () => {
     expect(pythonKind.defaultConcurrency).toBeUndefined();
+  });
+
+  it.each([
+    // settings, kind -> maxConcurrentBatches after the kind's defaults
+    ['onnx, 2 threads, unset', { threads: 2 }, onnxKind, 2],
+    ['onnx, 2 threads on a GPU', { threads: 2, gpus: 0.5 }, onnxKind, 1],
+    ['onnx, set by the operator', { threads: 2, maxConcurrentBatches: 1 }, onnxKind, 1],
+    ['python: no default of its own', { threads: 2 }, pythonKind, undefined],
+    ['unknown kind', { threads: 2 }, undefined, undefined],
+  ])('withKindDefaults: %s', (_what, s: { threads: number; gpus?: number; maxConcurrentBatches?: number }, kind, want) => {
+    const got = withKindDefaults(s, kind);
+    expect(got.maxConcurrentBatches).toBe(want);
+    expect(got.threads).toBe(s.threads);
+    if (s.maxConcurrentBatches !== undefined || want === undefined) expect(got).toBe(s);
   });
 
   it('python: the env\'s interpreter runs mlserve_replica.py; its GPU share becomes the torch memory fraction; its own working dir', () => {

@@ -1,6 +1,6 @@
 import { MessageChannel } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { INLINE_MAX_MS, runInline, transferList, TRANSFER_MIN_BYTES } from '../../../src/runtime/engine-messages.js';
+import { INLINE_MAX_MS, onGpu, runInline, transferList, TRANSFER_MIN_BYTES } from '../../../src/runtime/engine-messages.js';
 import type { Tensor } from '../../../src/tensor.js';
 
 const f32 = (buf: ArrayBuffer | SharedArrayBuffer, offset = 0, n = 4): Tensor => ({ name: 'x', datatype: 'FP32', shape: [n], data: new Float32Array(buf, offset, n) });
@@ -54,5 +54,17 @@ describe('runInline: a tiny model\'s batch runs on the replica\'s main thread on
     [INLINE_MAX_MS * 0.99, false, 1, 1, true],
   ])('warm run %s ms, busy %s, %i of %i engines idle -> %s', (inlineMs, inlineBusy, idleEngines, engines, want) => {
     expect(runInline({ inlineMs, inlineBusy, idleEngines, engines })).toBe(want);
+  });
+});
+
+describe('onGpu: a replica runs on a GPU when any execution provider is not the CPU', () => {
+  it.each([
+    [undefined, false],
+    [[], false],
+    [['cpu'], false],
+    [['cuda', 'cpu'], true],
+    [['tensorrt'], true],
+  ])('%j -> %s', (providers, want) => {
+    expect(onGpu(providers as string[] | undefined)).toBe(want);
   });
 });

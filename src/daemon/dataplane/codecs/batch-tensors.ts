@@ -4,7 +4,7 @@
 // PURE: no I/O here.
 
 import type { FrameTensor } from '../../../runtime/frame.js';
-import { allocData, elementCount, formatShape, type Tensor, type TensorData } from '../../../tensor.js';
+import { elementCount, formatShape, type Tensor, type TensorData } from '../../../tensor.js';
 
 type NumericData = Exclude<TensorData, string[]>;
 
@@ -60,19 +60,6 @@ export function gatherBatch(requests: Tensor[][]): { inputs: FrameTensor[]; rows
     return { name: t0.name, datatype: t0.datatype, shape, parts: parts as NumericData[] };
   });
   return { inputs, rows };
-}
-
-/** One tensor of a gathered batch as a contiguous tensor (a copy when it has parts): for tests and callers that need one array. */
-export function contiguous(t: FrameTensor): Tensor {
-  if (!('parts' in t)) return t;
-  const out = allocData(t.datatype, elementCount(t.shape)) as NumericData;
-  let pos = 0;
-  for (const part of t.parts) {
-    // Same datatype, so the same typed-array class: a memcpy.
-    (out as { set(a: ArrayLike<unknown>, offset: number): void }).set(part as ArrayLike<unknown>, pos);
-    pos += part.length;
-  }
-  return { name: t.name, datatype: t.datatype, shape: t.shape, data: out };
 }
 
 /**

@@ -94,3 +94,13 @@ export interface ReplicaKind {
   /** How requests reach a replica: frames on fd 3 (the default) or HTTP to the engine its replica runs. */
   readonly transport?: 'frames' | 'http';
 }
+
+/**
+ * A deployment's settings with its kind's defaults filled in, as if the operator had set them:
+ * max_concurrent_batches (ONNX on CPU: one per engine). What runs and what `status` shows both
+ * read this.
+ */
+export function withKindDefaults<S extends { maxConcurrentBatches?: number; threads?: number; gpus?: unknown }>(s: S, kind: Pick<ReplicaKind, 'defaultConcurrency'> | undefined): S {
+  if (s.maxConcurrentBatches !== undefined || !kind?.defaultConcurrency) return s;
+  return { ...s, maxConcurrentBatches: kind.defaultConcurrency({ threads: s.threads, onGpu: !!s.gpus }) };
+}

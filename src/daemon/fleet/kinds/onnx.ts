@@ -2,6 +2,7 @@
 // per replica (src/runtime/replica.ts) holding its onnxruntime-node sessions ("engines", each in a
 // worker thread; src/runtime/engine.ts).
 import { fileURLToPath } from 'node:url';
+import { onGpu } from '../../../runtime/engine-messages.js';
 import type { ReplicaConfig } from '../../../runtime/protocol.js';
 import type { Signature, TensorSpec } from '../../../tensor.js';
 import { mallocEnv, NODE_FLAGS } from '../../process-tuning.js';
@@ -48,8 +49,7 @@ export function onnxConcurrency(replica: { threads?: number; onGpu: boolean }): 
 
 /** Engines (onnxruntime sessions) in one replica: one per concurrent batch on CPU; one on a GPU, where extra batches wait their turn. */
 export function onnxEngines(concurrency: number, providers: readonly string[] | undefined): number {
-  const onGpu = (providers ?? []).some((p) => p !== 'cpu');
-  return onGpu ? 1 : Math.max(1, concurrency);
+  return onGpu(providers) ? 1 : Math.max(1, concurrency);
 }
 
 export const onnxKind: ReplicaKind = {

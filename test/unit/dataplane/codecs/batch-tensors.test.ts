@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { contiguous, gatherBatch, splitBatch } from '../../../../src/daemon/dataplane/codecs/batch-tensors.js';
+import { gatherBatch, splitBatch } from '../../../../src/daemon/dataplane/codecs/batch-tensors.js';
 import { encodeFrame, FrameDecoder, type FrameTensor } from '../../../../src/runtime/frame.js';
 import { DTYPES, allocData, elementCount, type DType, type Tensor, type TensorData } from '../../../../src/tensor.js';
 
@@ -18,6 +18,17 @@ function make(name: string, datatype: DType, shape: number[], seed: number): Ten
 }
 
 const flat = (d: TensorData) => Array.from(d as ArrayLike<unknown>);
+/** A gathered tensor as one array (a copy of its parts), as the replica sees it after the frame. */
+function contiguous(t: FrameTensor): Tensor {
+  if (!('parts' in t)) return t;
+  const out = allocData(t.datatype, elementCount(t.shape)) as Exclude<TensorData, string[]>;
+  let pos = 0;
+  for (const part of t.parts) {
+    (out as { set(a: ArrayLike<unknown>, offset: number): void }).set(part as ArrayLike<unknown>, pos);
+    pos += part.length;
+  }
+  return { name: t.name, datatype: t.datatype, shape: t.shape, data: out };
+}
 /** gatherBatch with every tensor made contiguous (as the replica receives it). */
 const concatBatch = (reqs: Tensor[][]) => {
   const { inputs, rows } = gatherBatch(reqs);
